@@ -1,0 +1,25 @@
+"""Numerics: model specs compiled to fast batched ODE solvers. Knows no biology."""
+
+from gutskin.engine.integrate import BatchResult, EngineError, Status, integrate
+from gutskin.engine.random import patient_rng, patient_rngs
+from gutskin.engine.schedule import Exposure, Schedule, ScheduleError, build_schedule
+from gutskin.engine.spec import Assignment, Input, ModelSpec, Parameter, SpecError, State
+
+__all__ = [
+    "Assignment",
+    "BatchResult",
+    "EngineError",
+    "Exposure",
+    "Input",
+    "ModelSpec",
+    "Parameter",
+    "Schedule",
+    "ScheduleError",
+    "SpecError",
+    "State",
+    "Status",
+    "build_schedule",
+    "integrate",
+    "patient_rng",
+    "patient_rngs",
+]
