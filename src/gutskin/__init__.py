@@ -1,2 +1,3 @@
 """gutskin: quantitative modelling of the gut-skin axis in acne."""
+
 __version__ = "0.1.0"

@@ -97,9 +97,7 @@ def _array_symbols(spec: ModelSpec) -> dict[sp.Symbol, sp.Symbol]:
     return mapping
 
 
-def _emit(
-    name: str, args: str, targets: list[str], exprs: list[sp.Expr], zero: str | None
-) -> str:
+def _emit(name: str, args: str, targets: list[str], exprs: list[sp.Expr], zero: str | None) -> str:
     printer = _Printer()
     temps = sp.numbered_symbols("_c")
     repl, reduced = sp.cse(exprs, symbols=temps, optimizations="basic")

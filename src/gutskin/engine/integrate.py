@@ -166,15 +166,15 @@ def integrate(
             values=np.broadcast_to(defaults, (n, 1, n_i)).copy(),
         )
     if schedule.values.shape[0] != n or schedule.values.shape[2] != n_i:
-        raise EngineError(
-            f"schedule has shape {schedule.values.shape}; expected ({n}, K, {n_i})"
-        )
+        raise EngineError(f"schedule has shape {schedule.values.shape}; expected ({n}, K, {n_i})")
     if schedule.times[0] > te[0]:
         raise EngineError("schedule must start at or before t_eval[0]")
 
     kernel = load_kernel(spec)
     if n_threads is not None:
-        numba.set_num_threads(max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS)))
+        numba.set_num_threads(
+            max(1, min(int(n_threads), int(getattr(numba.config, "NUMBA_NUM_THREADS", 1))))
+        )
     n_t = te.size
     y_out = np.full((n, n_t, n_s), np.nan)
     obs = np.full((n, n_t, len(spec.assignments)), np.nan)
@@ -187,13 +187,24 @@ def integrate(
         seg_t = np.broadcast_to(seg_times, (m, seg_times.size))
         seg_u = np.ascontiguousarray(schedule.values[start:stop])
         kernel.solve_batch(
-            METHODS[method], y0a[start:stop], pa[start:stop], seg_t, seg_u, te,
-            float(rtol), float(atol), int(max_steps), float(first_step),
-            y_out[start:stop], status[start:stop], stats[start:stop],
-        )  # fmt: skip
+            METHODS[method],
+            y0a[start:stop],
+            pa[start:stop],
+            seg_t,
+            seg_u,
+            te,
+            float(rtol),
+            float(atol),
+            int(max_steps),
+            float(first_step),
+            y_out[start:stop],
+            status[start:stop],
+            stats[start:stop],
+        )
         if obs.shape[2]:
-            kernel.observe_batch(y_out[start:stop], pa[start:stop], seg_t, seg_u, te,
-                                 obs[start:stop])  # fmt: skip
+            kernel.observe_batch(
+                y_out[start:stop], pa[start:stop], seg_t, seg_u, te, obs[start:stop]
+            )
         if progress is not None:
             progress(stop)
     return BatchResult(

@@ -36,6 +36,8 @@ def patient_rng(seed: int, index: int, stream: str = "parameters") -> np.random.
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
 
-def patient_rngs(seed: int, indices: Iterable[int], stream: str = "parameters") -> list[np.random.Generator]:
+def patient_rngs(
+    seed: int, indices: Iterable[int], stream: str = "parameters"
+) -> list[np.random.Generator]:
     """One generator per patient index (see :func:`patient_rng`)."""
     return [patient_rng(seed, int(i), stream) for i in indices]

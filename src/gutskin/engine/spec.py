@@ -317,9 +317,7 @@ class ModelSpec:
         for n, e in self.sympy_assignments.items():
             out[n] = f"{_latex_name(n)} = {sp.latex(e.xreplace(names))}"
         for n, e in self.sympy_rates.items():
-            out[n] = (
-                rf"\frac{{d\,{_latex_name(n)}}}{{dt}} = {sp.latex(e.xreplace(names))}"
-            )
+            out[n] = rf"\frac{{d\,{_latex_name(n)}}}{{dt}} = {sp.latex(e.xreplace(names))}"
         return out
 
     def to_dict(self) -> dict[str, Any]:

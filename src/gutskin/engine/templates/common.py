@@ -1,7 +1,6 @@
 # Shared numba helpers for the solver templates.
 import math  # codegen: strip
 
-import numpy as np  # codegen: strip
 from numba import njit  # codegen: strip
 
 from gutskin.engine.templates._stub import NONNEG_IDX, rhs  # codegen: strip

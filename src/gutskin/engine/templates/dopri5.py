@@ -58,8 +58,9 @@ DP_E7 = -1.0 / 40.0
 
 
 @njit(cache=True)
-def dopri5_solve(y0, p, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init, detect_stiff,
-                 y_out, stats):
+def dopri5_solve(
+    y0, p, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init, detect_stiff, y_out, stats
+):
     """Integrate one patient; write states at ``t_eval`` into ``y_out``; return a status code.
 
     The step is clamped so that every output time and every schedule breakpoint
@@ -131,13 +132,19 @@ def dopri5_solve(y0, p, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init, det
             rhs(t + DP_C5 * hs, ys, p, u, k5)
             for i in range(n):
                 ys[i] = y[i] + hs * (
-                    DP_A61 * k1[i] + DP_A62 * k2[i] + DP_A63 * k3[i] + DP_A64 * k4[i]
+                    DP_A61 * k1[i]
+                    + DP_A62 * k2[i]
+                    + DP_A63 * k3[i]
+                    + DP_A64 * k4[i]
                     + DP_A65 * k5[i]
                 )
             rhs(t + hs, ys, p, u, k6)
             for i in range(n):
                 ynew[i] = y[i] + hs * (
-                    DP_A71 * k1[i] + DP_A73 * k3[i] + DP_A74 * k4[i] + DP_A75 * k5[i]
+                    DP_A71 * k1[i]
+                    + DP_A73 * k3[i]
+                    + DP_A74 * k4[i]
+                    + DP_A75 * k5[i]
                     + DP_A76 * k6[i]
                 )
             rhs(t + hs, ynew, p, u, k7)
@@ -145,8 +152,12 @@ def dopri5_solve(y0, p, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init, det
             steps += 1
             for i in range(n):
                 errv[i] = hs * (
-                    DP_E1 * k1[i] + DP_E3 * k3[i] + DP_E4 * k4[i] + DP_E5 * k5[i]
-                    + DP_E6 * k6[i] + DP_E7 * k7[i]
+                    DP_E1 * k1[i]
+                    + DP_E3 * k3[i]
+                    + DP_E4 * k4[i]
+                    + DP_E5 * k5[i]
+                    + DP_E6 * k6[i]
+                    + DP_E7 * k7[i]
                 )
             err = rms_norm(errv, y, ynew, rtol, atol)
             if not math.isfinite(err):
@@ -185,12 +196,12 @@ def dopri5_solve(y0, p, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init, det
                         k1[i] = k7[i]
                 if not all_finite(y):
                     return STATUS_NONFINITE
-                fac = 10.0 if err == 0.0 else min(10.0, max(0.2, 0.9 * err ** -0.2))
+                fac = 10.0 if err == 0.0 else min(10.0, max(0.2, 0.9 * err**-0.2))
                 hn = hs * fac
                 h = max(hn, h) if clamped else hn
             else:
                 stats[STAT_REJECTED] += 1
-                h = hs * max(0.2, 0.9 * err ** -0.2)
+                h = hs * max(0.2, 0.9 * err**-0.2)
         while j < n_out and t_eval[j] <= t:
             for i in range(n):
                 y_out[j, i] = y[i]

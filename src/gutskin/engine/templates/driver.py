@@ -5,7 +5,6 @@ from numba import njit, prange  # codegen: strip
 from gutskin.engine.templates._stub import observe  # codegen: strip
 from gutskin.engine.templates.common import (  # codegen: strip
     N_STATS,  # codegen: strip
-    STAT_METHOD,  # codegen: strip
     STATUS_MAX_STEPS,  # codegen: strip
     STATUS_STIFF,  # codegen: strip
     find_segment,  # codegen: strip
@@ -19,8 +18,9 @@ METHOD_AUTO = 2
 
 
 @njit(parallel=True, cache=True)
-def solve_batch(method, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init,
-                y_out, status, stats):
+def solve_batch(
+    method, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init, y_out, status, stats
+):
     """Solve every patient independently (own step sizes) across threads.
 
     ``y0`` (N, S), ``P`` (N, n_par), ``seg_t`` (N, K+1), ``seg_u`` (N, K, n_in),
@@ -33,15 +33,49 @@ def solve_batch(method, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_in
         for s in range(N_STATS):
             stats[i, s] = 0
         if method == METHOD_ROSENBROCK:
-            st = rosenbrock_solve(y0[i], P[i], seg_t[i], seg_u[i], t_eval, rtol, atol,
-                                  max_steps, h_init, y_out[i], stats[i])
+            st = rosenbrock_solve(
+                y0[i],
+                P[i],
+                seg_t[i],
+                seg_u[i],
+                t_eval,
+                rtol,
+                atol,
+                max_steps,
+                h_init,
+                y_out[i],
+                stats[i],
+            )
         else:
-            st = dopri5_solve(y0[i], P[i], seg_t[i], seg_u[i], t_eval, rtol, atol, max_steps,
-                              h_init, method == METHOD_AUTO, y_out[i], stats[i])
+            st = dopri5_solve(
+                y0[i],
+                P[i],
+                seg_t[i],
+                seg_u[i],
+                t_eval,
+                rtol,
+                atol,
+                max_steps,
+                h_init,
+                method == METHOD_AUTO,
+                y_out[i],
+                stats[i],
+            )
             if method == METHOD_AUTO and (st == STATUS_STIFF or st == STATUS_MAX_STEPS):
                 y_out[i, :, :] = np.nan
-                st = rosenbrock_solve(y0[i], P[i], seg_t[i], seg_u[i], t_eval, rtol, atol,
-                                      max_steps, h_init, y_out[i], stats[i])
+                st = rosenbrock_solve(
+                    y0[i],
+                    P[i],
+                    seg_t[i],
+                    seg_u[i],
+                    t_eval,
+                    rtol,
+                    atol,
+                    max_steps,
+                    h_init,
+                    y_out[i],
+                    stats[i],
+                )
         status[i] = st
 
 

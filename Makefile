@@ -1,0 +1,46 @@
+# gutskin — everything is installed from this repository's own files.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+OUT    ?= runs/default
+export GUTSKIN_CACHE_DIR ?= $(CURDIR)/.gutskin_cache
+
+.PHONY: install run test test-fast test-slow lint format bench docs clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## run: the main job on built-in defaults
+run: install
+	$(VENV)/bin/gutskin simulate --scenario placeholder-treated --patients 1000 --days 84 --seed 1 --out $(OUT)
+
+## test: lint + the whole test suite (slow tests included)
+test: install lint
+	$(PY) -m pytest -q -n 2 --dist loadfile
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+test-slow: install
+	$(PY) -m pytest -q -m slow
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+
+format: install
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+	$(VENV)/bin/ruff format src tests benchmarks
+
+bench: install
+	$(PY) benchmarks/bench_engine_vs_scipy.py
+
+clean:
+	rm -rf $(VENV) .gutskin_cache .pytest_cache .mypy_cache .ruff_cache runs

@@ -1,0 +1,231 @@
+"""Command-line interface: a thin face over the public API.
+
+Every user error prints one line ``gutskin: error: ...`` to stderr and exits
+with status 2, with no traceback and no half-written output folder.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from typer.exceptions import TyperException
+
+from gutskin import __version__
+
+app = typer.Typer(
+    name="gutskin",
+    help="Quantitative modelling of the gut–skin axis in acne: simulate virtual patients, "
+    "run in-silico trials, export the model.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+console = Console(stderr=True)
+
+
+class UserError(Exception):
+    """An error caused by the user's input (exit 2, one line)."""
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"gutskin {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show version and exit."),
+    ] = False,
+) -> None:
+    """gutskin command-line interface."""
+
+
+class _LazyProgress:
+    """A rich progress bar that only appears once a run has lasted a second."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total, self.label = total, label
+        self.start = time.monotonic()
+        self.bar: Progress | None = None
+        self.task: Any = None
+
+    def __call__(self, done: int) -> None:
+        if self.bar is None and time.monotonic() - self.start > 1.0 and done < self.total:
+            self.bar = Progress(
+                TextColumn(self.label),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=self.total)
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="Output folder (created or replaced).")],
+    scenario: Annotated[
+        str | None, typer.Option("--scenario", help="Built-in scenario name.")
+    ] = None,
+    design: Annotated[
+        Path | None, typer.Option("--design", help="Scenario YAML file (see docs/scenarios.md).")
+    ] = None,
+    patients: Annotated[int, typer.Option("--patients", help="Number of virtual patients.")] = 100,
+    days: Annotated[float, typer.Option("--days", help="Duration in days.")] = 84.0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (fixes every number).")] = 0,
+    method: Annotated[str, typer.Option(help="Solver: auto, dopri5 or rosenbrock.")] = "auto",
+    rtol: Annotated[float, typer.Option(help="Relative tolerance.")] = 1e-6,
+    atol: Annotated[float, typer.Option(help="Absolute tolerance.")] = 1e-8,
+    chunk_size: Annotated[int, typer.Option(help="Patients per compiled call.")] = 4096,
+) -> None:
+    """Simulate virtual patients and write trajectories, summary, figures and provenance."""
+    from gutskin.io.outdir import OutputDirError, atomic_output_dir, check_writable
+    from gutskin.io.provenance import now_iso, provenance_record, write_provenance
+    from gutskin.report.figures import plot_bands
+    from gutskin.scenario import ScenarioError, get_scenario, load_scenario
+    from gutskin.simulation import simulate as run_simulation
+
+    started = now_iso()
+    try:
+        if scenario and design:
+            raise UserError("give either --scenario or --design, not both")
+        if method not in ("auto", "dopri5", "rosenbrock"):
+            raise UserError(f"--method must be auto, dopri5 or rosenbrock, got {method!r}")
+        if patients < 1:
+            raise UserError(f"--patients must be >= 1, got {patients}")
+        if not days > 0:
+            raise UserError(f"--days must be > 0, got {days}")
+        sc = load_scenario(design) if design else get_scenario(scenario or "placeholder-untreated")
+        check_writable(out)
+    except (ScenarioError, OutputDirError) as exc:
+        raise UserError(str(exc)) from None
+
+    bar = _LazyProgress(patients, "simulating")
+    t0 = time.monotonic()
+    try:
+        ds = run_simulation(
+            sc,
+            patients=patients,
+            days=days,
+            seed=seed,
+            method=method,  # type: ignore[arg-type]
+            rtol=rtol,
+            atol=atol,
+            chunk_size=chunk_size,
+            progress=bar,
+        )
+    except ScenarioError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        bar.close()
+    elapsed = time.monotonic() - t0
+    with atomic_output_dir(out) as tmp:
+        ds.to_zarr(tmp / "trajectories.zarr", mode="w", consolidated=False)
+        _summary_table(ds).to_csv(tmp / "summary.csv", index=False)
+        main = [v for v in ds.data_vars if ds[v].dims == ("patient", "time")]
+        plot_bands(ds, main, tmp / "figures")
+        write_provenance(
+            tmp,
+            provenance_record(
+                seed=seed,
+                started=started,
+                inputs={"design": design} if design else None,
+                extra={
+                    "scenario": sc.model_dump(),
+                    "patients": patients,
+                    "days": days,
+                    "method": method,
+                    "rtol": rtol,
+                    "atol": atol,
+                    "chunk_size": chunk_size,
+                    "elapsed_s": round(elapsed, 3),
+                },
+            ),
+        )
+    failures = {
+        name: int((ds["status"].values == code).sum())
+        for code, name in enumerate(ds["status"].attrs["flag_meanings"].split())
+        if code != 0 and (ds["status"].values == code).any()
+    }
+    msg = f"simulated {patients} patients × {days:g} days in {elapsed:.1f} s → {out}"
+    console.print(msg)
+    if failures:
+        console.print(f"[yellow]solver failures (kept, status in trajectories): {failures}")
+
+
+def _summary_table(ds: Any) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    ok = ds["status"].values == 0
+    rows = []
+    for v in ds.data_vars:
+        if ds[v].dims != ("patient", "time"):
+            continue
+        vals = ds[v].values[ok]
+        if vals.shape[0] == 0:
+            continue
+        q = np.nanpercentile(vals, [5, 50, 95], axis=0)
+        mean = np.nanmean(vals, axis=0)
+        for j, t in enumerate(ds["time"].values):
+            rows.append(
+                {
+                    "variable": v,
+                    "time": t,
+                    "units": ds[v].attrs.get("units", ""),
+                    "n": int(vals.shape[0]),
+                    "mean": mean[j],
+                    "p5": q[0, j],
+                    "median": q[1, j],
+                    "p95": q[2, j],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning user errors into one line and exit 2."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        app(args=args, prog_name="gutskin", standalone_mode=False)
+    except UserError as exc:
+        print(f"gutskin: error: {exc}", file=sys.stderr)
+        return 2
+    except typer.Exit as exc:
+        return int(getattr(exc, "exit_code", 0) or 0)
+    except typer.Abort:
+        print("gutskin: aborted", file=sys.stderr)
+        return 130
+    except TyperException as exc:  # usage errors of the vendored click parser
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            ctx = getattr(exc, "ctx", None)
+            print(ctx.get_help() if ctx is not None else "")
+            return 0
+        fmt = getattr(exc, "format_message", None)
+        text = fmt() if callable(fmt) else str(exc)
+        print(f"gutskin: error: {' '.join(str(text).split())}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Import/export of models in exchange formats (SBML)."""

@@ -1,0 +1,709 @@
+"""SBML Level 3 Version 2 export generated from a :class:`~gutskin.engine.spec.ModelSpec`.
+
+The exported document is a faithful, tool-neutral copy of the model for one
+virtual patient (parameter values, initial state and input schedule), meant
+for libRoadRunner, COPASI, tellurium and model repositories.
+
+Mapping
+-------
+* **states** → non-constant ``<parameter>`` s, each with a ``<rateRule>``
+  (the spec's rate expression).  Parameters with rate rules rather than
+  species keep every quantity in the spec's own units (many states are not
+  amounts in a compartment: log10 densities, scores, fractions) and give the
+  same ODE in every simulator with no compartment/amount conversions.
+  Initial values are numbers, or ``<initialAssignment>`` s when the spec's
+  initial value is an expression in parameters and no ``y0`` is given.
+* **assignments** → non-constant parameters with ``<assignmentRule>`` s, in
+  the spec's order.
+* **parameters** → constant parameters (``sboTerm`` SBO:0000002).
+* **inputs** → non-constant parameters.  A per-patient piecewise-constant
+  schedule becomes one ``<event>`` per breakpoint at which some input
+  changes (trigger ``time >= t_k``, persistent, ``initialValue=true``),
+  setting the inputs to their new levels (``input_mode="events"``, the
+  default): simulators then stop and restart the integrator exactly at each
+  breakpoint, as gutskin's own engine does.  ``input_mode="piecewise"``
+  writes one ``piecewise(v0, time < t1, v1, ...)`` assignment rule per input
+  instead (more compact, but a solver without discontinuity handling may
+  step across a short pulse).  Without a schedule an input sits at its
+  default.
+* **units** → ``<unitDefinition>`` s built by :func:`gutskin.io.units.parse_unit`;
+  ``timeUnits`` is the spec's time unit (day).  Counts (CFU, count, cells)
+  map to ``item``; ``log10 X`` and unknown words to ``dimensionless``.  The
+  spec's original unit string is kept in each element's annotation.
+* **documentation**: each description goes into ``<notes>`` (XHTML) and
+  provenance into an ``<annotation>`` element in the
+  :data:`GUTSKIN_NS` namespace, e.g.
+  ``<gutskin:parameter unit="1/day" source="..." confidence="M" lower=".." upper=".." cv=".."/>``.
+
+Expressions are converted from SymPy straight into libSBML ASTs (no string
+round trip), so floating-point constants keep their full precision and time
+``t`` becomes the MathML ``time`` csymbol.  ``Max``/``Min`` use the
+``max``/``min`` MathML elements that SBML L3V2 allows.
+
+What SBML cannot carry: the engine's projection of ``nonnegative`` states
+onto ``>= 0`` after each step (recorded as ``nonnegative="true"`` in the
+state's annotation; it only matters for trajectories that would cross zero).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import libsbml
+import numpy as np
+import sympy as sp
+from numpy.typing import ArrayLike, NDArray
+
+from gutskin.io.units import ParsedUnit, parse_unit
+
+if TYPE_CHECKING:
+    from gutskin.engine.schedule import Schedule
+    from gutskin.engine.spec import ModelSpec
+
+__all__ = [
+    "GUTSKIN_NS",
+    "SBMLExportError",
+    "check_sbml",
+    "sympy_to_ast",
+    "to_sbml",
+    "write_sbml",
+]
+
+#: XML namespace of gutskin's provenance annotations.
+GUTSKIN_NS = "https://gutskin.invalid/sbml/annotation/1"
+_PREFIX = "gutskin"
+_XHTML = "http://www.w3.org/1999/xhtml"
+
+SBO_PARAMETER = 2  # quantitative systems description parameter
+SBO_CONTINUOUS = 62  # continuous framework (model)
+
+InputMode = Literal["events", "piecewise"]
+
+_SBML_BASE_UNITS = {
+    "ampere", "avogadro", "becquerel", "candela", "coulomb", "dimensionless", "farad", "gram",
+    "gray", "henry", "hertz", "item", "joule", "katal", "kelvin", "kilogram", "litre", "lumen",
+    "lux", "metre", "mole", "newton", "ohm", "pascal", "radian", "second", "siemens", "sievert",
+    "steradian", "tesla", "volt", "watt", "weber",
+}  # fmt: skip
+
+
+class SBMLExportError(ValueError):
+    """The spec or the per-patient arguments cannot be exported; the message says why."""
+
+
+# --------------------------------------------------------------------- maths
+def _node(kind: int, *children: libsbml.ASTNode) -> libsbml.ASTNode:
+    n = libsbml.ASTNode(kind)
+    for c in children:
+        n.addChild(c)
+    return n
+
+
+def _number(value: float | int, units: str | None = None) -> libsbml.ASTNode:
+    if isinstance(value, int) and abs(value) < 2**31:
+        n = libsbml.ASTNode(libsbml.AST_INTEGER)
+        n.setValue(int(value))
+    else:
+        n = libsbml.ASTNode(libsbml.AST_REAL)
+        n.setValue(float(value))
+    if units is not None:
+        n.setUnits(units)
+    return n
+
+
+def _name(name: str) -> libsbml.ASTNode:
+    n = libsbml.ASTNode(libsbml.AST_NAME)
+    n.setName(name)
+    return n
+
+
+_FUNCS: dict[type, int] = {
+    sp.exp: libsbml.AST_FUNCTION_EXP,
+    sp.tanh: libsbml.AST_FUNCTION_TANH,
+    sp.Abs: libsbml.AST_FUNCTION_ABS,
+    sp.sinh: libsbml.AST_FUNCTION_SINH,
+    sp.cosh: libsbml.AST_FUNCTION_COSH,
+    sp.sin: libsbml.AST_FUNCTION_SIN,
+    sp.cos: libsbml.AST_FUNCTION_COS,
+    sp.tan: libsbml.AST_FUNCTION_TAN,
+    sp.floor: libsbml.AST_FUNCTION_FLOOR,
+    sp.ceiling: libsbml.AST_FUNCTION_CEILING,
+}
+_NARY: dict[type, int] = {sp.Max: libsbml.AST_FUNCTION_MAX, sp.Min: libsbml.AST_FUNCTION_MIN}
+_RELATIONS: dict[type, int] = {
+    sp.StrictLessThan: libsbml.AST_RELATIONAL_LT,
+    sp.LessThan: libsbml.AST_RELATIONAL_LEQ,
+    sp.StrictGreaterThan: libsbml.AST_RELATIONAL_GT,
+    sp.GreaterThan: libsbml.AST_RELATIONAL_GEQ,
+    sp.Eq: libsbml.AST_RELATIONAL_EQ,
+    sp.Ne: libsbml.AST_RELATIONAL_NEQ,
+}
+
+
+def sympy_to_ast(expr: sp.Basic, time_symbol: str = "t") -> libsbml.ASTNode:
+    """Convert a SymPy expression into a libSBML abstract syntax tree.
+
+    Parameters
+    ----------
+    expr : sympy.Basic
+        Expression built from symbols, numbers, ``+ - * / **``, ``exp``,
+        ``log``, ``sqrt``, ``tanh``, ``Abs``, ``Max``, ``Min`` (and
+        ``Piecewise`` with relational conditions).
+    time_symbol : str
+        Name of the symbol that means model time; it becomes the ``time``
+        csymbol.
+
+    Returns
+    -------
+    libsbml.ASTNode
+
+    Raises
+    ------
+    SBMLExportError
+        For a construct SBML has no counterpart for.
+    """
+    return _to_ast(sp.sympify(expr), time_symbol)
+
+
+def _to_ast(e: sp.Basic, ts: str) -> libsbml.ASTNode:
+    if isinstance(e, sp.Symbol):
+        if e.name == ts:
+            n = libsbml.ASTNode(libsbml.AST_NAME_TIME)
+            n.setName("time")
+            return n
+        return _name(e.name)
+    if e is sp.pi:
+        return _node(libsbml.AST_CONSTANT_PI)
+    if e is sp.E:
+        return _node(libsbml.AST_CONSTANT_E)
+    if e is sp.true:
+        return _node(libsbml.AST_CONSTANT_TRUE)
+    if e is sp.false:
+        return _node(libsbml.AST_CONSTANT_FALSE)
+    if e.is_Number:
+        if e is sp.nan:
+            return _number(math.nan)
+        if e in (sp.oo, -sp.oo):
+            return _number(math.inf if e is sp.oo else -math.inf)
+        if e.is_Integer:
+            return _number(int(e))
+        if e.is_Rational:
+            p, q = int(e.p), int(e.q)  # type: ignore[attr-defined]
+            if p < 0:
+                return _node(libsbml.AST_MINUS, _to_ast(sp.Rational(-p, q), ts))
+            return _node(libsbml.AST_DIVIDE, _number(p), _number(q))
+        value = float(e)
+        if value < 0:
+            return _node(libsbml.AST_MINUS, _number(-value))
+        return _number(value)
+    if isinstance(e, sp.Add):
+        return _add(e, ts)
+    if isinstance(e, sp.Mul):
+        return _mul(e, ts)
+    if isinstance(e, sp.Pow):
+        return _pow(e, ts)
+    if isinstance(e, sp.log):
+        if len(e.args) != 1:
+            return _node(libsbml.AST_DIVIDE, _to_ast(sp.log(e.args[0]), ts),
+                         _to_ast(sp.log(e.args[1]), ts))  # fmt: skip
+        return _node(libsbml.AST_FUNCTION_LN, _to_ast(e.args[0], ts))
+    for cls, kind in _NARY.items():
+        if isinstance(e, cls):
+            return _node(kind, *(_to_ast(a, ts) for a in e.args))
+    for cls, kind in _FUNCS.items():
+        if isinstance(e, cls):
+            return _node(kind, _to_ast(e.args[0], ts))
+    for cls, kind in _RELATIONS.items():
+        if isinstance(e, cls):
+            return _node(kind, _to_ast(e.args[0], ts), _to_ast(e.args[1], ts))
+    if isinstance(e, sp.And):
+        return _node(libsbml.AST_LOGICAL_AND, *(_to_ast(a, ts) for a in e.args))
+    if isinstance(e, sp.Or):
+        return _node(libsbml.AST_LOGICAL_OR, *(_to_ast(a, ts) for a in e.args))
+    if isinstance(e, sp.Not):
+        return _node(libsbml.AST_LOGICAL_NOT, _to_ast(e.args[0], ts))
+    if isinstance(e, sp.Piecewise):
+        n = libsbml.ASTNode(libsbml.AST_FUNCTION_PIECEWISE)
+        for value, cond in e.args:
+            n.addChild(_to_ast(value, ts))
+            if cond is not sp.true:
+                n.addChild(_to_ast(cond, ts))
+        return n
+    raise SBMLExportError(f"cannot express {type(e).__name__} ({e}) in SBML MathML")
+
+
+def _add(e: sp.Add, ts: str) -> libsbml.ASTNode:
+    terms = list(e.args)
+    # start with a term that carries no minus sign when there is one
+    for i, term in enumerate(terms):
+        if not term.could_extract_minus_sign():
+            terms.insert(0, terms.pop(i))
+            break
+    acc = _to_ast(terms[0], ts)
+    for term in terms[1:]:
+        if term.could_extract_minus_sign():
+            acc = _node(libsbml.AST_MINUS, acc, _to_ast(-term, ts))
+        else:
+            acc = _node(libsbml.AST_PLUS, acc, _to_ast(term, ts))
+    return acc
+
+
+def _product(factors: list[libsbml.ASTNode]) -> libsbml.ASTNode:
+    if not factors:
+        return _number(1)
+    if len(factors) == 1:
+        return factors[0]
+    return _node(libsbml.AST_TIMES, *factors)
+
+
+def _mul(e: sp.Mul, ts: str) -> libsbml.ASTNode:
+    coeff, rest = e.as_coeff_Mul()
+    if coeff.is_negative:
+        return _node(libsbml.AST_MINUS, _to_ast(sp.Mul(-coeff, rest), ts))
+    num: list[libsbml.ASTNode] = []
+    den: list[libsbml.ASTNode] = []
+    if coeff.is_Rational and not coeff.is_Integer:
+        if coeff.p != 1:  # type: ignore[attr-defined]
+            num.append(_number(int(coeff.p)))  # type: ignore[attr-defined]
+        den.append(_number(int(coeff.q)))  # type: ignore[attr-defined]
+    elif coeff != 1:
+        num.append(_to_ast(coeff, ts))
+    for f in sp.Mul.make_args(rest):
+        if isinstance(f, sp.Pow) and f.exp.is_number and f.exp.is_negative:
+            den.append(_to_ast(sp.Pow(f.base, -f.exp), ts))
+        else:
+            num.append(_to_ast(f, ts))
+    top = _product(num)
+    return _node(libsbml.AST_DIVIDE, top, _product(den)) if den else top
+
+
+def _pow(e: sp.Pow, ts: str) -> libsbml.ASTNode:
+    base, ex = e.args
+    if ex.is_number and ex.is_negative:
+        return _node(libsbml.AST_DIVIDE, _number(1), _to_ast(sp.Pow(base, -ex), ts))
+    if ex == sp.Rational(1, 2):
+        return _node(libsbml.AST_FUNCTION_ROOT, _number(2), _to_ast(base, ts))
+    return _node(libsbml.AST_POWER, _to_ast(base, ts), _to_ast(ex, ts))
+
+
+# --------------------------------------------------------------------- units
+def _unit_sid(text: str) -> str:
+    s = text.strip()
+    s = s.replace("%", "percent").replace("µ", "u").replace("μ", "u")
+    s = re.sub(r"\*\*|\^", "", s)
+    s = re.sub(r"^1\s*/\s*", "per_", s)
+    s = re.sub(r"\s*/\s*", "_per_", s)
+    s = re.sub(r"[^A-Za-z0-9_]+", "_", s)
+    s = re.sub(r"_+", "_", s).strip("_")
+    if not s or not s[0].isalpha():
+        s = "u_" + s
+    return s
+
+
+class _Units:
+    """Unit definitions of one document, keyed by the spec's unit strings."""
+
+    def __init__(self, model: libsbml.Model) -> None:
+        self.model = model
+        self.by_text: dict[str, str] = {}
+        self.by_factors: dict[tuple[Any, ...], str] = {}
+        self.parsed: dict[str, ParsedUnit] = {}
+
+    def ref(self, text: str) -> str:
+        """UnitSIdRef for the unit string ``text`` (defining it on first use)."""
+        if text in self.by_text:
+            return self.by_text[text]
+        pu = parse_unit(text)
+        self.parsed[text] = pu
+        base = pu.base_unit
+        if base is not None and base in _SBML_BASE_UNITS:
+            self.by_text[text] = base
+            return base
+        key = tuple((f.kind, f.exponent, f.scale, f.multiplier) for f in pu.factors)
+        if key in self.by_factors:
+            self.by_text[text] = self.by_factors[key]
+            return self.by_factors[key]
+        sid = _unit_sid(text)
+        taken = {self.model.getUnitDefinition(i).getId()
+                 for i in range(self.model.getNumUnitDefinitions())}  # fmt: skip
+        candidate, k = sid, 2
+        while candidate in taken or candidate in _SBML_BASE_UNITS:
+            candidate, k = f"{sid}_{k}", k + 1
+        ud = self.model.createUnitDefinition()
+        _ok(ud.setId(candidate), f"unit id {candidate!r}")
+        ud.setName(text)
+        for f in pu.factors:
+            u = ud.createUnit()
+            u.setKind(libsbml.UnitKind_forName(f.kind))
+            u.setExponent(float(f.exponent))
+            u.setScale(int(f.scale))
+            u.setMultiplier(float(f.multiplier))
+        self.by_text[text] = candidate
+        self.by_factors[key] = candidate
+        return candidate
+
+    def caveat(self, text: str) -> str | None:
+        """Why the SBML unit differs from the spec's string, or None when it is exact."""
+        pu = self.parsed.get(text) or parse_unit(text)
+        bits = []
+        if pu.logarithmic:
+            bits.append("logarithm of a quantity, exported as dimensionless")
+        if pu.counted:
+            bits.append(f"{', '.join(pu.counted)} exported as SBML 'item'")
+        if pu.unknown:
+            bits.append(f"unrecognised word(s) {', '.join(pu.unknown)} treated as dimensionless")
+        return "; ".join(bits) or None
+
+
+# ------------------------------------------------------------ documentation
+def _ok(code: int, what: str) -> None:
+    if code != libsbml.LIBSBML_OPERATION_SUCCESS:
+        raise SBMLExportError(
+            f"libsbml rejected {what}: {libsbml.OperationReturnValue_toString(code)}"
+        )
+
+
+def _set_notes(el: libsbml.SBase, *paragraphs: str) -> None:
+    paras = [p for p in paragraphs if p]
+    if not paras:
+        return
+    body = "".join(f"<p>{html.escape(p, quote=False)}</p>" for p in paras)
+    _ok(el.setNotes(f'<body xmlns="{_XHTML}">{body}</body>'), f"notes of {el.getId()!r}")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _set_annotation(el: libsbml.SBase, tag: str, attrs: Mapping[str, Any]) -> None:
+    parts = [
+        f'{k}="{html.escape(_fmt(v), quote=True)}"'
+        for k, v in attrs.items()
+        if v is not None and v != ""
+    ]
+    xml = (
+        f'<annotation><{_PREFIX}:{tag} xmlns:{_PREFIX}="{GUTSKIN_NS}" '
+        + " ".join(parts)
+        + "/></annotation>"
+    )
+    _ok(el.setAnnotation(xml), f"annotation of {el.getId()!r}")
+
+
+def _sid(text: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_")
+    return s if s and s[0].isalpha() else f"m_{s}"
+
+
+# ------------------------------------------------------------------ schedule
+def _schedule_arrays(
+    spec: ModelSpec,
+    schedule_times: ArrayLike | None,
+    schedule_values: ArrayLike | None,
+    schedule: Schedule | None,
+    patient: int,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+    if schedule is not None:
+        if schedule_times is not None or schedule_values is not None:
+            raise SBMLExportError("give either schedule or schedule_times/values, not both")
+        schedule_times, schedule_values = schedule.times, schedule.values[patient]
+    if schedule_times is None and schedule_values is None:
+        return None
+    if schedule_times is None or schedule_values is None:
+        raise SBMLExportError("schedule_times and schedule_values must be given together")
+    times = np.asarray(schedule_times, dtype=np.float64)
+    values = np.asarray(schedule_values, dtype=np.float64)
+    if values.ndim == 3:
+        if values.shape[0] != 1:
+            raise SBMLExportError(
+                f"schedule_values holds {values.shape[0]} patients; pass one patient's (K, n_inputs)"
+            )
+        values = values[0]
+    n_i = len(spec.inputs)
+    if times.ndim != 1 or values.ndim != 2 or values.shape != (times.size - 1, n_i):
+        raise SBMLExportError(
+            f"schedule: times {times.shape} and values {values.shape} do not match "
+            f"(expected (K+1,) and (K, {n_i}))"
+        )
+    if times.size < 2 or not np.all(np.diff(times) > 0) or not np.all(np.isfinite(times[:-1])):
+        raise SBMLExportError("schedule_times must be strictly increasing and finite but the last")
+    if not np.all(np.isfinite(values)):
+        raise SBMLExportError("schedule_values must be finite")
+    return times, values
+
+
+# --------------------------------------------------------------------- export
+def to_sbml(
+    spec: ModelSpec,
+    *,
+    params: Mapping[str, float] | None = None,
+    y0: Sequence[float] | None = None,
+    schedule_times: ArrayLike | None = None,
+    schedule_values: ArrayLike | None = None,
+    schedule: Schedule | None = None,
+    patient: int = 0,
+    input_mode: InputMode = "events",
+) -> str:
+    """Export a model spec (one patient's parameters, initial state and inputs) as SBML L3V2.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model.
+    params : mapping, optional
+        Parameter values overriding the spec's nominal values (the nominal
+        value stays in the annotation).
+    y0 : sequence of float, optional
+        Initial states in ``spec.state_names`` order (default: the spec's
+        initial values; expressions become initial assignments).
+    schedule_times, schedule_values : array, optional
+        One patient's input schedule: breakpoints (K+1,) ending in ``inf``
+        and levels (K, n_inputs) (or (1, K, n_inputs)) on
+        ``[times[k], times[k+1])``, as in :class:`~gutskin.engine.schedule.Schedule`.
+        Inputs start at ``values[0]``; the document is meant to be simulated
+        from ``times[0]``.
+    schedule : Schedule, optional
+        Alternative to the two arrays: a batch schedule, of which row
+        ``patient`` is exported.
+    patient : int
+        Row of ``schedule`` to export.
+    input_mode : {"events", "piecewise"}
+        How scheduled inputs change over time: one event per breakpoint
+        (default) or a ``piecewise`` assignment rule in ``time`` per input.
+
+    Returns
+    -------
+    str
+        The SBML document.
+
+    Raises
+    ------
+    SBMLExportError
+        On unknown parameter names, wrong ``y0`` length, malformed schedules
+        or expressions SBML cannot express.
+    """
+    if input_mode not in ("events", "piecewise"):
+        raise SBMLExportError(f"input_mode must be 'events' or 'piecewise', got {input_mode!r}")
+    pvals = spec.parameter_values()
+    if params:
+        unknown = sorted(set(params) - set(pvals))
+        if unknown:
+            raise SBMLExportError(f"params: unknown parameter(s) {unknown}")
+        pvals.update({k: float(v) for k, v in params.items()})
+    if y0 is not None:
+        y0_list = [float(v) for v in y0]
+        if len(y0_list) != len(spec.states):
+            raise SBMLExportError(f"y0 has {len(y0_list)} values; the model has {len(spec.states)} states")
+    sched = _schedule_arrays(spec, schedule_times, schedule_values, schedule, patient)
+
+    doc = libsbml.SBMLDocument(3, 2)
+    model = doc.createModel()
+    model.setId(_sid(spec.name))
+    model.setName(spec.name)
+    model.setSBOTerm(SBO_CONTINUOUS)
+    _set_notes(model, spec.description, f"Exported by gutskin from model spec {spec.name!r} "
+               f"version {spec.version}.")  # fmt: skip
+    _set_annotation(model, "model", {
+        "name": spec.name, "version": spec.version, "structure_hash": spec.structure_hash(),
+        "time_unit": spec.time_unit, "input_mode": input_mode if sched is not None else None,
+    })  # fmt: skip
+    units = _Units(model)
+    model.setTimeUnits(units.ref(spec.time_unit))
+    ts = "t"
+
+    def unit_attrs(text: str) -> dict[str, Any]:
+        return {"unit": text, "unit_caveat": units.caveat(text)}
+
+    # parameters
+    for p in spec.parameters:
+        el = model.createParameter()
+        el.setId(p.name)
+        el.setConstant(True)
+        el.setValue(float(pvals[p.name]))
+        el.setUnits(units.ref(p.unit))
+        el.setSBOTerm(SBO_PARAMETER)
+        _set_notes(el, p.description, p.note)
+        _set_annotation(el, "parameter", {
+            **unit_attrs(p.unit), "nominal": float(p.value), "lower": p.lower,
+            "upper": p.upper, "cv": float(p.cv), "source": p.source, "confidence": p.confidence,
+        })  # fmt: skip
+
+    # states
+    for i, s in enumerate(spec.states):
+        el = model.createParameter()
+        el.setId(s.name)
+        el.setConstant(False)
+        el.setUnits(units.ref(s.unit))
+        _set_notes(el, s.description)
+        initial_expr = None
+        if y0 is not None:
+            el.setValue(y0_list[i])
+        elif isinstance(s.initial, str):
+            initial_expr = s.initial
+            ia = model.createInitialAssignment()
+            ia.setSymbol(s.name)
+            math_ = sympy_to_ast(spec._parse(s.initial, f"states[{s.name}].initial"), ts)
+            _ok(ia.setMath(math_), f"initial assignment of {s.name!r}")
+            el.setValue(float(spec.initial_values(pvals)[i]))
+        else:
+            el.setValue(float(s.initial))
+        _set_annotation(el, "state", {
+            **unit_attrs(s.unit), "nonnegative": "true" if s.nonnegative else "false",
+            "initial": initial_expr,
+        })  # fmt: skip
+
+    # inputs
+    input_units = [units.ref(u.unit) for u in spec.inputs]
+    for j, u in enumerate(spec.inputs):
+        el = model.createParameter()
+        el.setId(u.name)
+        el.setConstant(False)
+        el.setUnits(input_units[j])
+        el.setSBOTerm(SBO_PARAMETER)
+        el.setValue(float(sched[1][0, j]) if sched is not None else float(u.default))
+        _set_notes(el, u.description)
+        _set_annotation(el, "input", {**unit_attrs(u.unit), "default": float(u.default)})
+
+    # assignments
+    for a in spec.assignments:
+        el = model.createParameter()
+        el.setId(a.name)
+        el.setConstant(False)
+        el.setUnits(units.ref(a.unit))
+        _set_notes(el, a.description)
+        _set_annotation(el, "assignment", {**unit_attrs(a.unit), "expr": a.expr})
+    for name, expr in spec.sympy_assignments.items():
+        rule = model.createAssignmentRule()
+        rule.setVariable(name)
+        _ok(rule.setMath(sympy_to_ast(expr, ts)), f"assignment rule of {name!r}")
+
+    # rates
+    for name, expr in spec.sympy_rates.items():
+        rule = model.createRateRule()
+        rule.setVariable(name)
+        _ok(rule.setMath(sympy_to_ast(expr, ts)), f"rate rule of {name!r}")
+
+    if sched is not None:
+        _add_schedule(model, spec, sched[0], sched[1], input_units, input_mode)
+
+    return str(libsbml.writeSBMLToString(doc))
+
+
+def _add_schedule(
+    model: libsbml.Model,
+    spec: ModelSpec,
+    times: NDArray[np.float64],
+    values: NDArray[np.float64],
+    input_units: list[str],
+    mode: InputMode,
+) -> None:
+    names = spec.input_names
+    if mode == "piecewise":
+        for j, name in enumerate(names):
+            col = values[:, j]
+            change = [k for k in range(1, col.size) if col[k] != col[k - 1]]
+            if not change:
+                continue
+            pw = libsbml.ASTNode(libsbml.AST_FUNCTION_PIECEWISE)
+            prev = 0
+            for k in change:
+                pw.addChild(_number(float(col[prev]), input_units[j]))
+                cond = _node(libsbml.AST_RELATIONAL_LT, _time_node(), _number(float(times[k]),
+                             model.getTimeUnits()))  # fmt: skip
+                pw.addChild(cond)
+                prev = k
+            pw.addChild(_number(float(col[prev]), input_units[j]))
+            rule = model.createAssignmentRule()
+            rule.setVariable(name)
+            _ok(rule.setMath(pw), f"schedule rule of {name!r}")
+        return
+    taken = set(spec.symbols)
+    for k in range(1, values.shape[0]):
+        changed = [j for j in range(len(names)) if values[k, j] != values[k - 1, j]]
+        if not changed:
+            continue
+        eid = f"schedule_t{k}"
+        while eid in taken:
+            eid = "_" + eid
+        ev = model.createEvent()
+        ev.setId(eid)
+        ev.setName(f"inputs change at time {float(times[k])!r}")
+        ev.setUseValuesFromTriggerTime(True)
+        trig = ev.createTrigger()
+        trig.setInitialValue(True)
+        trig.setPersistent(True)
+        _ok(trig.setMath(_node(libsbml.AST_RELATIONAL_GEQ, _time_node(),
+                               _number(float(times[k]), model.getTimeUnits()))),
+            f"trigger of {eid}")  # fmt: skip
+        for j in changed:
+            ea = ev.createEventAssignment()
+            ea.setVariable(names[j])
+            _ok(ea.setMath(_number(float(values[k, j]), input_units[j])), f"{eid} assignment")
+
+
+def _time_node() -> libsbml.ASTNode:
+    """The MathML ``time`` csymbol as a libSBML node."""
+    n = libsbml.ASTNode(libsbml.AST_NAME_TIME)
+    n.setName("time")
+    return n
+
+
+def write_sbml(spec: ModelSpec, path: str | Path, **kwargs: Any) -> Path:
+    """Write :func:`to_sbml` output to ``path``.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model.
+    path : str or Path
+        Destination file (``.xml`` or ``.sbml``); parent folders are created.
+    **kwargs
+        Passed to :func:`to_sbml` (``params``, ``y0``, ``schedule_times``,
+        ``schedule_values``, ``schedule``, ``patient``, ``input_mode``).
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(to_sbml(spec, **kwargs), encoding="utf-8")
+    return out
+
+
+def check_sbml(sbml: str, *, units: bool = True) -> tuple[list[str], list[str]]:
+    """Run libSBML's consistency checks on a document.
+
+    Parameters
+    ----------
+    sbml : str
+        SBML document text.
+    units : bool
+        Include the unit-consistency checks.
+
+    Returns
+    -------
+    errors, warnings : list of str
+        Messages of severity error/fatal and of lower severity, each as
+        ``"[id] short message: detail"``.
+    """
+    doc = libsbml.readSBMLFromString(sbml)
+    doc.setConsistencyChecks(libsbml.LIBSBML_CAT_UNITS_CONSISTENCY, units)
+    doc.checkConsistency()
+    errors: list[str] = []
+    warnings: list[str] = []
+    for i in range(doc.getNumErrors()):
+        err = doc.getError(i)
+        msg = f"[{err.getErrorId()}] {err.getShortMessage()}: {' '.join(err.getMessage().split())}"
+        if err.getSeverity() >= libsbml.LIBSBML_SEV_ERROR:
+            errors.append(msg)
+        else:
+            warnings.append(msg)
+    return errors, warnings

@@ -1,0 +1,1 @@
+"""Figures and reports (knows nothing of how results were made)."""

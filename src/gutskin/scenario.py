@@ -1,0 +1,142 @@
+"""Simulation scenarios: which model, which exposures, for `gutskin simulate`.
+
+A scenario file (YAML) looks like::
+
+    model: placeholder          # a name from gutskin.simulation.MODELS
+    description: antibacterial treatment from week 2 to week 8
+    exposures:                  # engine-level inputs of the model
+      - {input: treatment, level: 1.0, start_day: 14, stop_day: 56}
+    regimens:                   # intervention-level (models with an intervention registry)
+      - {intervention: ls03, dose: 1.0e9, start_day: 0, stop_day: 56, pattern: daily,
+         adherence: 0.9}
+
+Validation errors name the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+__all__ = [
+    "SCENARIOS",
+    "ExposureSpec",
+    "RegimenSpec",
+    "Scenario",
+    "ScenarioError",
+    "get_scenario",
+    "load_scenario",
+]
+
+
+class ScenarioError(ValueError):
+    """A scenario is invalid; the message names the field."""
+
+
+class ExposureSpec(BaseModel):
+    """One engine-level exposure of a model input."""
+
+    model_config = ConfigDict(extra="forbid")
+    input: str
+    level: float = Field(ge=0)
+    start_day: float = Field(ge=0)
+    stop_day: float
+    pattern: Literal["continuous", "daily"] = "continuous"
+    adherence: float = Field(default=1.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _window(self) -> ExposureSpec:
+        if self.stop_day <= self.start_day:
+            raise ValueError(
+                f"stop_day ({self.stop_day}) must be after start_day ({self.start_day})"
+            )
+        return self
+
+
+class RegimenSpec(BaseModel):
+    """One intervention regimen, resolved through the model's intervention registry."""
+
+    model_config = ConfigDict(extra="forbid")
+    intervention: str
+    dose: float | None = Field(default=None, ge=0)
+    start_day: float = Field(default=0.0, ge=0)
+    stop_day: float | None = None
+    pattern: Literal["continuous", "daily"] = "daily"
+    adherence: float = Field(default=1.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _window(self) -> RegimenSpec:
+        if self.stop_day is not None and self.stop_day <= self.start_day:
+            raise ValueError(
+                f"stop_day ({self.stop_day}) must be after start_day ({self.start_day})"
+            )
+        return self
+
+
+class Scenario(BaseModel):
+    """A named simulation scenario."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = "custom"
+    model: str = "placeholder"
+    description: str = ""
+    burn_in_days: float = Field(default=0.0, ge=0)
+    exposures: list[ExposureSpec] = Field(default_factory=list)
+    regimens: list[RegimenSpec] = Field(default_factory=list)
+
+
+def _format_validation(exc: ValidationError, where: str) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    return f"{where}: field '{loc}': {err['msg']}"
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ScenarioError(f"cannot read scenario file {p}: {exc.strerror}") from None
+    try:
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ScenarioError(f"{p}: malformed YAML{where}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{p}: expected a mapping with keys model, exposures/regimens")
+    data.setdefault("name", p.stem)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_format_validation(exc, str(p))) from None
+
+
+#: Built-in scenarios, looked up by name.
+SCENARIOS: dict[str, Scenario] = {
+    "placeholder-untreated": Scenario(
+        name="placeholder-untreated",
+        model="placeholder",
+        description="Placeholder toy model, no treatment.",
+    ),
+    "placeholder-treated": Scenario(
+        name="placeholder-treated",
+        model="placeholder",
+        description="Placeholder toy model, antibacterial treatment from day 14 to 56.",
+        exposures=[ExposureSpec(input="treatment", level=1.0, start_day=14, stop_day=56)],
+    ),
+}
+
+
+def get_scenario(name: str) -> Scenario:
+    """A built-in scenario by name."""
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise ScenarioError(
+            f"unknown scenario {name!r}; built-in scenarios: {', '.join(sorted(SCENARIOS))}"
+        ) from None

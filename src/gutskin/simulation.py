@@ -1,0 +1,257 @@
+"""One entry point to simulate virtual patients of a model under a scenario.
+
+``simulate(scenario, patients=..., days=..., seed=...)`` samples each patient's
+parameters from the model's between-patient distributions, builds the input
+schedule, integrates with the compiled engine and returns an
+:class:`xarray.Dataset` (patient × time) with units in attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from gutskin import __version__
+from gutskin.engine import (
+    Exposure,
+    ModelSpec,
+    Schedule,
+    ScheduleError,
+    build_schedule,
+    integrate,
+)
+from gutskin.engine.integrate import BatchResult, Method, Status
+from gutskin.engine.random import patient_rng, patient_rngs
+from gutskin.scenario import Scenario, ScenarioError, get_scenario
+
+__all__ = ["MAX_PATIENTS", "MODELS", "get_model", "sample_parameters", "simulate"]
+
+#: Upper bound on patients per in-memory `simulate` call (daily output of all
+#: states must fit in memory); larger runs go through the streaming runner.
+MAX_PATIENTS = 200_000
+
+
+def _placeholder() -> ModelSpec:
+    from gutskin.model.placeholder import placeholder_model
+
+    return placeholder_model()
+
+
+def _acne() -> ModelSpec:
+    from gutskin.model import acne_model
+
+    return acne_model()
+
+
+#: Models by name.
+MODELS: dict[str, Callable[[], ModelSpec]] = {"placeholder": _placeholder, "acne": _acne}
+
+
+def get_model(name: str) -> ModelSpec:
+    """A registered model spec by name."""
+    try:
+        factory = MODELS[name]
+    except KeyError:
+        raise ScenarioError(
+            f"unknown model {name!r}; available models: {', '.join(sorted(MODELS))}"
+        ) from None
+    return factory()
+
+
+def sample_parameters(spec: ModelSpec, indices: np.ndarray, seed: int) -> np.ndarray:
+    """Between-patient parameter draws, shape (len(indices), P).
+
+    Each parameter is lognormal with median ``value`` and coefficient of
+    variation ``cv`` (sigma = sqrt(log(1 + cv^2))), truncated to
+    [lower, upper] by redrawing-free clipping.  Patient ``i`` draws from its own
+    stream :func:`gutskin.engine.random.patient_rng` ``(seed, i)``, so draws do
+    not depend on batch or chunk size.
+    """
+    values = np.array([p.value for p in spec.parameters], dtype=np.float64)
+    cv = np.array([p.cv for p in spec.parameters], dtype=np.float64)
+    sigma = np.sqrt(np.log1p(cv**2))
+    lo = np.array([-np.inf if p.lower is None else p.lower for p in spec.parameters])
+    hi = np.array([np.inf if p.upper is None else p.upper for p in spec.parameters])
+    out = np.empty((len(indices), values.size))
+    for row, i in enumerate(indices):
+        z = patient_rng(seed, int(i), "parameters").standard_normal(values.size)
+        draw = np.where(sigma > 0, values * np.exp(sigma * z), values)
+        out[row] = np.clip(draw, lo, hi)
+    return out
+
+
+def _schedule(
+    spec: ModelSpec, scenario: Scenario, indices: np.ndarray, seed: int, t0: float
+) -> tuple[Schedule, dict[str, float]]:
+    exposures = [
+        Exposure(
+            input=e.input,
+            level=e.level,
+            start=e.start_day,
+            stop=e.stop_day,
+            pattern=e.pattern,
+            adherence=e.adherence,
+        )
+        for e in scenario.exposures
+    ]
+    overrides: dict[str, float] = {}
+    if scenario.regimens:
+        from gutskin.model.interventions import resolve
+
+        extra, overrides = resolve([r.model_dump() for r in scenario.regimens], t0=t0)
+        exposures.extend(extra)
+    rngs = patient_rngs(seed, indices, "schedule")
+    sched = build_schedule(
+        spec.input_names, [u.default for u in spec.inputs], exposures, len(indices), t0, rngs
+    )
+    return sched, overrides
+
+
+def simulate(
+    scenario: Scenario | str = "placeholder-untreated",
+    *,
+    patients: int = 100,
+    days: float = 84.0,
+    seed: int = 0,
+    output_every: float = 1.0,
+    method: Method = "auto",
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    chunk_size: int = 4096,
+    progress: Callable[[int], None] | None = None,
+) -> xr.Dataset:
+    """Simulate ``patients`` virtual patients under ``scenario`` for ``days``.
+
+    Parameters
+    ----------
+    scenario : Scenario or str
+        A :class:`~gutskin.scenario.Scenario` or the name of a built-in one.
+    patients : int
+        Number of virtual patients (1 .. ``MAX_PATIENTS``).
+    days : float
+        Duration in days (> 0).
+    seed : int
+        Fixes every random number (parameters, adherence draws).
+    output_every : float
+        Output interval in days.
+    method, rtol, atol, chunk_size
+        Passed to :func:`gutskin.engine.integrate`.
+    progress : callable, optional
+        Called with the number of finished patients.
+
+    Returns
+    -------
+    xarray.Dataset
+        Data variables per state and observable (patient × time) with
+        ``units`` and ``description`` attributes; ``parameters`` (patient ×
+        parameter); ``status`` (patient; solver outcome, never dropped).
+    """
+    sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    if not isinstance(patients, int | np.integer) or patients < 1:
+        raise ScenarioError(f"patients must be a positive integer, got {patients!r}")
+    if patients > MAX_PATIENTS:
+        raise ScenarioError(
+            f"patients={patients} exceeds the in-memory limit of {MAX_PATIENTS}; "
+            "split the run into several seeds or use fewer patients"
+        )
+    if not np.isfinite(days) or days <= 0:
+        raise ScenarioError(f"days must be a positive number, got {days!r}")
+    if not output_every > 0:
+        raise ScenarioError(f"output_every must be > 0, got {output_every!r}")
+    spec = get_model(sc.model)
+    idx = np.arange(patients)
+    params = sample_parameters(spec, idx, seed)
+    try:
+        sched, overrides = _schedule(spec, sc, idx, seed, 0.0)
+    except ScheduleError as exc:
+        raise ScenarioError(f"scenario {sc.name!r}: {exc}") from None
+    for name, value in overrides.items():
+        params[:, spec.parameter_names.index(name)] = value
+    y0 = np.array(
+        [spec.initial_values(dict(zip(spec.parameter_names, row, strict=True))) for row in params]
+    )
+    if sc.burn_in_days > 0:
+        burn = integrate(
+            spec,
+            y0,
+            params,
+            [0.0, sc.burn_in_days],
+            method=method,
+            rtol=rtol,
+            atol=atol,
+            chunk_size=chunk_size,
+        )
+        y0 = np.where(burn.ok[:, None], burn.y[:, -1, :], y0)
+    t_eval = np.arange(0.0, days + 1e-9, output_every)
+    if t_eval[-1] < days:
+        t_eval = np.append(t_eval, days)
+    res = integrate(
+        spec,
+        y0,
+        params,
+        t_eval,
+        sched,
+        method=method,
+        rtol=rtol,
+        atol=atol,
+        chunk_size=chunk_size,
+        progress=progress,
+    )
+    return to_dataset(
+        spec,
+        res,
+        params,
+        attrs={
+            "gutskin_version": __version__,
+            "model": spec.name,
+            "model_version": spec.version,
+            "scenario": sc.name,
+            "seed": seed,
+            "method": method,
+            "rtol": rtol,
+            "atol": atol,
+            "time_unit": spec.time_unit,
+        },
+    )
+
+
+def to_dataset(
+    spec: ModelSpec, res: BatchResult, params: np.ndarray, attrs: dict[str, Any]
+) -> xr.Dataset:
+    """Label a :class:`BatchResult` as an xarray Dataset (patient × time)."""
+    n = res.y.shape[0]
+    coords = {
+        "patient": np.arange(n),
+        "time": res.t,
+        "parameter": np.array(spec.parameter_names, dtype=object),
+    }
+    data: dict[str, Any] = {}
+    for j, s in enumerate(spec.states):
+        data[s.name] = (
+            ("patient", "time"),
+            res.y[:, :, j],
+            {"units": s.unit, "description": s.description, "kind": "state"},
+        )
+    for j, a in enumerate(spec.assignments):
+        data[a.name] = (
+            ("patient", "time"),
+            res.observables[:, :, j],
+            {"units": a.unit, "description": a.description, "kind": "observable"},
+        )
+    data["parameters"] = (("patient", "parameter"), params, {"description": "parameter values"})
+    data["status"] = (
+        ("patient",),
+        res.status,
+        {
+            "description": "solver status per patient",
+            "flag_values": [s.value for s in Status],
+            "flag_meanings": " ".join(s.name for s in Status),
+        },
+    )
+    data["n_steps"] = (("patient",), res.n_accepted, {"description": "accepted solver steps"})
+    ds = xr.Dataset(data, coords=coords, attrs=attrs)
+    ds["time"].attrs["units"] = spec.time_unit
+    return ds
