@@ -172,6 +172,105 @@ def simulate(
         console.print(f"[yellow]solver failures (kept, status in trajectories): {failures}")
 
 
+designs_app = typer.Typer(help="List built-in trial designs or print one as YAML.",
+                           no_args_is_help=False, invoke_without_command=True)
+app.add_typer(designs_app, name="designs")
+
+
+@designs_app.callback()
+def designs_list(ctx: typer.Context) -> None:
+    """List built-in trial designs (use `gutskin designs show NAME` to print one)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from gutskin.trial.design import builtin_designs, load_design
+
+    for name in sorted(builtin_designs()):
+        d = load_design(name)
+        print(f"{name:16s} {d.title}")
+
+
+@designs_app.command("show")
+def designs_show(name: Annotated[str, typer.Argument(help="Built-in design name.")]) -> None:
+    """Print a built-in design as YAML, to start your own from."""
+    from gutskin.trial.design import builtin_designs
+
+    designs = builtin_designs()
+    if name not in designs:
+        raise UserError(f"unknown design {name!r}; built-in designs: {', '.join(sorted(designs))}")
+    print(designs[name].read_text(), end="")
+
+
+@app.command()
+def trial(
+    design: Annotated[
+        str, typer.Argument(help="Built-in design name or design YAML file.")
+    ] = "rinaldi2022",
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("runs/trial"),
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (fixes every number).")] = 0,
+) -> None:
+    """Run an in-silico randomized controlled trial and write results, report and figures."""
+    from gutskin.io.outdir import OutputDirError, check_writable
+    from gutskin.io.provenance import now_iso
+    from gutskin.trial.design import DesignError, builtin_designs, load_design
+    from gutskin.trial.outputs import write_trial_outputs
+    from gutskin.trial.run import run_trial
+
+    started = now_iso()
+    try:
+        d = load_design(design)
+        check_writable(out)
+    except (DesignError, OutputDirError) as exc:
+        raise UserError(str(exc)) from None
+    design_file = None if design in builtin_designs() else Path(design)
+    bars: dict[str, _LazyProgress] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            for b in bars.values():
+                b.close()
+            bars[stage] = _LazyProgress(total, stage)
+        bars[stage](done)
+
+    t0 = time.monotonic()
+    try:
+        result = run_trial(d, seed=seed, progress=progress)
+    except (DesignError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        for b in bars.values():
+            b.close()
+    elapsed = time.monotonic() - t0
+    results = write_trial_outputs(result, out, started=started, design_file=design_file,
+                                  extra={"elapsed_s": round(elapsed, 2)})
+    _print_trial_summary(results)
+    console.print(f"trial {d.name}: {len(result.patients)} randomized "
+                  f"({result.n_screened} screened) in {elapsed:.1f} s")
+    console.print(f"report: {Path(out) / 'report.html'}")
+
+
+def _print_trial_summary(results: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    last = results["design"]["visits_weeks"][-1]
+    table = Table(title=f"{results['design']['name']}: inflammatory lesions, week {last:g}")
+    for col in ("arm", "n", "mean", "% change", "vs ref (ANCOVA)", "95% CI", "p"):
+        table.add_column(col)
+    comps = {c["arm"]: c for c in results["comparisons"]
+             if c["endpoint"] == "inflammatory" and c["method"] == "ancova"}
+    for e in results["endpoints"]:
+        if e["endpoint"] != "inflammatory" or e["visit_week"] != last:
+            continue
+        c = comps.get(e["arm"])
+        fmt = lambda v, f: "—" if v is None else format(v, f)  # noqa: E731
+        table.add_row(
+            e["arm"], str(e["n"]), fmt(e["mean"], ".1f"), fmt(e.get("pct_change_mean"), "+.1f"),
+            fmt(c["estimate"], "+.2f") if c else "reference",
+            f"{fmt(c['ci_low'], '.2f')} to {fmt(c['ci_high'], '.2f')}" if c else "",
+            fmt(c["p_value"], ".3g") if c else "",
+        )
+    Console().print(table)
+
+
 def _summary_table(ds: Any) -> Any:
     import numpy as np
     import pandas as pd

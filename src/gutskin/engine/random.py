@@ -25,6 +25,7 @@ STREAMS: dict[str, int] = {
     "dropout": 4,
     "randomization": 5,
     "screening": 6,
+    "adherence": 7,
 }
 
 

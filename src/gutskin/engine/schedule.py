@@ -122,6 +122,7 @@ def build_schedule(
     n_patients: int,
     t0: float,
     rngs: Sequence[np.random.Generator] | None = None,
+    adherence: NDArray[np.float64] | None = None,
 ) -> Schedule:
     """Compile exposures (shared by all patients) into a :class:`Schedule`.
 
@@ -138,6 +139,9 @@ def build_schedule(
     rngs
         One generator per patient; required when a ``daily`` exposure has
         adherence < 1 (missed days are drawn from it).
+    adherence : array (N,), optional
+        Per-patient adherence fractions that replace each daily exposure's own
+        ``adherence`` (continuous exposures are scaled by them).
 
     Returns
     -------
@@ -160,11 +164,19 @@ def build_schedule(
     values = np.empty((n_patients, k, len(names)), dtype=np.float64)
     values[:] = np.asarray(defaults, dtype=np.float64)
     left = times[:-1]
+    if adherence is not None:
+        adherence = np.asarray(adherence, dtype=np.float64)
+        if adherence.shape != (n_patients,) or np.any((adherence < 0) | (adherence > 1)):
+            raise ScheduleError("adherence: expected one fraction in [0, 1] per patient")
     for e in exposures:
         col = names.index(e.input)
         active = (left >= e.start) & (left < e.stop)
-        if e.pattern == "continuous" or e.adherence >= 1.0:
-            values[:, active, col] += e.level * (e.adherence if e.pattern == "continuous" else 1.0)
+        p_take = np.full(n_patients, e.adherence) if adherence is None else adherence
+        if e.pattern == "continuous":
+            values[:, active, col] += e.level * p_take[:, None]
+            continue
+        if np.all(p_take >= 1.0):
+            values[:, active, col] += e.level
             continue
         if rngs is None or len(rngs) != n_patients:
             raise ScheduleError(
@@ -175,6 +187,6 @@ def build_schedule(
         first_day = int(np.floor(e.start))
         n_days = int(np.ceil(e.stop)) - first_day
         for i, rng in enumerate(rngs):
-            taken = rng.random(n_days) < e.adherence
+            taken = rng.random(n_days) < p_take[i]
             values[i, seg_idx, col] += e.level * taken[day_of_seg - first_day]
     return Schedule(times=times, values=values)

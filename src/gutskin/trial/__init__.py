@@ -1,0 +1,1 @@
+"""In-silico randomized acne trials: runner, endpoints and statistics."""

@@ -1,0 +1,77 @@
+"""Apply a design's analysis plan to a simulated trial and shape ``results.json``."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from gutskin import __version__
+
+if TYPE_CHECKING:
+    from gutskin.trial.run import TrialResult
+
+__all__ = ["analyse_trial", "results_dict"]
+
+
+def analyse_trial(result: TrialResult) -> None:
+    """Fill ``result.summary`` and ``result.comparisons`` from the design's analysis plan."""
+    from gutskin.trial.statistics import compare, describe
+
+    design = result.design
+    ep = result.endpoints
+    result.summary = describe(ep, list(design.endpoints))
+    ref = design.reference_arm
+    comps: list[dict[str, Any]] = []
+    for c in design.resolved_comparisons():
+        for arm in design.arms:
+            if arm.name == ref:
+                continue
+            comps.append(
+                compare(
+                    ep,
+                    endpoint=c.endpoint,
+                    visit_week=float(c.visit_week if c.visit_week is not None else 0.0),
+                    arm=arm.name,
+                    reference=ref,
+                    method=c.method,
+                    missing=design.analysis.missing,
+                    seed=result.seed,
+                    alpha=design.analysis.alpha,
+                )
+            )
+    result.comparisons = comps
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if hasattr(v, "item"):
+        return _clean(v.item())
+    return v
+
+
+def results_dict(result: TrialResult) -> dict[str, Any]:
+    """The documented ``results.json`` content (see README, section Trial outputs)."""
+    design = result.design
+    summary = result.summary
+    endpoints = []
+    if summary is not None:
+        keep = ["endpoint", "visit_week", "arm", "n", "mean", "sd", "change_mean",
+                "pct_change_mean", "pct_change_of_means"]
+        for rec in summary[[k for k in keep if k in summary.columns]].to_dict("records"):
+            endpoints.append({k: _clean(v) for k, v in rec.items()})
+    comparisons = [{k: _clean(v) for k, v in c.items()} for c in result.comparisons]
+    return {
+        "gutskin_version": __version__,
+        "seed": result.seed,
+        "design": design.model_dump(mode="json"),
+        "screening": {
+            "n_screened": result.n_screened,
+            "n_randomized": int(len(result.patients)),
+            "screen_failure_rate": round(result.screen_failure_rate, 6),
+        },
+        "solver_failures": result.solver_failures,
+        "arms": result.arms_table(),
+        "endpoints": endpoints,
+        "comparisons": comparisons,
+    }

@@ -1,0 +1,305 @@
+"""Trial design files: schema, validation with errors that name the field.
+
+The schema is documented field by field in ``docs/design-file.md``; the
+built-in designs live in ``gutskin/trial/designs/*.yaml`` and are listed by
+``gutskin designs``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gutskin.scenario import RegimenSpec
+
+__all__ = [
+    "ENDPOINTS",
+    "METHODS",
+    "Design",
+    "DesignError",
+    "builtin_designs",
+    "load_design",
+    "parse_design",
+]
+
+#: Endpoints a design may ask for, with their kind.
+ENDPOINTS: dict[str, str] = {
+    "inflammatory": "count",
+    "noninflammatory": "count",
+    "total": "count",
+    "nodules": "count",
+    "iga": "ordinal",
+    "iga_success": "binary",
+    "gags": "score",
+    "gags_improved": "binary",
+    "erythema": "continuous",
+    "sebum": "continuous",
+    "rel_c_acnes": "continuous",
+    "rel_s_epidermidis": "continuous",
+    "rel_s_aureus": "continuous",
+    "gut_shannon": "continuous",
+}
+#: Analysis methods and the endpoint kinds they accept.
+METHODS: dict[str, tuple[str, ...]] = {
+    "ancova": ("count", "score", "continuous", "ordinal"),
+    "negbin": ("count",),
+    "responder": ("binary",),
+    "mmrm": ("count", "score", "continuous", "ordinal"),
+}
+
+MAX_SAMPLE_SIZE = 100_000
+
+
+class DesignError(ValueError):
+    """A design file is invalid; the message names the field and what is allowed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Arm(_Strict):
+    """One arm: a name and the regimens its patients receive (empty = no intervention)."""
+
+    name: str = Field(min_length=1)
+    regimens: list[RegimenSpec] = Field(default_factory=list)
+    ratio: int = Field(default=1, ge=1, le=10)
+    description: str = ""
+
+
+class Range(_Strict):
+    """A closed interval; ``None`` leaves a side open."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        return self
+
+
+class Inclusion(_Strict):
+    """Entry criteria applied to the screening visit's observed values."""
+
+    iga: Range = Field(default_factory=lambda: Range(min=2, max=3))
+    inflammatory: Range = Field(default_factory=Range)
+    noninflammatory: Range = Field(default_factory=Range)
+    nodules_max: int = Field(default=2, ge=0)
+
+
+class Population(_Strict):
+    """Who is screened: covariates, burn-in to each patient's own baseline, entry criteria."""
+
+    age: Range = Field(default_factory=lambda: Range(min=12, max=40))
+    female_fraction: float = Field(default=0.6, ge=0, le=1)
+    burn_in_days: float = Field(default=240.0, ge=30, le=3650)
+    inclusion: Inclusion = Field(default_factory=Inclusion)
+    max_screened_per_randomized: float = Field(default=50.0, gt=1)
+
+
+class Randomization(_Strict):
+    """Allocation procedure."""
+
+    method: Literal["simple", "block", "stratified"] = "block"
+    block_size: int | None = Field(default=None, ge=1)
+    strata: list[Literal["sex", "severity"]] = Field(default_factory=list)
+
+
+class Adherence(_Strict):
+    """Fraction of daily doses taken; each patient's own fraction ~ Beta around ``mean``."""
+
+    mean: float = Field(default=0.9, ge=0, le=1)
+    concentration: float = Field(default=20.0, gt=0)
+
+
+class Dropout(_Strict):
+    """Time to dropout: constant hazard (exponential) or Weibull with ``shape``."""
+
+    rate_per_week: float = Field(default=0.0, ge=0, le=1)
+    pattern: Literal["constant", "early", "late"] = "constant"
+
+
+class PlaceboResponse(_Strict):
+    """The explicit part of the placebo response (the rest emerges from the model).
+
+    Regression to the mean arises by itself from disease-activity noise and
+    counting noise combined with entry criteria.  Two explicit, documented
+    components are design parameters: ``skincare`` (level of the model's
+    standard skin-care input given to every arm) and ``expectation_bias``
+    (fractional under-counting of lesions at post-baseline visits by raters and
+    patients expecting improvement; 0 = none).
+    """
+
+    skincare: float = Field(default=0.0, ge=0, le=1)
+    expectation_bias: float = Field(default=0.0, ge=0, lt=0.5)
+
+
+class Measurement(_Strict):
+    """Observation model: lesion counting and rater variability."""
+
+    count_dispersion: float = Field(default=20.0, gt=0)
+    rater_cv: float = Field(default=0.10, ge=0, le=1)
+    iga_rater_sd: float = Field(default=0.25, ge=0, le=2)
+    instrument_cv: float = Field(default=0.10, ge=0, le=1)
+
+
+class Comparison(_Strict):
+    """One planned comparison (each active arm vs the reference)."""
+
+    endpoint: str
+    method: Literal["ancova", "negbin", "responder", "mmrm"]
+    visit_week: float | None = None
+
+    @model_validator(mode="after")
+    def _kind(self) -> Comparison:
+        if self.endpoint not in ENDPOINTS:
+            raise ValueError(
+                f"unknown endpoint {self.endpoint!r}; allowed: {', '.join(ENDPOINTS)}"
+            )
+        kind = ENDPOINTS[self.endpoint]
+        if kind not in METHODS[self.method]:
+            raise ValueError(
+                f"method {self.method!r} does not apply to {kind} endpoint {self.endpoint!r}"
+            )
+        return self
+
+
+class Analysis(_Strict):
+    """The analysis plan."""
+
+    reference_arm: str | None = None
+    missing: Literal["observed", "locf", "mi"] = "observed"
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    comparisons: list[Comparison] = Field(default_factory=list)
+
+
+class Design(_Strict):
+    """A complete in-silico trial design."""
+
+    name: str = Field(min_length=1)
+    title: str = ""
+    reference: str = ""
+    model: str = "acne"
+    sample_size: int = Field(ge=2)
+    duration_weeks: float = Field(gt=0, le=260)
+    visits_weeks: list[float] = Field(min_length=1)
+    arms: list[Arm] = Field(min_length=1)
+    population: Population = Field(default_factory=Population)
+    randomization: Randomization = Field(default_factory=Randomization)
+    adherence: Adherence = Field(default_factory=Adherence)
+    dropout: Dropout = Field(default_factory=Dropout)
+    placebo_response: PlaceboResponse = Field(default_factory=PlaceboResponse)
+    measurement: Measurement = Field(default_factory=Measurement)
+    endpoints: list[str] = Field(default_factory=lambda: list(ENDPOINTS))
+    analysis: Analysis = Field(default_factory=Analysis)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Design:
+        names = [a.name for a in self.arms]
+        if len(set(names)) != len(names):
+            raise ValueError(f"arms: arm names must be unique, got {names}")
+        if self.sample_size > MAX_SAMPLE_SIZE:
+            raise ValueError(f"sample_size must be <= {MAX_SAMPLE_SIZE}, got {self.sample_size}")
+        if self.sample_size < 2 * len(self.arms):
+            raise ValueError(
+                f"sample_size ({self.sample_size}) must give at least 2 patients per arm "
+                f"({len(self.arms)} arms)"
+            )
+        weeks = self.visits_weeks
+        if any(w < 0 for w in weeks) or sorted(set(weeks)) != weeks:
+            raise ValueError("visits_weeks must be non-negative, strictly increasing")
+        if weeks[0] != 0:
+            raise ValueError("visits_weeks must start with the baseline visit 0")
+        if weeks[-1] > self.duration_weeks:
+            raise ValueError(
+                f"visits_weeks: visit at week {weeks[-1]:g} is after the end of the trial "
+                f"(duration_weeks = {self.duration_weeks:g})"
+            )
+        for a in self.arms:
+            for r in a.regimens:
+                if r.start_day > self.duration_weeks * 7:
+                    raise ValueError(
+                        f"arms.{a.name}: regimen {r.intervention!r} starts after the trial ends"
+                    )
+        for e in self.endpoints:
+            if e not in ENDPOINTS:
+                raise ValueError(f"endpoints: unknown endpoint {e!r}; allowed: {list(ENDPOINTS)}")
+        ref = self.analysis.reference_arm
+        if ref is not None and ref not in names:
+            raise ValueError(f"analysis.reference_arm {ref!r} is not an arm; arms are {names}")
+        for c in self.analysis.comparisons:
+            if c.visit_week is not None and c.visit_week not in weeks:
+                raise ValueError(
+                    f"analysis.comparisons: visit_week {c.visit_week:g} is not a visit "
+                    f"({weeks})"
+                )
+        return self
+
+    @property
+    def reference_arm(self) -> str:
+        """The arm every other arm is compared with (default: the first arm)."""
+        return self.analysis.reference_arm or self.arms[0].name
+
+    def resolved_comparisons(self) -> list[Comparison]:
+        """Planned comparisons with the final visit filled in where none was given."""
+        if self.analysis.comparisons:
+            base = self.analysis.comparisons
+        else:
+            base = [Comparison(endpoint="inflammatory", method="ancova")]
+        last = self.visits_weeks[-1]
+        return [
+            c if c.visit_week is not None else c.model_copy(update={"visit_week": last})
+            for c in base
+        ]
+
+
+def _format(exc: ValidationError, where: str) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{where}: field '{loc}': {msg}" if loc else f"{where}: {msg}"
+
+
+def parse_design(data: Any, where: str = "design") -> Design:
+    """Validate a design given as plain data."""
+    if not isinstance(data, dict):
+        raise DesignError(f"{where}: expected a mapping of design fields at the top level")
+    try:
+        return Design.model_validate(data)
+    except ValidationError as exc:
+        raise DesignError(_format(exc, where)) from None
+
+
+def builtin_designs() -> dict[str, Path]:
+    """Built-in design files by name."""
+    pkg = resources.files("gutskin.trial") / "designs"
+    return {Path(str(p)).stem: Path(str(p)) for p in pkg.iterdir() if str(p).endswith(".yaml")}
+
+
+def load_design(name_or_path: str | Path) -> Design:
+    """Load a built-in design by name or a design YAML file by path."""
+    builtins = builtin_designs()
+    if str(name_or_path) in builtins:
+        path = builtins[str(name_or_path)]
+    else:
+        path = Path(name_or_path)
+        if not path.exists():
+            raise DesignError(
+                f"design {str(name_or_path)!r} is neither a file nor a built-in design "
+                f"({', '.join(sorted(builtins))})"
+            )
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        raise DesignError(f"{path}: malformed YAML{line}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DesignError(f"{path}: cannot read design file ({exc})") from None
+    return parse_design(data, where=str(path))

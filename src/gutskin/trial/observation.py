@@ -1,0 +1,143 @@
+"""Observation model: from the model's expected values to what a trial records.
+
+For each patient and visit the model gives expected lesion counts on the face
+and continuous quantities.  A trial records:
+
+* **Lesion counts** per type: negative binomial around ``rater × expected ×
+  (1 − expectation_bias)`` with dispersion ``k`` (variance μ + μ²/k); ``rater``
+  is a per-visit lognormal factor (coefficient of variation ``rater_cv``)
+  shared by all lesion types of that visit.  Inflammatory = papules +
+  pustules; total = inflammatory + non-inflammatory (FDA 2018; nodules are
+  counted separately).
+* **IGA (0–4)**: a latent severity ``L = log(1 + inflammatory + 0.3 ×
+  non-inflammatory + 5 × nodules) + ε``, ε ~ N(0, ``iga_rater_sd``), cut at
+  ``IGA_CUTS``.  Thresholds are ``assumed`` (evidence brief §4.1: a static,
+  partly subjective grade mapped from counts plus rater noise) and meant to be
+  calibrated (vehicle IGA success 8–15 %).  IGA success = IGA ≤ 1 and ≥ 2 grades
+  better than baseline (FDA 2018).
+* **GAGS (face, 0–32)**: each location (forehead 2, cheeks 2 + 2, nose 1,
+  chin 1) is graded by its most severe lesion (comedone 1, papule 2, pustule 3,
+  nodule 4; Doshi et al. 1997).  A location holds at least one lesion of a
+  type with probability ``1 − (1 − w)^c`` for ``c`` lesions of that type and
+  the location's share ``w`` of facial follicles (``LOCATION_SHARES``,
+  ``assumed``).  Chest and back are not modelled, so GAGS here is the face
+  sub-score.  ``gags_improved`` = GAGS lower by ≥ 2 grade-points·factor... see
+  :data:`GAGS_IMPROVEMENT`.
+* **Instruments**: erythema, sebum, skin relative abundances and gut Shannon
+  carry multiplicative lognormal noise (``instrument_cv``); Shannon additive
+  normal noise with SD 0.05 nats.
+
+All noise comes from the patient's own ``observation`` stream, so a patient's
+records do not depend on who else is in the trial.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import stats
+
+__all__ = [
+    "GAGS_BANDS",
+    "GAGS_IMPROVEMENT",
+    "IGA_CUTS",
+    "LOCATION_FACTORS",
+    "LOCATION_SHARES",
+    "N_UNIFORMS",
+    "gags_band",
+    "observe_visits",
+]
+
+#: Cut points on the latent IGA severity L (log scale); grade = number of cuts below L.
+IGA_CUTS = np.log1p(np.array([1.5, 7.0, 22.0, 70.0]))
+#: GAGS face locations: factor (Doshi 1997) and share of facial follicles (assumed).
+LOCATION_FACTORS = np.array([2.0, 2.0, 2.0, 1.0, 1.0])
+LOCATION_SHARES = np.array([0.30, 0.25, 0.25, 0.08, 0.12])
+LOCATIONS = ("forehead", "right_cheek", "left_cheek", "nose", "chin")
+#: GAGS severity bands (evidence brief §4.2): upper bounds of none/mild/moderate/severe.
+GAGS_BANDS = ((0, "none"), (18, "mild"), (30, "moderate"), (38, "severe"), (44, "very severe"))
+#: A GAGS responder improves by at least this many points from baseline (assumed).
+GAGS_IMPROVEMENT = 4.0
+#: Uniform draws consumed per patient-visit (fixed so streams never shift).
+N_UNIFORMS = 32
+
+
+def gags_band(score: float) -> str:
+    """GAGS severity band name for a score (1–18 mild, 19–30 moderate, 31–38 severe, ≥39)."""
+    for upper, label in GAGS_BANDS:
+        if score <= upper:
+            return label
+    return "very severe"
+
+
+def _nb(u: NDArray[np.float64], mu: NDArray[np.float64], k: float) -> NDArray[np.float64]:
+    mu = np.maximum(mu, 0.0)
+    out = stats.nbinom.ppf(u, k, k / (k + mu))
+    return np.where(mu > 0, out, 0.0)
+
+
+def observe_visits(
+    expected: Mapping[str, NDArray[np.float64]],
+    uniforms: NDArray[np.float64],
+    *,
+    post_baseline: NDArray[np.bool_],
+    count_dispersion: float,
+    rater_cv: float,
+    iga_rater_sd: float,
+    instrument_cv: float,
+    expectation_bias: float,
+) -> dict[str, NDArray[np.float64]]:
+    """Observed endpoints for a batch of patient-visits.
+
+    Parameters
+    ----------
+    expected : mapping of str to array (M,)
+        Model values per patient-visit: ``noninflammatory``, ``papules``,
+        ``pustules``, ``nodules`` (expected counts), ``erythema``, ``sebum``,
+        ``rel_c_acnes``, ``rel_s_epidermidis``, ``rel_s_aureus``, ``gut_shannon``.
+    uniforms : array (M, N_UNIFORMS)
+        U(0, 1) draws from each patient's observation stream.
+    post_baseline : array (M,) of bool
+        Whether the visit is after randomisation (expectation bias applies).
+    count_dispersion, rater_cv, iga_rater_sd, instrument_cv, expectation_bias
+        Measurement and placebo-response settings of the design.
+
+    Returns
+    -------
+    dict of str to array (M,)
+        Observed ``noninflammatory``, ``papules``, ``pustules``, ``nodules``,
+        ``inflammatory``, ``total``, ``iga``, ``gags`` and instruments.
+    """
+    u = np.clip(uniforms, 1e-12, 1 - 1e-12)
+    z = stats.norm.ppf(u)
+    sig_r = np.sqrt(np.log1p(rater_cv**2))
+    rater = np.exp(sig_r * z[:, 0] - 0.5 * sig_r**2)
+    bias = np.where(post_baseline, 1.0 - expectation_bias, 1.0)
+    scale = rater * bias
+    out: dict[str, NDArray[np.float64]] = {}
+    for j, name in enumerate(("noninflammatory", "papules", "pustules", "nodules"), start=1):
+        out[name] = _nb(u[:, j], expected[name] * scale, count_dispersion)
+    out["inflammatory"] = out["papules"] + out["pustules"]
+    out["total"] = out["inflammatory"] + out["noninflammatory"]
+    latent = np.log1p(out["inflammatory"] + 0.3 * out["noninflammatory"] + 5.0 * out["nodules"])
+    latent = latent + iga_rater_sd * z[:, 5]
+    out["iga"] = np.sum(latent[:, None] > IGA_CUTS[None, :], axis=1).astype(np.float64)
+    # GAGS: per location, the most severe lesion type present
+    grade = np.zeros((u.shape[0], 5))
+    types = (("noninflammatory", 1.0), ("papules", 2.0), ("pustules", 3.0), ("nodules", 4.0))
+    for ti, (name, g) in enumerate(types):
+        c = out[name]
+        p_any = 1.0 - (1.0 - LOCATION_SHARES[None, :]) ** c[:, None]
+        present = u[:, 6 + 5 * ti : 11 + 5 * ti] < p_any
+        grade = np.where(present, np.maximum(grade, g), grade)
+    out["gags"] = grade @ LOCATION_FACTORS
+    sig_i = np.sqrt(np.log1p(instrument_cv**2))
+    for j, name in enumerate(
+        ("erythema", "sebum", "rel_c_acnes", "rel_s_epidermidis", "rel_s_aureus"), start=26
+    ):
+        val = expected[name] * np.exp(sig_i * z[:, j] - 0.5 * sig_i**2)
+        out[name] = np.minimum(val, 1.0) if name.startswith("rel_") else val
+    out["gut_shannon"] = expected["gut_shannon"] + 0.05 * z[:, 31]
+    return out

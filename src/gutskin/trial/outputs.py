@@ -1,0 +1,46 @@
+"""Write a trial's output folder: results.json, endpoints.parquet, report.html, figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gutskin.io.outdir import atomic_output_dir
+from gutskin.io.provenance import provenance_record, write_provenance
+from gutskin.report.trial_report import render_html, write_figures
+from gutskin.trial.analysis import results_dict
+from gutskin.trial.run import TrialResult
+
+__all__ = ["write_trial_outputs"]
+
+
+def write_trial_outputs(
+    result: TrialResult,
+    out: str | Path,
+    *,
+    started: str,
+    design_file: str | Path | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write every trial output into ``out`` at once; return the results dictionary."""
+    results = results_dict(result)
+    with atomic_output_dir(out) as tmp:
+        (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        (tmp / "design.yaml").write_text(yaml.safe_dump(results["design"], sort_keys=False))
+        result.endpoints.to_parquet(tmp / "endpoints.parquet", index=False)
+        result.patients.to_csv(tmp / "patients.csv", index=False)
+        figs = write_figures(result.endpoints, results["comparisons"], tmp / "figures")
+        (tmp / "report.html").write_text(render_html(results, figs))
+        write_provenance(
+            tmp,
+            provenance_record(
+                seed=result.seed,
+                started=started,
+                inputs={"design": design_file} if design_file else None,
+                extra={"design_name": result.design.name, **(extra or {})},
+            ),
+        )
+    return results

@@ -1,0 +1,342 @@
+"""Run an in-silico randomized controlled trial from a :class:`Design`.
+
+Flow: screen candidates (sample parameters and covariates, burn in untreated
+with disease-activity noise to each one's own baseline, observe at screening,
+apply entry criteria) until the sample size is reached → randomize → simulate
+each arm from baseline with its regimens, per-patient adherence and the shared
+placebo-response inputs → observe at every visit → apply dropout → analyse.
+Every random number comes from a named per-patient stream (or, for the
+allocation sequence, a trial-level stream), so the same seed gives the same
+trial and a patient's data do not depend on who else was screened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from gutskin import __version__
+from gutskin.engine import Exposure, ModelSpec, Schedule, build_schedule, integrate
+from gutskin.engine.integrate import BatchResult
+from gutskin.engine.random import patient_rng, patient_rngs
+from gutskin.simulation import get_model
+from gutskin.trial.design import ENDPOINTS, Design, DesignError
+from gutskin.trial.observation import GAGS_IMPROVEMENT, N_UNIFORMS, observe_visits
+from gutskin.trial.randomization import allocate
+
+__all__ = ["MODEL_OUTPUTS", "TrialResult", "run_trial"]
+
+#: Model output (state or observable) read for each expected quantity.
+MODEL_OUTPUTS: dict[str, str] = {
+    "noninflammatory": "noninflammatory_lesions",
+    "papules": "papules",
+    "pustules": "pustules",
+    "nodules": "nodules",
+    "erythema": "erythema",
+    "sebum": "sebum",
+    "rel_c_acnes": "skin_rel_C_acnes",
+    "rel_s_epidermidis": "skin_rel_S_epidermidis",
+    "rel_s_aureus": "skin_rel_S_aureus",
+    "gut_shannon": "gut_shannon",
+}
+
+
+@dataclass
+class TrialResult:
+    """Everything a trial produced.
+
+    ``endpoints`` has one row per randomized patient × visit; ``patients`` one
+    row per randomized patient (covariates, arm, dropout, solver status).
+    """
+
+    design: Design
+    seed: int
+    endpoints: pd.DataFrame
+    patients: pd.DataFrame
+    n_screened: int
+    solver_failures: dict[str, int] = field(default_factory=dict)
+    summary: pd.DataFrame | None = None
+    comparisons: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def screen_failure_rate(self) -> float:
+        return 1.0 - len(self.patients) / max(self.n_screened, 1)
+
+    def arms_table(self) -> list[dict[str, Any]]:
+        last = self.design.visits_weeks[-1]
+        out = []
+        for arm in self.design.arms:
+            pts = self.patients[self.patients["arm"] == arm.name]
+            done = pts["dropout_week"].isna() | (pts["dropout_week"] > last)
+            out.append(
+                {
+                    "name": arm.name,
+                    "n_randomized": len(pts),
+                    "n_completed": int((done & pts["solver_ok"]).sum()),
+                }
+            )
+        return out
+
+
+def _output(spec: ModelSpec, res: BatchResult, name: str) -> NDArray[np.float64]:
+    if name in spec.state_names:
+        return res.y[:, :, spec.state_names.index(name)]
+    if name in spec.assignment_names:
+        return res.observables[:, :, spec.assignment_names.index(name)]
+    raise DesignError(f"model {spec.name!r} has no output {name!r} needed by the trial")
+
+
+def _covariates(design: Design, idx: NDArray[np.int64], seed: int) -> pd.DataFrame:
+    lo = design.population.age.min if design.population.age.min is not None else 12.0
+    hi = design.population.age.max if design.population.age.max is not None else 40.0
+    rows = []
+    for i in idx:
+        rng = patient_rng(seed, int(i), "screening")
+        u = rng.random(2)
+        rows.append({"sex": "F" if u[0] < design.population.female_fraction else "M",
+                     "age": lo + (hi - lo) * u[1]})
+    return pd.DataFrame(rows, index=idx)
+
+
+def _noise(spec: ModelSpec, params: NDArray[np.float64], idx: NDArray[np.int64], seed: int,
+           t0: float, t1: float) -> Schedule | None:
+    if "flare_noise" not in spec.input_names:
+        return None
+    from gutskin.population.sampling import flare_noise_schedule
+
+    return flare_noise_schedule(spec, params, idx, seed, t0=t0, t1=t1)
+
+
+def _pad(sched: Schedule, spec: ModelSpec, base: Schedule | None) -> Schedule:
+    return sched if base is None else sched + base
+
+
+def _observe(design: Design, spec: ModelSpec, res: BatchResult, idx: NDArray[np.int64],
+             seed: int, visit_numbers: list[int], post: list[bool]) -> pd.DataFrame:
+    """Observed endpoints at each output time of ``res`` (one column per visit)."""
+    n, n_t = res.y.shape[0], res.y.shape[1]
+    uni = np.empty((n, n_t, N_UNIFORMS))
+    for r, i in enumerate(idx):
+        block = patient_rng(seed, int(i), "observation").random((max(visit_numbers) + 1, N_UNIFORMS))
+        uni[r] = block[visit_numbers]
+    expected = {k: _output(spec, res, v).reshape(-1) for k, v in MODEL_OUTPUTS.items()}
+    m = design.measurement
+    obs = observe_visits(
+        expected, uni.reshape(-1, N_UNIFORMS),
+        post_baseline=np.repeat(np.array(post)[None, :], n, axis=0).reshape(-1),
+        count_dispersion=m.count_dispersion, rater_cv=m.rater_cv,
+        iga_rater_sd=m.iga_rater_sd, instrument_cv=m.instrument_cv,
+        expectation_bias=design.placebo_response.expectation_bias,
+    )
+    frame = pd.DataFrame({k: v for k, v in obs.items()})
+    frame["patient"] = np.repeat(idx, n_t)
+    frame["visit"] = np.tile(visit_numbers, n)
+    return frame
+
+
+def _eligible(design: Design, screen: pd.DataFrame) -> NDArray[np.bool_]:
+    inc = design.population.inclusion
+    ok = np.ones(len(screen), dtype=bool)
+    for col, rng in (("iga", inc.iga), ("inflammatory", inc.inflammatory),
+                     ("noninflammatory", inc.noninflammatory)):
+        if rng.min is not None:
+            ok &= screen[col].to_numpy() >= rng.min
+        if rng.max is not None:
+            ok &= screen[col].to_numpy() <= rng.max
+    ok &= screen["nodules"].to_numpy() <= inc.nodules_max
+    return ok
+
+
+def _dropout_weeks(design: Design, idx: NDArray[np.int64], seed: int) -> NDArray[np.float64]:
+    rate = design.dropout.rate_per_week
+    out = np.full(len(idx), np.nan)
+    if rate <= 0:
+        return out
+    shape = {"constant": 1.0, "early": 0.6, "late": 2.0}[design.dropout.pattern]
+    # Weibull with the same 1-week hazard ... scale chosen so P(drop by week 1) = rate
+    scale = (-np.log1p(-rate)) ** (-1.0 / shape)
+    for r, i in enumerate(idx):
+        u = patient_rng(seed, int(i), "dropout").random()
+        out[r] = scale * (-np.log1p(-u)) ** (1.0 / shape)
+    return out
+
+
+def run_trial(
+    design: Design,
+    *,
+    seed: int = 0,
+    progress: Callable[[str, int, int], None] | None = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    analyse: bool = True,
+) -> TrialResult:
+    """Simulate and analyse one trial.
+
+    Parameters
+    ----------
+    design : Design
+        Validated design.
+    seed : int
+        Fixes every random number of the trial.
+    progress : callable, optional
+        ``progress(stage, done, total)`` with stage ``"screening"`` or ``"treatment"``.
+    rtol, atol : float
+        Solver tolerances.
+    analyse : bool
+        Compute summaries and comparisons (``False`` for raw replicates).
+    """
+    spec = get_model(design.model)
+    days = design.duration_weeks * 7.0
+    burn = design.population.burn_in_days
+    n_target = design.sample_size
+    limit = int(np.ceil(design.population.max_screened_per_randomized * n_target))
+    enrolled: list[pd.DataFrame] = []
+    y_base: list[NDArray[np.float64]] = []
+    p_base: list[NDArray[np.float64]] = []
+    n_enrolled = 0
+    screened = 0
+    from gutskin.population.sampling import sample_parameters
+
+    batch = max(32, 2 * n_target)
+    while n_enrolled < n_target:
+        if screened >= limit:
+            raise DesignError(
+                f"population.inclusion: screened {screened} candidates but only {n_enrolled} of "
+                f"{n_target} met the entry criteria; relax population.inclusion or raise "
+                "population.max_screened_per_randomized"
+            )
+        idx = np.arange(screened, min(screened + batch, limit), dtype=np.int64)
+        screened += len(idx)
+        cov = _covariates(design, idx, seed)
+        params = sample_parameters(spec, idx, seed)
+        y0 = np.array([spec.initial_values(dict(zip(spec.parameter_names, r, strict=True)))
+                       for r in params])
+        noise = _noise(spec, params, idx, seed, -burn, days)
+        sched = build_schedule(spec.input_names, [u.default for u in spec.inputs], [], len(idx),
+                               -burn)
+        sched = _pad(sched, spec, noise)
+        res = integrate(spec, y0, params, [-burn, 0.0], sched, rtol=rtol, atol=atol)
+        screen = _observe(design, spec, res, idx, seed, [0, 0], [False, False])
+        screen = screen.iloc[1::2].reset_index(drop=True)
+        ok = _eligible(design, screen) & res.ok
+        take = np.flatnonzero(ok)[: n_target - n_enrolled]
+        if len(take):
+            part = screen.iloc[take].copy()
+            part["sex"] = cov["sex"].to_numpy()[take]
+            part["age"] = cov["age"].to_numpy()[take]
+            enrolled.append(part)
+            y_base.append(res.y[take, -1, :])
+            p_base.append(params[take])
+            n_enrolled += len(take)
+        if progress:
+            progress("screening", n_enrolled, n_target)
+
+    base = pd.concat(enrolled, ignore_index=True)
+    idx = base["patient"].to_numpy(dtype=np.int64)
+    y0 = np.vstack(y_base)
+    params = np.vstack(p_base)
+    arms = allocate(design, base, seed)
+    base["arm"] = arms
+    # treatment period, arm by arm
+    weeks = np.array(design.visits_weeks, dtype=float)
+    t_eval = np.unique(np.concatenate([[0.0], weeks * 7.0, [days]]))
+    visit_pos = np.searchsorted(t_eval, weeks * 7.0)
+    rows = []
+    status = np.zeros(len(idx), dtype=np.int64)
+    failures: dict[str, int] = {}
+    adherence = _adherence(design, idx, seed)
+    from gutskin.model.interventions import resolve
+
+    done = 0
+    for arm in design.arms:
+        sel = np.flatnonzero(arms == arm.name)
+        if not len(sel):
+            continue
+        regs = [
+            {**r.model_dump(), "stop_day": r.stop_day if r.stop_day is not None else days}
+            for r in arm.regimens
+        ]
+        exposures, overrides = resolve(regs, t0=0.0)
+        if design.placebo_response.skincare > 0 and "skincare" in spec.input_names:
+            exposures = [*exposures, Exposure("skincare", design.placebo_response.skincare,
+                                             0.0, days)]
+        p_arm = params[sel].copy()
+        for k, v in overrides.items():
+            p_arm[:, spec.parameter_names.index(k)] = v
+        sched = build_schedule(spec.input_names, [u.default for u in spec.inputs], exposures,
+                               len(sel), 0.0, patient_rngs(seed, idx[sel], "schedule"),
+                               adherence=adherence[sel])
+        sched = _pad(sched, spec, _noise(spec, params[sel], idx[sel], seed, -burn, days))
+        res = integrate(spec, y0[sel], p_arm, t_eval, sched, rtol=rtol, atol=atol)
+        status[sel] = res.status
+        for name, cnt in res.failures().items():
+            failures[name] = failures.get(name, 0) + cnt
+        sub = BatchResult(
+            t=res.t[visit_pos], y=res.y[:, visit_pos, :], observables=res.observables[:, visit_pos, :],
+            status=res.status, n_accepted=res.n_accepted, n_rejected=res.n_rejected,
+            n_rhs=res.n_rhs, n_jac=res.n_jac, method_used=res.method_used,
+        )
+        obs = _observe(design, spec, sub, idx[sel], seed, list(range(len(weeks))),
+                       [w > 0 for w in weeks])
+        obs["arm"] = arm.name
+        rows.append(obs)
+        done += len(sel)
+        if progress:
+            progress("treatment", done, len(idx))
+    ep = pd.concat(rows, ignore_index=True)
+    ep["visit_week"] = weeks[ep["visit"].to_numpy()]
+    # the baseline visit is the screening visit: replace visit-0 records
+    b = base.set_index("patient")
+    is0 = ep["visit"].to_numpy() == 0
+    for col in b.columns:
+        if col in ep.columns and col not in ("arm", "visit"):
+            ep.loc[is0, col] = b.loc[ep.loc[is0, "patient"], col].to_numpy()
+    drop = _dropout_weeks(design, idx, seed)
+    pts = pd.DataFrame({
+        "patient": idx, "arm": arms, "sex": base["sex"], "age": base["age"],
+        "adherence": adherence, "dropout_week": drop, "solver_ok": status == 0,
+        "solver_status": status,
+    })
+    dmap = dict(zip(idx, drop, strict=True))
+    okmap = dict(zip(idx, status == 0, strict=True))
+    dw = ep["patient"].map(dmap).to_numpy()
+    observed = ~(ep["visit_week"].to_numpy() >= dw) & ep["patient"].map(okmap).to_numpy()
+    ep["observed"] = observed.astype(bool)
+    ep["sex"] = ep["patient"].map(dict(zip(idx, base["sex"], strict=True)))
+    ep["age"] = ep["patient"].map(dict(zip(idx, base["age"], strict=True)))
+    # responder endpoints relative to baseline
+    b_iga = ep["patient"].map(dict(zip(idx, base["iga"], strict=True))).to_numpy()
+    b_gags = ep["patient"].map(dict(zip(idx, base["gags"], strict=True))).to_numpy()
+    ep["iga_success"] = ((ep["iga"] <= 1) & (b_iga - ep["iga"] >= 2)).astype(float)
+    ep["gags_improved"] = (b_gags - ep["gags"] >= GAGS_IMPROVEMENT).astype(float)
+    ep.loc[is0, ["iga_success", "gags_improved"]] = np.nan
+    value_cols = [c for c in ENDPOINTS if c in ep.columns]
+    ep.loc[~ep["observed"], value_cols] = np.nan
+    cols = ["patient", "arm", "visit", "visit_week", "observed", "sex", "age", *value_cols,
+            "papules", "pustules"]
+    ep = ep[cols].sort_values(["patient", "visit"]).reset_index(drop=True)
+    result = TrialResult(design=design, seed=seed, endpoints=ep, patients=pts,
+                         n_screened=screened, solver_failures=failures)
+    if analyse:
+        from gutskin.trial.analysis import analyse_trial
+
+        analyse_trial(result)
+    return result
+
+
+def _adherence(design: Design, idx: NDArray[np.int64], seed: int) -> NDArray[np.float64]:
+    m, c = design.adherence.mean, design.adherence.concentration
+    if m >= 1.0:
+        return np.ones(len(idx))
+    if m <= 0.0:
+        return np.zeros(len(idx))
+    out = np.empty(len(idx))
+    for r, i in enumerate(idx):
+        out[r] = patient_rng(seed, int(i), "adherence").beta(m * c, (1 - m) * c)
+    return out
+
