@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= runs/default
 export GUTSKIN_CACHE_DIR ?= $(CURDIR)/.gutskin_cache
 
-.PHONY: install run test test-fast test-slow lint format bench docs clean
+.PHONY: browser install run test test-fast test-slow lint format bench docs clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ run: install
 	$(VENV)/bin/gutskin simulate --scenario placeholder-treated --patients 1000 --days 84 --seed 1 --out $(OUT)
 
 ## test: lint + the whole test suite (slow tests included)
-test: install lint
+test: install lint browser
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 test-fast: install
@@ -44,3 +44,7 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .gutskin_cache .pytest_cache .mypy_cache .ruff_cache runs
+
+## browser: Debian chromium for the headless report/explorer tests
+browser:
+	@bash scripts/ensure-chromium.sh

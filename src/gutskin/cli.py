@@ -271,6 +271,61 @@ def _print_trial_summary(results: dict[str, Any]) -> None:
     Console().print(table)
 
 
+@app.command()
+def power(
+    design: Annotated[str, typer.Argument(help="Built-in design name or design YAML file.")],
+    n: Annotated[str, typer.Option("--n", help="Total sample sizes, comma-separated.")] = (
+        "20,40,80,160"
+    ),
+    replicates: Annotated[int, typer.Option("--replicates", help="Trials per size.")] = 200,
+    target: Annotated[float, typer.Option("--target", help="Target power.")] = 0.8,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("runs/power"),
+) -> None:
+    """Power of each planned comparison over a grid of sample sizes, by replicate trials."""
+    from gutskin.io.outdir import OutputDirError, atomic_output_dir, check_writable
+    from gutskin.io.provenance import now_iso, provenance_record, write_provenance
+    from gutskin.report.power_figure import plot_power
+    from gutskin.trial.design import DesignError, builtin_designs, load_design
+    from gutskin.trial.power import power_curve, smallest_n
+
+    started = now_iso()
+    try:
+        grid = [int(x) for x in n.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"--n must be comma-separated integers, got {n!r}") from None
+    if not 0 < target < 1:
+        raise UserError(f"--target must be in (0, 1), got {target}")
+    if replicates < 1 or replicates > 100_000:
+        raise UserError(f"--replicates must be in 1..100000, got {replicates}")
+    try:
+        d = load_design(design)
+        check_writable(out)
+    except (DesignError, OutputDirError) as exc:
+        raise UserError(str(exc)) from None
+    bar = _LazyProgress(replicates, "replicate trials")
+    try:
+        pw, raw = power_curve(d, grid, replicates=replicates, seed=seed,
+                              progress=lambda done, total: bar(done))
+    except (DesignError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        bar.close()
+    small = smallest_n(pw, target)
+    design_file = None if design in builtin_designs() else Path(design)
+    with atomic_output_dir(out) as tmp:
+        pw.to_csv(tmp / "power.csv", index=False)
+        raw.to_csv(tmp / "replicates.csv", index=False)
+        small.to_csv(tmp / "smallest_n.csv", index=False)
+        plot_power(pw, tmp / "figures" / "power_curve.png", target=target)
+        write_provenance(tmp, provenance_record(
+            seed=seed, started=started, inputs={"design": design_file} if design_file else None,
+            extra={"design_name": d.name, "n_grid": grid, "replicates": replicates,
+                   "target": target}))
+    Console().print(small.to_string(index=False))
+    console.print(f"power results: {out}")
+
+
 def _summary_table(ds: Any) -> Any:
     import numpy as np
     import pandas as pd

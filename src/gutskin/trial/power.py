@@ -1,0 +1,98 @@
+"""Power by simulation: replicate trials over a grid of sample sizes.
+
+Each replicate simulates one trial at the largest sample size of the grid;
+the trial of size ``n`` is its first ``n`` randomized patients, exactly as a
+real trial that stopped enrolling earlier.  Sizes are therefore compared on
+common random numbers (a smooth power curve) and the model is simulated once
+per replicate, not once per size.  Replicate ``r`` uses seed
+``SeedSequence(seed, spawn_key=(1000, r))`` so replicates are independent and
+reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gutskin.trial.design import Design, DesignError
+from gutskin.trial.run import TrialResult, run_trial
+
+__all__ = ["power_curve", "replicate_seed", "smallest_n"]
+
+
+def replicate_seed(seed: int, replicate: int) -> int:
+    """Seed of replicate trial ``replicate`` of a power run with ``seed``."""
+    ss = np.random.SeedSequence(seed, spawn_key=(1000, replicate))
+    return int(ss.generate_state(1, dtype=np.uint32)[0])
+
+
+def _subset(result: TrialResult, n: int) -> TrialResult:
+    pts = result.patients.iloc[:n]
+    keep = set(pts["patient"].tolist())
+    ep = result.endpoints[result.endpoints["patient"].isin(keep)].reset_index(drop=True)
+    design = result.design.model_copy(update={"sample_size": n})
+    return TrialResult(design=design, seed=result.seed, endpoints=ep, patients=pts,
+                       n_screened=result.n_screened, solver_failures=result.solver_failures)
+
+
+def power_curve(
+    design: Design,
+    n_grid: Sequence[int],
+    *,
+    replicates: int,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Power of each planned comparison at each total sample size.
+
+    Returns
+    -------
+    power : DataFrame
+        One row per comparison (endpoint, method, visit, arm) × n with
+        ``power``, ``ci_low``, ``ci_high`` (Clopper–Pearson 95 %), ``replicates``.
+    raw : DataFrame
+        Every replicate's comparison (estimate, p-value) for re-analysis.
+    """
+    from gutskin.trial.analysis import analyse_trial
+    from gutskin.trial.statistics import power_from_pvalues
+
+    grid = sorted({int(n) for n in n_grid})
+    if not grid or grid[0] < 2 * len(design.arms):
+        raise DesignError(f"--n: every sample size must be >= {2 * len(design.arms)} "
+                          f"(2 per arm), got {list(n_grid)}")
+    if replicates < 1:
+        raise DesignError(f"--replicates must be >= 1, got {replicates}")
+    big = design.model_copy(update={"sample_size": grid[-1]})
+    rows: list[dict[str, Any]] = []
+    for r in range(replicates):
+        full = run_trial(big, seed=replicate_seed(seed, r), analyse=False)
+        for n in grid:
+            sub = _subset(full, n)
+            analyse_trial(sub)
+            for c in sub.comparisons:
+                rows.append({**c, "n": n, "replicate": r})
+        if progress:
+            progress(r + 1, replicates)
+    raw = pd.DataFrame(rows)
+    alpha = design.analysis.alpha
+    out = []
+    keys = ["endpoint", "method", "visit_week", "arm", "reference", "n"]
+    for key, g in raw.groupby(keys, sort=False):
+        pw = power_from_pvalues(g["p_value"].to_numpy(dtype=float), alpha=alpha)
+        out.append({**dict(zip(keys, key, strict=True)), **pw,
+                    "mean_estimate": float(np.nanmean(g["estimate"].to_numpy(dtype=float)))})
+    return pd.DataFrame(out), raw
+
+
+def smallest_n(power: pd.DataFrame, target: float = 0.8) -> pd.DataFrame:
+    """Smallest n of the grid whose estimated power reaches ``target`` per comparison."""
+    keys = ["endpoint", "method", "visit_week", "arm"]
+    rows = []
+    for key, g in power.groupby(keys, sort=False):
+        ok = g[g["power"] >= target].sort_values("n")
+        rows.append({**dict(zip(keys, key, strict=True)), "target": target,
+                     "smallest_n": int(ok["n"].iloc[0]) if len(ok) else None})
+    return pd.DataFrame(rows)
