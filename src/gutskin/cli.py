@@ -172,8 +172,11 @@ def simulate(
         console.print(f"[yellow]solver failures (kept, status in trajectories): {failures}")
 
 
-designs_app = typer.Typer(help="List built-in trial designs or print one as YAML.",
-                           no_args_is_help=False, invoke_without_command=True)
+designs_app = typer.Typer(
+    help="List built-in trial designs or print one as YAML.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
 app.add_typer(designs_app, name="designs")
 
 
@@ -240,11 +243,18 @@ def trial(
         for b in bars.values():
             b.close()
     elapsed = time.monotonic() - t0
-    results = write_trial_outputs(result, out, started=started, design_file=design_file,
-                                  extra={"elapsed_s": round(elapsed, 2)})
+    results = write_trial_outputs(
+        result,
+        out,
+        started=started,
+        design_file=design_file,
+        extra={"elapsed_s": round(elapsed, 2)},
+    )
     _print_trial_summary(results)
-    console.print(f"trial {d.name}: {len(result.patients)} randomized "
-                  f"({result.n_screened} screened) in {elapsed:.1f} s")
+    console.print(
+        f"trial {d.name}: {len(result.patients)} randomized "
+        f"({result.n_screened} screened) in {elapsed:.1f} s"
+    )
     console.print(f"report: {Path(out) / 'report.html'}")
 
 
@@ -255,15 +265,21 @@ def _print_trial_summary(results: dict[str, Any]) -> None:
     table = Table(title=f"{results['design']['name']}: inflammatory lesions, week {last:g}")
     for col in ("arm", "n", "mean", "% change", "vs ref (ANCOVA)", "95% CI", "p"):
         table.add_column(col)
-    comps = {c["arm"]: c for c in results["comparisons"]
-             if c["endpoint"] == "inflammatory" and c["method"] == "ancova"}
+    comps = {
+        c["arm"]: c
+        for c in results["comparisons"]
+        if c["endpoint"] == "inflammatory" and c["method"] == "ancova"
+    }
     for e in results["endpoints"]:
         if e["endpoint"] != "inflammatory" or e["visit_week"] != last:
             continue
         c = comps.get(e["arm"])
         fmt = lambda v, f: "—" if v is None else format(v, f)  # noqa: E731
         table.add_row(
-            e["arm"], str(e["n"]), fmt(e["mean"], ".1f"), fmt(e.get("pct_change_mean"), "+.1f"),
+            e["arm"],
+            str(e["n"]),
+            fmt(e["mean"], ".1f"),
+            fmt(e.get("pct_change_mean"), "+.1f"),
             fmt(c["estimate"], "+.2f") if c else "reference",
             f"{fmt(c['ci_low'], '.2f')} to {fmt(c['ci_high'], '.2f')}" if c else "",
             fmt(c["p_value"], ".3g") if c else "",
@@ -305,8 +321,9 @@ def power(
         raise UserError(str(exc)) from None
     bar = _LazyProgress(replicates, "replicate trials")
     try:
-        pw, raw = power_curve(d, grid, replicates=replicates, seed=seed,
-                              progress=lambda done, total: bar(done))
+        pw, raw = power_curve(
+            d, grid, replicates=replicates, seed=seed, progress=lambda done, total: bar(done)
+        )
     except (DesignError, ValueError) as exc:
         raise UserError(str(exc)) from None
     finally:
@@ -318,12 +335,121 @@ def power(
         raw.to_csv(tmp / "replicates.csv", index=False)
         small.to_csv(tmp / "smallest_n.csv", index=False)
         plot_power(pw, tmp / "figures" / "power_curve.png", target=target)
-        write_provenance(tmp, provenance_record(
-            seed=seed, started=started, inputs={"design": design_file} if design_file else None,
-            extra={"design_name": d.name, "n_grid": grid, "replicates": replicates,
-                   "target": target}))
+        write_provenance(
+            tmp,
+            provenance_record(
+                seed=seed,
+                started=started,
+                inputs={"design": design_file} if design_file else None,
+                extra={
+                    "design_name": d.name,
+                    "n_grid": grid,
+                    "replicates": replicates,
+                    "target": target,
+                },
+            ),
+        )
     Console().print(small.to_string(index=False))
     console.print(f"power results: {out}")
+
+
+def _emit_table(df: Any, fmt: str, title: str) -> None:
+    if fmt == "csv":
+        print(df.to_csv(index=False), end="")
+    elif fmt == "json":
+        print(df.to_json(orient="records", indent=2))
+    elif fmt == "table":
+        from rich.table import Table
+
+        table = Table(title=title, show_lines=False)
+        for col in df.columns:
+            table.add_column(str(col), overflow="fold")
+        for rec in df.itertuples(index=False):
+            table.add_row(*["" if v is None else str(v) for v in rec])
+        Console(width=200).print(table)
+    else:
+        raise UserError(f"--format must be table, csv or json, got {fmt!r}")
+
+
+@app.command()
+def params(
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """Print the model's parameter table (value, unit, range, CV, source, confidence, note)."""
+    from gutskin.model import parameter_table
+
+    _emit_table(parameter_table(), fmt, "gutskin acne model parameters")
+
+
+@app.command()
+def interventions(
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """List the intervention library (name, input, dose unit and range, mechanism, source)."""
+    from gutskin.model.interventions import intervention_table
+
+    _emit_table(intervention_table(), fmt, "gutskin interventions")
+
+
+@app.command()
+def strains(
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    file: Annotated[
+        Path | None, typer.Option("--file", help="User strain YAML to merge and validate.")
+    ] = None,
+) -> None:
+    """List the probiotic strain library (properties with sources)."""
+    import pandas as pd
+
+    from gutskin.model.strains import load_strains
+
+    try:
+        lib = load_strains(file)
+    except (ValueError, OSError) as exc:
+        raise UserError(str(exc)) from None
+    rows = [s if isinstance(s, dict) else _as_row(s) for s in lib.values()]
+    _emit_table(pd.DataFrame(rows), fmt, "gutskin probiotic strains")
+
+
+def _as_row(obj: Any) -> dict[str, Any]:
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return asdict(obj)
+    if hasattr(obj, "model_dump"):
+        return dict(obj.model_dump())
+    return dict(vars(obj))
+
+
+export_app = typer.Typer(
+    help="Export the model (SBML) or the calibration problem (PEtab).", no_args_is_help=True
+)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("sbml")
+def export_sbml(
+    out: Annotated[Path, typer.Option("--out", help="SBML file to write.")] = Path("model.xml"),
+    model: Annotated[str, typer.Option("--model", help="Model name.")] = "acne",
+) -> None:
+    """Write the model as SBML Level 3 (units, annotations with sources)."""
+    from gutskin.io.outdir import OutputDirError, check_writable
+    from gutskin.io.sbml import to_sbml
+    from gutskin.scenario import ScenarioError
+    from gutskin.simulation import get_model
+
+    try:
+        spec = get_model(model)
+        check_writable(out.parent if str(out.parent) else Path("."))
+    except (ScenarioError, OutputDirError) as exc:
+        raise UserError(str(exc)) from None
+    if out.exists() and out.is_dir():
+        raise UserError(f"--out {out}: is a folder; give a file name")
+    text = to_sbml(spec)
+    tmp = out.with_name(f".{out.name}.partial")
+    tmp.write_text(text)
+    tmp.replace(out)
+    console.print(f"wrote {out} ({len(spec.states)} states, {len(spec.parameters)} parameters)")
 
 
 def _summary_table(ds: Any) -> Any:

@@ -39,12 +39,20 @@ def test_rinaldi_design_matches_publication():
         (lambda d: d["arms"].append(dict(d["arms"][0])), "unique"),
         (lambda d: d.update(bogus=1), "bogus"),
         (lambda d: d["analysis"].update(reference_arm="nope"), "reference_arm"),
-        (lambda d: d["analysis"]["comparisons"].append({"endpoint": "iga_success",
-                                                         "method": "ancova"}), "does not apply"),
-        (lambda d: d["analysis"]["comparisons"].append({"endpoint": "acne", "method": "ancova"}),
-         "unknown endpoint"),
-        (lambda d: d["population"]["inclusion"].update(inflammatory={"min": 9, "max": 3}),
-         "must not exceed"),
+        (
+            lambda d: d["analysis"]["comparisons"].append(
+                {"endpoint": "iga_success", "method": "ancova"}
+            ),
+            "does not apply",
+        ),
+        (
+            lambda d: d["analysis"]["comparisons"].append({"endpoint": "acne", "method": "ancova"}),
+            "unknown endpoint",
+        ),
+        (
+            lambda d: d["population"]["inclusion"].update(inflammatory={"min": 9, "max": 3}),
+            "must not exceed",
+        ),
     ],
 )
 def test_bad_designs_name_the_field(mutate, needle):

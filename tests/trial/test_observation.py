@@ -8,21 +8,32 @@ from gutskin.trial.observation import N_UNIFORMS, gags_band, observe_visits
 
 def _expected(m, infl=20.0, non=40.0, nod=0.0):
     return {
-        "noninflammatory": np.full(m, non), "papules": np.full(m, 0.7 * infl),
-        "pustules": np.full(m, 0.3 * infl), "nodules": np.full(m, nod),
-        "erythema": np.full(m, 1.5), "sebum": np.full(m, 120.0), "rel_c_acnes": np.full(m, 0.6),
-        "rel_s_epidermidis": np.full(m, 0.3), "rel_s_aureus": np.full(m, 0.02),
+        "noninflammatory": np.full(m, non),
+        "papules": np.full(m, 0.7 * infl),
+        "pustules": np.full(m, 0.3 * infl),
+        "nodules": np.full(m, nod),
+        "erythema": np.full(m, 1.5),
+        "sebum": np.full(m, 120.0),
+        "rel_c_acnes": np.full(m, 0.6),
+        "rel_s_epidermidis": np.full(m, 0.3),
+        "rel_s_aureus": np.full(m, 0.02),
         "gut_shannon": np.full(m, 1.2),
     }
 
 
 def _obs(expected, m, seed=0, post=False, **kw):
     rng = np.random.default_rng(seed)
-    opts = {"count_dispersion": 20.0, "rater_cv": 0.1, "iga_rater_sd": 0.25,
-            "instrument_cv": 0.1, "expectation_bias": 0.0}
+    opts = {
+        "count_dispersion": 20.0,
+        "rater_cv": 0.1,
+        "iga_rater_sd": 0.25,
+        "instrument_cv": 0.1,
+        "expectation_bias": 0.0,
+    }
     opts.update(kw)
-    return observe_visits(expected, rng.random((m, N_UNIFORMS)),
-                          post_baseline=np.full(m, post), **opts)
+    return observe_visits(
+        expected, rng.random((m, N_UNIFORMS)), post_baseline=np.full(m, post), **opts
+    )
 
 
 def test_counts_are_negative_binomial_around_expected():
@@ -56,8 +67,10 @@ def test_iga_rises_with_severity_and_spans_the_scale():
 
 def test_gags_range_monotone_and_bands():
     m = 5000
-    g = [_obs(_expected(m, infl=i, non=2 * i, nod=n), m)["gags"].mean()
-         for i, n in ((0, 0), (5, 0), (30, 0), (60, 3))]
+    g = [
+        _obs(_expected(m, infl=i, non=2 * i, nod=n), m)["gags"].mean()
+        for i, n in ((0, 0), (5, 0), (30, 0), (60, 3))
+    ]
     assert np.all(np.diff(g) > 0)
     top = _obs(_expected(m, infl=200, non=300, nod=50), m)["gags"]
     assert top.max() <= 32 and top.min() >= 0
@@ -67,5 +80,7 @@ def test_gags_range_monotone_and_bands():
 
 def test_same_uniforms_same_observations():
     m = 50
-    assert all(np.array_equal(v, _obs(_expected(m), m, seed=3)[k])
-               for k, v in _obs(_expected(m), m, seed=3).items())
+    assert all(
+        np.array_equal(v, _obs(_expected(m), m, seed=3)[k])
+        for k, v in _obs(_expected(m), m, seed=3).items()
+    )

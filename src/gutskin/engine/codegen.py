@@ -77,9 +77,10 @@ class _Printer(PythonCodePrinter):
         base, e = expr.args
         if e.is_Integer and 1 < int(e) <= 4:
             b = self.parenthesize(base, 100)
-            return "*".join([b] * int(e))
+            # parenthesised: the product stands in for an atomic power (e.g. a/b**2)
+            return "(" + "*".join([b] * int(e)) + ")"
         if e == -1:
-            return f"1.0/{self.parenthesize(base, 100)}"
+            return f"(1.0/{self.parenthesize(base, 100)})"
         if e == sp.Rational(1, 2):
             return f"math.sqrt({self._print(base)})"
         return f"{self.parenthesize(base, 100)}**{self.parenthesize(e, 100)}"
@@ -101,7 +102,7 @@ def _emit(name: str, args: str, targets: list[str], exprs: list[sp.Expr], zero: 
     printer = _Printer()
     temps = sp.numbered_symbols("_c")
     repl, reduced = sp.cse(exprs, symbols=temps, optimizations="basic")
-    lines = ["@njit(cache=True, inline='always')", f"def {name}({args}):"]
+    lines = ["@njit(cache=True)", f"def {name}({args}):"]
     if zero:
         lines.append(f"    {zero}[:] = 0.0")
     for s, e in repl:
@@ -165,14 +166,31 @@ def generate_source(spec: ModelSpec) -> str:
 _LOADED: dict[str, ModuleType] = {}
 
 
+def _structure_key(spec: ModelSpec) -> str:
+    """Key of everything the generated source depends on, computed without SymPy work."""
+    parts = [spec.structure_hash(), CODEGEN_VERSION, _template_source(), numba.__version__]
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:20]
+
+
+def _import(modname: str, path: Path) -> ModuleType:
+    mod_spec = importlib.util.spec_from_file_location(modname, path)
+    if mod_spec is None or mod_spec.loader is None:  # pragma: no cover
+        raise ImportError(f"cannot load generated kernel {path}")
+    module = importlib.util.module_from_spec(mod_spec)
+    sys.modules[modname] = module
+    mod_spec.loader.exec_module(module)
+    return module
+
+
 def load_kernel(spec: ModelSpec) -> ModuleType:
     """Generate (if needed), write and import the kernel module of ``spec``.
 
-    The module name includes a hash of the generated source and the numba
-    version, so a changed model or solver never reuses stale machine code.
+    The module name carries a hash of the model structure, the templates and
+    the numba version, so a changed model or solver never reuses stale machine
+    code, while an unchanged one skips code generation entirely (also in a new
+    process: the file on disk is reused and numba loads its cached machine code).
     """
-    source = generate_source(spec)
-    key = hashlib.sha256((source + numba.__version__).encode()).hexdigest()[:20]
+    key = _structure_key(spec)
     if key in _LOADED:
         return _LOADED[key]
     safe = re.sub(r"[^A-Za-z0-9_]", "_", spec.name)
@@ -180,16 +198,12 @@ def load_kernel(spec: ModelSpec) -> ModuleType:
     directory = cache_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{modname}.py"
-    if not path.exists() or path.read_text() != source:
+    if not path.exists():
+        source = generate_source(spec)
         fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
         with os.fdopen(fd, "w") as fh:
             fh.write(source)
         os.replace(tmp, path)
-    mod_spec = importlib.util.spec_from_file_location(modname, path)
-    if mod_spec is None or mod_spec.loader is None:  # pragma: no cover
-        raise ImportError(f"cannot load generated kernel {path}")
-    module = importlib.util.module_from_spec(mod_spec)
-    sys.modules[modname] = module
-    mod_spec.loader.exec_module(module)
+    module = _import(modname, path)
     _LOADED[key] = module
     return module

@@ -15,11 +15,11 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import sympy as sp  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import sympy as sp
 
-from gutskin.engine.spec import ModelSpec  # noqa: E402
+from gutskin.engine.spec import ModelSpec
 
 __all__ = ["causal_edges", "draw_causal_diagram", "render_model_markdown"]
 
@@ -58,8 +58,9 @@ def causal_edges(spec: ModelSpec) -> list[tuple[str, str, int]]:
     return edges
 
 
-def draw_causal_diagram(spec: ModelSpec, path: str | Path, groups: dict[str, str] | None = None
-                        ) -> Path:
+def draw_causal_diagram(
+    spec: ModelSpec, path: str | Path, groups: dict[str, str] | None = None
+) -> Path:
     """Draw states on a circle grouped by compartment, arrows from the Jacobian structure.
 
     Green arrows: activating at the nominal state; red: inhibiting; grey: mixed/zero.
@@ -74,16 +75,32 @@ def draw_causal_diagram(spec: ModelSpec, path: str | Path, groups: dict[str, str
     colors = {1: "#2a9d48", -1: "#d1495b", 0: "#999999"}
     for src, dst, sign in causal_edges(spec):
         (x0, y0), (x1, y1) = pos[src], pos[dst]
-        ax.annotate("", xy=(x1 * 0.93, y1 * 0.93), xytext=(x0 * 0.93, y0 * 0.93),
-                    arrowprops={"arrowstyle": "-|>", "color": colors[sign], "lw": 0.7,
-                                "alpha": 0.6, "connectionstyle": "arc3,rad=0.15"})
+        ax.annotate(
+            "",
+            xy=(x1 * 0.93, y1 * 0.93),
+            xytext=(x0 * 0.93, y0 * 0.93),
+            arrowprops={
+                "arrowstyle": "-|>",
+                "color": colors[sign],
+                "lw": 0.7,
+                "alpha": 0.6,
+                "connectionstyle": "arc3,rad=0.15",
+            },
+        )
     palette = plt.get_cmap("tab10")
     gnames = sorted(set(groups.get(nm, "") for nm in order))
     for nm in order:
         x, y = pos[nm]
         g = groups.get(nm, "")
-        ax.text(x * 1.02, y * 1.02, nm, ha="center", va="center", fontsize=8,
-                bbox={"boxstyle": "round", "fc": palette(gnames.index(g) % 10), "alpha": 0.35})
+        ax.text(
+            x * 1.02,
+            y * 1.02,
+            nm,
+            ha="center",
+            va="center",
+            fontsize=8,
+            bbox={"boxstyle": "round", "fc": palette(gnames.index(g) % 10), "alpha": 0.35},
+        )
     ax.set_xlim(-1.35, 1.35)
     ax.set_ylim(-1.35, 1.35)
     ax.axis("off")
@@ -97,8 +114,7 @@ def draw_causal_diagram(spec: ModelSpec, path: str | Path, groups: dict[str, str
 
 def _table(rows: Sequence[dict[str, Any]], cols: Sequence[str]) -> str:
     head = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n"
-    return head + "".join("| " + " | ".join(_md(r.get(c, "")) for c in cols) + " |\n"
-                          for r in rows)
+    return head + "".join("| " + " | ".join(_md(r.get(c, "")) for c in cols) + " |\n" for r in rows)
 
 
 def render_model_markdown(
@@ -121,30 +137,66 @@ def render_model_markdown(
     if diagram:
         parts.append(f"## Causal diagram\n\n![causal diagram]({diagram})\n")
     parts.append("## States\n")
-    parts.append(_table([{"name": f"`{s.name}`", "unit": s.unit, "initial": s.initial,
-                          "non-negative": "yes" if s.nonnegative else "no",
-                          "description": s.description} for s in spec.states],
-                        ["name", "unit", "initial", "non-negative", "description"]))
+    parts.append(
+        _table(
+            [
+                {
+                    "name": f"`{s.name}`",
+                    "unit": s.unit,
+                    "initial": s.initial,
+                    "non-negative": "yes" if s.nonnegative else "no",
+                    "description": s.description,
+                }
+                for s in spec.states
+            ],
+            ["name", "unit", "initial", "non-negative", "description"],
+        )
+    )
     parts.append("\n## Inputs (interventions over time)\n")
-    parts.append(_table([{"name": f"`{u.name}`", "unit": u.unit, "default": u.default,
-                          "description": u.description} for u in spec.inputs],
-                        ["name", "unit", "default", "description"]))
+    parts.append(
+        _table(
+            [
+                {
+                    "name": f"`{u.name}`",
+                    "unit": u.unit,
+                    "default": u.default,
+                    "description": u.description,
+                }
+                for u in spec.inputs
+            ],
+            ["name", "unit", "default", "description"],
+        )
+    )
     parts.append("\n## Algebraic quantities\n")
     for a in spec.assignments:
-        parts.append(f"**`{a.name}`** ({_md(a.unit)}): {_md(a.description)}\n\n"
-                     f"$$ {tex[a.name]} $$\n")
+        parts.append(
+            f"**`{a.name}`** ({_md(a.unit)}): {_md(a.description)}\n\n$$ {tex[a.name]} $$\n"
+        )
     parts.append("\n## Rate equations\n")
     for s in spec.states:
-        parts.append(f"**`{s.name}`** ({_md(s.unit)}): {_md(s.description)}\n\n"
-                     f"$$ {tex[s.name]} $$\n")
+        parts.append(
+            f"**`{s.name}`** ({_md(s.unit)}): {_md(s.description)}\n\n$$ {tex[s.name]} $$\n"
+        )
     parts.append("\n## Parameters\n")
-    parts.append(_table([{"name": f"`{p.name}`", "value": f"{p.value:.4g}", "unit": p.unit,
-                          "range": "" if p.lower is None else f"{p.lower:.3g} – {p.upper:.3g}",
-                          "CV": f"{p.cv:.2g}", "confidence": p.confidence, "source": p.source,
-                          "description": p.description, "note": p.note}
-                         for p in spec.parameters],
-                        ["name", "value", "unit", "range", "CV", "confidence", "source",
-                         "description", "note"]))
+    parts.append(
+        _table(
+            [
+                {
+                    "name": f"`{p.name}`",
+                    "value": f"{p.value:.4g}",
+                    "unit": p.unit,
+                    "range": "" if p.lower is None else f"{p.lower:.3g} – {p.upper:.3g}",
+                    "CV": f"{p.cv:.2g}",
+                    "confidence": p.confidence,
+                    "source": p.source,
+                    "description": p.description,
+                    "note": p.note,
+                }
+                for p in spec.parameters
+            ],
+            ["name", "value", "unit", "range", "CV", "confidence", "source", "description", "note"],
+        )
+    )
     if interventions:
         parts.append("\n## Intervention library\n")
         cols = list(interventions[0].keys())

@@ -7,8 +7,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
 __all__ = ["plot_power"]
 
@@ -18,8 +18,14 @@ def plot_power(power: pd.DataFrame, path: str | Path, *, target: float = 0.8) ->
     fig, ax = plt.subplots(figsize=(6.5, 4), dpi=110)
     for key, g in power.groupby(["endpoint", "method", "arm"], sort=False):
         g = g.sort_values("n")
-        ax.errorbar(g["n"], g["power"], yerr=[g["power"] - g["ci_low"], g["ci_high"] - g["power"]],
-                    marker="o", capsize=3, label=" · ".join(map(str, key)))
+        ax.errorbar(
+            g["n"],
+            g["power"],
+            yerr=[g["power"] - g["ci_low"], g["ci_high"] - g["power"]],
+            marker="o",
+            capsize=3,
+            label=" · ".join(map(str, key)),
+        )
     ax.axhline(target, color="grey", ls="--", lw=0.8)
     ax.set_xlabel("total sample size")
     ax.set_ylabel("power")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
 __all__ = ["forest_plot", "render_html", "responder_bars", "trajectory_plot", "write_figures"]
 
@@ -77,8 +76,10 @@ def forest_plot(comparisons: Sequence[dict[str, Any]]) -> plt.Figure:
         ax.plot(c["estimate"], y, "s", color="C0")
     ax.set_yticks(range(len(rows), 0, -1))
     ax.set_yticklabels(
-        [f"{c['arm']} vs {c['reference']}: {c['endpoint']} wk{c['visit_week']:g} ({c['method']})"
-         for c in rows],
+        [
+            f"{c['arm']} vs {c['reference']}: {c['endpoint']} wk{c['visit_week']:g} ({c['method']})"
+            for c in rows
+        ],
         fontsize=7,
     )
     ax.axvline(0, color="grey", lw=0.8)
@@ -115,8 +116,9 @@ def responder_bars(endpoints: pd.DataFrame, column: str = "iga_success") -> plt.
     return fig
 
 
-def write_figures(endpoints: pd.DataFrame, comparisons: Sequence[dict[str, Any]],
-                  out_dir: str | Path) -> dict[str, Path]:
+def write_figures(
+    endpoints: pd.DataFrame, comparisons: Sequence[dict[str, Any]], out_dir: str | Path
+) -> dict[str, Path]:
     """Save the standard trial figures as PNG; return name → path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -143,8 +145,9 @@ def _img(path: Path, alt: str) -> str:
 
 
 def _table(df: pd.DataFrame, cls: str) -> str:
-    return df.to_html(index=False, classes=cls, float_format=lambda x: f"{x:.3g}", border=0,
-                      na_rep="—")
+    return df.to_html(
+        index=False, classes=cls, float_format=lambda x: f"{x:.3g}", border=0, na_rep="—"
+    )
 
 
 def render_html(results: dict[str, Any], figures: dict[str, Path]) -> str:
@@ -160,7 +163,8 @@ def render_html(results: dict[str, Any], figures: dict[str, Path]) -> str:
         f"<li>Randomized: <b>{scr['n_randomized']}</b><ul>"
         + "".join(
             f"<li>{esc(a['name'])}: randomized {a['n_randomized']}, completed {a['n_completed']}"
-            f"</li>" for a in results["arms"]
+            f"</li>"
+            for a in results["arms"]
         )
         + "</ul></li></ol>"
     )
@@ -175,13 +179,15 @@ def render_html(results: dict[str, Any], figures: dict[str, Path]) -> str:
         + "</td></tr>"
         for a in d["arms"]
     )
-    main_ep = ep[ep["endpoint"].isin(["inflammatory", "noninflammatory", "total"])] if len(ep) else ep
+    main_ep = (
+        ep[ep["endpoint"].isin(["inflammatory", "noninflammatory", "total"])] if len(ep) else ep
+    )
     figs = "".join(_img(p, name) for name, p in figures.items())
     failures = results.get("solver_failures") or {}
     fail_txt = (", ".join(f"{k}: {v}" for k, v in failures.items())) or "none"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<title>gutskin trial report — {esc(d['name'])}</title>
+<title>gutskin trial report — {esc(d["name"])}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1000px; color: #222; }}
 table {{ border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0 1.5em; }}
@@ -190,23 +196,23 @@ th {{ background: #f3f3f3; }} td:first-child, th:first-child {{ text-align: left
 figure {{ display: inline-block; margin: 0.5em; }} img {{ max-width: 480px; }}
 .note {{ color: #666; font-size: 0.85em; }}
 </style></head><body>
-<h1>In-silico trial: {esc(d.get('title') or d['name'])}</h1>
-<p class="note">gutskin {esc(results['gutskin_version'])} · seed {results['seed']} ·
-model {esc(d['model'])} · {d['duration_weeks']:g} weeks · visits at weeks
-{', '.join(f'{w:g}' for w in d['visits_weeks'])} · randomization {esc(d['randomization']['method'])}
-· missing data: {esc(d['analysis']['missing'])} · solver failures: {esc(fail_txt)}</p>
-<p class="note">{esc(d.get('reference', ''))}</p>
+<h1>In-silico trial: {esc(d.get("title") or d["name"])}</h1>
+<p class="note">gutskin {esc(results["gutskin_version"])} · seed {results["seed"]} ·
+model {esc(d["model"])} · {d["duration_weeks"]:g} weeks · visits at weeks
+{", ".join(f"{w:g}" for w in d["visits_weeks"])} · randomization {esc(d["randomization"]["method"])}
+· missing data: {esc(d["analysis"]["missing"])} · solver failures: {esc(fail_txt)}</p>
+<p class="note">{esc(d.get("reference", ""))}</p>
 <h2>Design</h2>
 <table class="design"><tr><th>arm</th><th>description</th><th>regimens</th></tr>{arm_rows}</table>
 <h2>Participant flow (CONSORT-style)</h2>{flow}
-{_table(arms, 'arms')}
+{_table(arms, "arms")}
 <h2>Lesion endpoints by arm and visit</h2>
-{_table(main_ep, 'endpoints') if len(main_ep) else '<p>none</p>'}
+{_table(main_ep, "endpoints") if len(main_ep) else "<p>none</p>"}
 <h2>Comparisons with the reference arm</h2>
-{_table(comp, 'comparisons') if len(comp) else '<p>none</p>'}
+{_table(comp, "comparisons") if len(comp) else "<p>none</p>"}
 <h2>Figures</h2>
 <div class="figures">{figs}</div>
 <h2>All endpoints</h2>
-{_table(ep, 'all-endpoints') if len(ep) else '<p>none</p>'}
+{_table(ep, "all-endpoints") if len(ep) else "<p>none</p>"}
 </body></html>
 """

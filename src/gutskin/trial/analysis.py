@@ -56,8 +56,17 @@ def results_dict(result: TrialResult) -> dict[str, Any]:
     summary = result.summary
     endpoints = []
     if summary is not None:
-        keep = ["endpoint", "visit_week", "arm", "n", "mean", "sd", "change_mean",
-                "pct_change_mean", "pct_change_of_means"]
+        keep = [
+            "endpoint",
+            "visit_week",
+            "arm",
+            "n",
+            "mean",
+            "sd",
+            "change_mean",
+            "pct_change_mean",
+            "pct_change_of_means",
+        ]
         for rec in summary[[k for k in keep if k in summary.columns]].to_dict("records"):
             endpoints.append({k: _clean(v) for k, v in rec.items()})
     comparisons = [{k: _clean(v) for k, v in c.items()} for c in result.comparisons]
@@ -67,7 +76,7 @@ def results_dict(result: TrialResult) -> dict[str, Any]:
         "design": design.model_dump(mode="json"),
         "screening": {
             "n_screened": result.n_screened,
-            "n_randomized": int(len(result.patients)),
+            "n_randomized": len(result.patients),
             "screen_failure_rate": round(result.screen_failure_rate, 6),
         },
         "solver_failures": result.solver_failures,

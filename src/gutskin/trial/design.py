@@ -159,9 +159,7 @@ class Comparison(_Strict):
     @model_validator(mode="after")
     def _kind(self) -> Comparison:
         if self.endpoint not in ENDPOINTS:
-            raise ValueError(
-                f"unknown endpoint {self.endpoint!r}; allowed: {', '.join(ENDPOINTS)}"
-            )
+            raise ValueError(f"unknown endpoint {self.endpoint!r}; allowed: {', '.join(ENDPOINTS)}")
         kind = ENDPOINTS[self.endpoint]
         if kind not in METHODS[self.method]:
             raise ValueError(
@@ -236,8 +234,7 @@ class Design(_Strict):
         for c in self.analysis.comparisons:
             if c.visit_week is not None and c.visit_week not in weeks:
                 raise ValueError(
-                    f"analysis.comparisons: visit_week {c.visit_week:g} is not a visit "
-                    f"({weeks})"
+                    f"analysis.comparisons: visit_week {c.visit_week:g} is not a visit ({weeks})"
                 )
         return self
 

@@ -34,8 +34,14 @@ def _subset(result: TrialResult, n: int) -> TrialResult:
     keep = set(pts["patient"].tolist())
     ep = result.endpoints[result.endpoints["patient"].isin(keep)].reset_index(drop=True)
     design = result.design.model_copy(update={"sample_size": n})
-    return TrialResult(design=design, seed=result.seed, endpoints=ep, patients=pts,
-                       n_screened=result.n_screened, solver_failures=result.solver_failures)
+    return TrialResult(
+        design=design,
+        seed=result.seed,
+        endpoints=ep,
+        patients=pts,
+        n_screened=result.n_screened,
+        solver_failures=result.solver_failures,
+    )
 
 
 def power_curve(
@@ -61,8 +67,10 @@ def power_curve(
 
     grid = sorted({int(n) for n in n_grid})
     if not grid or grid[0] < 2 * len(design.arms):
-        raise DesignError(f"--n: every sample size must be >= {2 * len(design.arms)} "
-                          f"(2 per arm), got {list(n_grid)}")
+        raise DesignError(
+            f"--n: every sample size must be >= {2 * len(design.arms)} "
+            f"(2 per arm), got {list(n_grid)}"
+        )
     if replicates < 1:
         raise DesignError(f"--replicates must be >= 1, got {replicates}")
     big = design.model_copy(update={"sample_size": grid[-1]})
@@ -82,8 +90,13 @@ def power_curve(
     keys = ["endpoint", "method", "visit_week", "arm", "reference", "n"]
     for key, g in raw.groupby(keys, sort=False):
         pw = power_from_pvalues(g["p_value"].to_numpy(dtype=float), alpha=alpha)
-        out.append({**dict(zip(keys, key, strict=True)), **pw,
-                    "mean_estimate": float(np.nanmean(g["estimate"].to_numpy(dtype=float)))})
+        out.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                **pw,
+                "mean_estimate": float(np.nanmean(g["estimate"].to_numpy(dtype=float))),
+            }
+        )
     return pd.DataFrame(out), raw
 
 
@@ -93,6 +106,11 @@ def smallest_n(power: pd.DataFrame, target: float = 0.8) -> pd.DataFrame:
     rows = []
     for key, g in power.groupby(keys, sort=False):
         ok = g[g["power"] >= target].sort_values("n")
-        rows.append({**dict(zip(keys, key, strict=True)), "target": target,
-                     "smallest_n": int(ok["n"].iloc[0]) if len(ok) else None})
+        rows.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "target": target,
+                "smallest_n": int(ok["n"].iloc[0]) if len(ok) else None,
+            }
+        )
     return pd.DataFrame(rows)

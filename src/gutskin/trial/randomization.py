@@ -18,11 +18,14 @@ __all__ = ["allocate"]
 
 
 def _rng(seed: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(STREAMS["randomization"],)))
+    return np.random.default_rng(
+        np.random.SeedSequence(seed, spawn_key=(STREAMS["randomization"],))
+    )
 
 
-def _blocks(n: int, names: list[str], ratios: list[int], size: int,
-            rng: np.random.Generator) -> list[str]:
+def _blocks(
+    n: int, names: list[str], ratios: list[int], size: int, rng: np.random.Generator
+) -> list[str]:
     unit = [nm for nm, r in zip(names, ratios, strict=True) for _ in range(r)]
     reps = max(1, size // len(unit))
     block = unit * reps

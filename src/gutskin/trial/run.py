@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from gutskin import __version__
 from gutskin.engine import Exposure, ModelSpec, Schedule, build_schedule, integrate
 from gutskin.engine.integrate import BatchResult
 from gutskin.engine.random import patient_rng, patient_rngs
@@ -98,39 +97,61 @@ def _covariates(design: Design, idx: NDArray[np.int64], seed: int) -> pd.DataFra
     for i in idx:
         rng = patient_rng(seed, int(i), "screening")
         u = rng.random(2)
-        rows.append({"sex": "F" if u[0] < design.population.female_fraction else "M",
-                     "age": lo + (hi - lo) * u[1]})
+        rows.append(
+            {
+                "sex": "F" if u[0] < design.population.female_fraction else "M",
+                "age": lo + (hi - lo) * u[1],
+            }
+        )
     return pd.DataFrame(rows, index=idx)
 
 
-def _noise(spec: ModelSpec, params: NDArray[np.float64], idx: NDArray[np.int64], seed: int,
-           t0: float, t1: float) -> Schedule | None:
+def _noise(
+    spec: ModelSpec,
+    params: NDArray[np.float64],
+    idx: NDArray[np.int64],
+    seed: int,
+    t0: float,
+    t1: float,
+) -> Schedule | None:
     if "flare_noise" not in spec.input_names:
         return None
     from gutskin.population.sampling import flare_noise_schedule
 
-    return flare_noise_schedule(spec, params, idx, seed, t0=t0, t1=t1)
+    return flare_noise_schedule(spec, params, idx, seed, t0, t1)
 
 
 def _pad(sched: Schedule, spec: ModelSpec, base: Schedule | None) -> Schedule:
     return sched if base is None else sched + base
 
 
-def _observe(design: Design, spec: ModelSpec, res: BatchResult, idx: NDArray[np.int64],
-             seed: int, visit_numbers: list[int], post: list[bool]) -> pd.DataFrame:
+def _observe(
+    design: Design,
+    spec: ModelSpec,
+    res: BatchResult,
+    idx: NDArray[np.int64],
+    seed: int,
+    visit_numbers: list[int],
+    post: list[bool],
+) -> pd.DataFrame:
     """Observed endpoints at each output time of ``res`` (one column per visit)."""
     n, n_t = res.y.shape[0], res.y.shape[1]
     uni = np.empty((n, n_t, N_UNIFORMS))
     for r, i in enumerate(idx):
-        block = patient_rng(seed, int(i), "observation").random((max(visit_numbers) + 1, N_UNIFORMS))
+        block = patient_rng(seed, int(i), "observation").random(
+            (max(visit_numbers) + 1, N_UNIFORMS)
+        )
         uni[r] = block[visit_numbers]
     expected = {k: _output(spec, res, v).reshape(-1) for k, v in MODEL_OUTPUTS.items()}
     m = design.measurement
     obs = observe_visits(
-        expected, uni.reshape(-1, N_UNIFORMS),
+        expected,
+        uni.reshape(-1, N_UNIFORMS),
         post_baseline=np.repeat(np.array(post)[None, :], n, axis=0).reshape(-1),
-        count_dispersion=m.count_dispersion, rater_cv=m.rater_cv,
-        iga_rater_sd=m.iga_rater_sd, instrument_cv=m.instrument_cv,
+        count_dispersion=m.count_dispersion,
+        rater_cv=m.rater_cv,
+        iga_rater_sd=m.iga_rater_sd,
+        instrument_cv=m.instrument_cv,
         expectation_bias=design.placebo_response.expectation_bias,
     )
     frame = pd.DataFrame({k: v for k, v in obs.items()})
@@ -142,8 +163,11 @@ def _observe(design: Design, spec: ModelSpec, res: BatchResult, idx: NDArray[np.
 def _eligible(design: Design, screen: pd.DataFrame) -> NDArray[np.bool_]:
     inc = design.population.inclusion
     ok = np.ones(len(screen), dtype=bool)
-    for col, rng in (("iga", inc.iga), ("inflammatory", inc.inflammatory),
-                     ("noninflammatory", inc.noninflammatory)):
+    for col, rng in (
+        ("iga", inc.iga),
+        ("inflammatory", inc.inflammatory),
+        ("noninflammatory", inc.noninflammatory),
+    ):
         if rng.min is not None:
             ok &= screen[col].to_numpy() >= rng.min
         if rng.max is not None:
@@ -214,11 +238,13 @@ def run_trial(
         screened += len(idx)
         cov = _covariates(design, idx, seed)
         params = sample_parameters(spec, idx, seed)
-        y0 = np.array([spec.initial_values(dict(zip(spec.parameter_names, r, strict=True)))
-                       for r in params])
+        y0 = np.array(
+            [spec.initial_values(dict(zip(spec.parameter_names, r, strict=True))) for r in params]
+        )
         noise = _noise(spec, params, idx, seed, -burn, days)
-        sched = build_schedule(spec.input_names, [u.default for u in spec.inputs], [], len(idx),
-                               -burn)
+        sched = build_schedule(
+            spec.input_names, [u.default for u in spec.inputs], [], len(idx), -burn
+        )
         sched = _pad(sched, spec, noise)
         res = integrate(spec, y0, params, [-burn, 0.0], sched, rtol=rtol, atol=atol)
         screen = _observe(design, spec, res, idx, seed, [0, 0], [False, False])
@@ -263,26 +289,41 @@ def run_trial(
         ]
         exposures, overrides = resolve(regs, t0=0.0)
         if design.placebo_response.skincare > 0 and "skincare" in spec.input_names:
-            exposures = [*exposures, Exposure("skincare", design.placebo_response.skincare,
-                                             0.0, days)]
+            exposures = [
+                *exposures,
+                Exposure("skincare", design.placebo_response.skincare, 0.0, days),
+            ]
         p_arm = params[sel].copy()
         for k, v in overrides.items():
             p_arm[:, spec.parameter_names.index(k)] = v
-        sched = build_schedule(spec.input_names, [u.default for u in spec.inputs], exposures,
-                               len(sel), 0.0, patient_rngs(seed, idx[sel], "schedule"),
-                               adherence=adherence[sel])
+        sched = build_schedule(
+            spec.input_names,
+            [u.default for u in spec.inputs],
+            exposures,
+            len(sel),
+            0.0,
+            patient_rngs(seed, idx[sel], "schedule"),
+            adherence=adherence[sel],
+        )
         sched = _pad(sched, spec, _noise(spec, params[sel], idx[sel], seed, -burn, days))
         res = integrate(spec, y0[sel], p_arm, t_eval, sched, rtol=rtol, atol=atol)
         status[sel] = res.status
         for name, cnt in res.failures().items():
             failures[name] = failures.get(name, 0) + cnt
         sub = BatchResult(
-            t=res.t[visit_pos], y=res.y[:, visit_pos, :], observables=res.observables[:, visit_pos, :],
-            status=res.status, n_accepted=res.n_accepted, n_rejected=res.n_rejected,
-            n_rhs=res.n_rhs, n_jac=res.n_jac, method_used=res.method_used,
+            t=res.t[visit_pos],
+            y=res.y[:, visit_pos, :],
+            observables=res.observables[:, visit_pos, :],
+            status=res.status,
+            n_accepted=res.n_accepted,
+            n_rejected=res.n_rejected,
+            n_rhs=res.n_rhs,
+            n_jac=res.n_jac,
+            method_used=res.method_used,
         )
-        obs = _observe(design, spec, sub, idx[sel], seed, list(range(len(weeks))),
-                       [w > 0 for w in weeks])
+        obs = _observe(
+            design, spec, sub, idx[sel], seed, list(range(len(weeks))), [w > 0 for w in weeks]
+        )
         obs["arm"] = arm.name
         rows.append(obs)
         done += len(sel)
@@ -297,11 +338,18 @@ def run_trial(
         if col in ep.columns and col not in ("arm", "visit"):
             ep.loc[is0, col] = b.loc[ep.loc[is0, "patient"], col].to_numpy()
     drop = _dropout_weeks(design, idx, seed)
-    pts = pd.DataFrame({
-        "patient": idx, "arm": arms, "sex": base["sex"], "age": base["age"],
-        "adherence": adherence, "dropout_week": drop, "solver_ok": status == 0,
-        "solver_status": status,
-    })
+    pts = pd.DataFrame(
+        {
+            "patient": idx,
+            "arm": arms,
+            "sex": base["sex"],
+            "age": base["age"],
+            "adherence": adherence,
+            "dropout_week": drop,
+            "solver_ok": status == 0,
+            "solver_status": status,
+        }
+    )
     dmap = dict(zip(idx, drop, strict=True))
     okmap = dict(zip(idx, status == 0, strict=True))
     dw = ep["patient"].map(dmap).to_numpy()
@@ -317,11 +365,27 @@ def run_trial(
     ep.loc[is0, ["iga_success", "gags_improved"]] = np.nan
     value_cols = [c for c in ENDPOINTS if c in ep.columns]
     ep.loc[~ep["observed"], value_cols] = np.nan
-    cols = ["patient", "arm", "visit", "visit_week", "observed", "sex", "age", *value_cols,
-            "papules", "pustules"]
+    cols = [
+        "patient",
+        "arm",
+        "visit",
+        "visit_week",
+        "observed",
+        "sex",
+        "age",
+        *value_cols,
+        "papules",
+        "pustules",
+    ]
     ep = ep[cols].sort_values(["patient", "visit"]).reset_index(drop=True)
-    result = TrialResult(design=design, seed=seed, endpoints=ep, patients=pts,
-                         n_screened=screened, solver_failures=failures)
+    result = TrialResult(
+        design=design,
+        seed=seed,
+        endpoints=ep,
+        patients=pts,
+        n_screened=screened,
+        solver_failures=failures,
+    )
     if analyse:
         from gutskin.trial.analysis import analyse_trial
 
@@ -339,4 +403,3 @@ def _adherence(design: Design, idx: NDArray[np.int64], seed: int) -> NDArray[np.
     for r, i in enumerate(idx):
         out[r] = patient_rng(seed, int(i), "adherence").beta(m * c, (1 - m) * c)
     return out
-

@@ -11,7 +11,8 @@ at one visit with the analyses used in acne trials:
     (FDA 2018 acne guidance; EMA 2015 guideline on baseline covariates).
 ``negbin``
     Negative-binomial (NB2) regression of the lesion count at the visit on the
-    arm indicator and ``log(baseline + 1)``; the estimate is a rate ratio.
+    arm indicator and ``log(baseline + 1)``; the estimate is a rate ratio
+    (sandwich standard error by default).
 ``responder``
     Risk difference of a binary responder endpoint (e.g. IGA success, or a
     derived "≥ *threshold* improvement" responder) with a Newcombe interval and
@@ -24,7 +25,18 @@ at one visit with the analyses used in acne trials:
 Missing data are handled by observed cases, last observation carried forward
 or multiple imputation (predictive mean matching, Rubin's rules).  Every
 distribution, test and interval comes from :mod:`scipy.stats` or
-:mod:`statsmodels`.
+:mod:`statsmodels`.  Degenerate data (zero variance, all-zero counts,
+separation, non-convergence) give NaN estimates and a ``note`` rather than an
+exception, so that a power run of many replicate trials never stops; invalid
+requests raise :class:`StatisticsError`.
+
+Validation (``tests/trial/test_statistics.py``): estimates agree with numpy
+least squares, the Newcombe/Wilson formulas and a statsmodels formula fit;
+under a null design with 50 patients per arm the false-positive rates of
+ancova, negbin (robust SE) and the responder score test over 1000 synthetic
+trials lie inside the 99 % binomial interval around 5 %; Fisher's exact test
+is conservative; multiple imputation is unbiased with nominal coverage under
+MAR dropout, LOCF is biased towards the null.
 
 References
 ----------
@@ -50,6 +62,12 @@ References
    trials. *Drug Inf. J.* 42, 303–319.
 .. [Lawless1987] Lawless, J. F. (1987). Negative binomial and mixed Poisson
    regression. *Can. J. Stat.* 15, 209–225.
+.. [SahaPaul2005] Saha, K. & Paul, S. (2005). Bias-corrected maximum likelihood
+   estimator of the negative binomial dispersion parameter. *Biometrics* 61,
+   179–185.
+.. [MacKinnonWhite1985] MacKinnon, J. G. & White, H. (1985). Some
+   heteroskedasticity-consistent covariance matrix estimators with improved
+   finite sample properties. *J. Econometrics* 29, 305–325.
 """
 
 from __future__ import annotations
@@ -103,11 +121,20 @@ METHODS: tuple[str, ...] = ("ancova", "negbin", "responder", "mmrm")
 MISSING_POLICIES: tuple[str, ...] = ("observed", "locf", "mi")
 """Missing-data policies understood by :func:`compare`."""
 
-_ID_COLUMNS: tuple[str, ...] = ("patient", "arm", "visit_week", "observed", "sex", "age")
+_ID_COLUMNS: tuple[str, ...] = (
+    "patient",
+    "arm",
+    "visit",
+    "visit_week",
+    "observed",
+    "sex",
+    "age",
+)
 _REQUIRED_COLUMNS: tuple[str, ...] = ("patient", "arm", "visit_week")
 _COV_TYPES: tuple[str, ...] = ("nonrobust", "HC0", "HC1", "HC2", "HC3")
 _RESPONDER_TESTS: tuple[str, ...] = ("auto", "score", "fisher")
 _THRESHOLD_KINDS: tuple[str, ...] = ("absolute", "percent")
+_NEGBIN_SE: tuple[str, ...] = ("robust", "model")
 _PMM_DONORS = 5
 _TOL = 1e-9
 
@@ -398,15 +425,14 @@ def pool_rubin(
     b = float(q.var(ddof=1))
     t = ubar + (1.0 + 1.0 / m) * b
     lam = (1.0 + 1.0 / m) * b / t if t > 0 else 0.0
-    if b <= 0:
-        df = float(df_complete)
+    # Barnard & Rubin (1999), as in R mice::pool: df_old = (m - 1) / λ², df_obs =
+    # (ν + 1)/(ν + 3) ν (1 − λ), df = df_old·df_obs/(df_old + df_obs); continuous in B
+    df_old = (m - 1) / lam**2 if lam > 0 else math.inf
+    if math.isfinite(df_complete) and lam < 1.0:
+        df_obs = (df_complete + 1.0) / (df_complete + 3.0) * df_complete * (1.0 - lam)
+        df = df_obs if math.isinf(df_old) else 1.0 / (1.0 / df_old + 1.0 / df_obs)
     else:
-        df_old = (m - 1) / lam**2
-        if math.isfinite(df_complete):
-            df_obs = (df_complete + 1.0) / (df_complete + 3.0) * df_complete * (1.0 - lam)
-            df = 1.0 / (1.0 / df_old + 1.0 / df_obs) if df_obs > 0 else df_old
-        else:
-            df = df_old
+        df = df_old
     se = math.sqrt(t)
     dist = stats.t(df) if math.isfinite(df) else stats.norm()
     if se > 0:
@@ -532,7 +558,9 @@ def _fit_negbin(
     arm: str,
     reference: str,
     endpoint: str,
+    se_kind: str,
 ) -> _Est:
+    """NB2 regression; ``se_kind`` 'robust' (HC1 sandwich, t) or 'model' (Wald z)."""
     from statsmodels.discrete.discrete_model import NegativeBinomial
 
     ok = np.isfinite(y) & np.isfinite(base) & np.all(np.isfinite(cov), axis=1)
@@ -558,13 +586,17 @@ def _fit_negbin(
         )
     if np.linalg.matrix_rank(x) < x.shape[1]:
         raise _Degenerate("negbin design matrix is rank deficient")
+    robust = se_kind == "robust"
     res = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for method, maxiter in (("bfgs", 300), ("newton", 100), ("nm", 5000)):
             try:
                 cand = NegativeBinomial(y, x, loglike_method="nb2").fit(
-                    method=method, maxiter=maxiter, disp=0
+                    method=method,
+                    maxiter=maxiter,
+                    disp=0,
+                    cov_type="HC0" if robust else "nonrobust",
                 )
             except (np.linalg.LinAlgError, ValueError, FloatingPointError):
                 continue
@@ -578,14 +610,24 @@ def _fit_negbin(
     if res is None:
         raise _Degenerate("negative-binomial fit did not converge")
     b, se = float(res.params[1]), float(res.bse[1])
-    crit = float(stats.norm.ppf(1.0 - alpha / 2.0))
+    n, k = x.shape[0], len(res.params)  # k counts the dispersion parameter
+    if robust:  # HC1 small-sample factor n/(n - k) and t(n - k) reference
+        se *= math.sqrt(n / (n - k))
+        df = float(n - k)
+        dist = stats.t(df)
+    else:
+        df = math.inf
+        dist = stats.norm()
+    if not se > 0:
+        raise _Degenerate("negative-binomial fit gave a zero standard error")
+    crit = float(dist.ppf(1.0 - alpha / 2.0))
     return _Est(
         estimate=b,
         se=se,
-        df=math.inf,
+        df=df,
         ci_low=b - crit * se,
         ci_high=b + crit * se,
-        p_value=float(res.pvalues[1]),
+        p_value=float(2.0 * dist.sf(abs(b) / se)),
         n_arm=n_arm,
         n_ref=n_ref,
         note=_dropped_note(dropped),
@@ -834,6 +876,7 @@ def compare(
     covariates: Sequence[str] = (),
     cov_type: str = "nonrobust",
     responder_test: Literal["auto", "score", "fisher"] | str = "auto",
+    negbin_se: Literal["robust", "model"] | str = "robust",
 ) -> dict[str, Any]:
     """Compare ``arm`` with ``reference`` on one endpoint at one visit.
 
@@ -861,7 +904,10 @@ def compare(
             ``alpha`` estimated by maximum likelihood jointly with the means,
             [Lawless1987]_) of the count at the visit on arm and
             ``log(baseline + 1)``.  Estimate: rate ratio ``exp(β_arm)`` with a
-            Wald interval.
+            Wald interval and test on the log scale, by default with a
+            sandwich (HC1) standard error and a *t* reference with ``n − k``
+            degrees of freedom (``k`` parameters including ``alpha``); see
+            ``negbin_se``.
         ``'responder'``
             Risk difference of a 0/1 endpoint, or of the derived responder
             "improvement from baseline ≥ ``threshold``" (improvement =
@@ -925,6 +971,16 @@ def compare(
     responder_test
         ``'auto'`` (score test, Fisher exact when an expected count is < 5),
         ``'score'`` or ``'fisher'``.
+    negbin_se
+        ``'robust'`` (default): HC0 sandwich of the NB2 likelihood
+        (statsmodels ``cov_type='HC0'``) times ``√(n / (n − k))`` (HC1) and
+        Student *t* with n − k df; valid when the NB variance function is wrong
+        (e.g. patient frailty), and close to nominal at 20–50 patients per
+        arm.  ``'model'``: model-based Wald *z* as reported by statsmodels,
+        R ``MASS::glm.nb`` or SAS GENMOD — anti-conservative at small *n*
+        (about 6–7 % at nominal 5 % with 50 per arm in this package's
+        validation, because the dispersion MLE is biased downwards;
+        [SahaPaul2005]_).  HC1: [MacKinnonWhite1985]_.
 
     Returns
     -------
@@ -958,6 +1014,10 @@ def compare(
         raise StatisticsError(
             f"responder_test {responder_test!r} is unknown; allowed: "
             f"{_fmt_allowed(_RESPONDER_TESTS)}"
+        )
+    if negbin_se not in _NEGBIN_SE:
+        raise StatisticsError(
+            f"negbin_se {negbin_se!r} is unknown; allowed: {_fmt_allowed(_NEGBIN_SE)}"
         )
     if threshold_kind not in _THRESHOLD_KINDS:
         raise StatisticsError(
@@ -1044,6 +1104,7 @@ def compare(
                 arm=arm,
                 reference=reference,
                 endpoint=endpoint,
+                se_kind=negbin_se,
             )
         if method == "responder":
             if derive:
@@ -1166,7 +1227,7 @@ def power_from_pvalues(
     alpha: float = 0.05,
     *,
     conf_level: float = 0.95,
-    method: Literal["wilson", "beta"] | str = "wilson",
+    method: Literal["wilson", "beta"] | str = "beta",
 ) -> dict[str, float | int]:
     """Empirical power (rejection rate) of replicate trials with a binomial CI.
 
@@ -1181,8 +1242,9 @@ def power_from_pvalues(
     conf_level
         Level of the interval for the power.
     method
-        ``'wilson'`` (Wilson score) or ``'beta'`` (Clopper–Pearson exact),
-        computed by statsmodels ``proportion_confint``.
+        ``'beta'`` (Clopper–Pearson exact, the default; conservative) or
+        ``'wilson'`` (Wilson score), computed by statsmodels
+        ``proportion_confint``.
 
     Returns
     -------
