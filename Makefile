@@ -16,9 +16,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: the main job on built-in defaults
+## run: the main job on built-in defaults (the Rinaldi 2022 four-arm in-silico trial)
 run: install
-	$(VENV)/bin/gutskin simulate --scenario placeholder-treated --patients 1000 --days 84 --seed 1 --out $(OUT)
+	$(VENV)/bin/gutskin trial rinaldi2022 --seed 1 --out $(OUT)
+
+## docs: regenerate docs/model.md and its figure from the model spec
+docs: install
+	$(PY) -m gutskin.report.build_docs
 
 ## test: lint + the whole test suite (slow tests included)
 test: install lint browser

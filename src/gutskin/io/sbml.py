@@ -35,10 +35,12 @@ Mapping
   :data:`GUTSKIN_NS` namespace, e.g.
   ``<gutskin:parameter unit="1/day" source="..." confidence="M" lower=".." upper=".." cv=".."/>``.
 
-Expressions are converted from SymPy straight into libSBML ASTs (no string
-round trip), so floating-point constants keep their full precision and time
-``t`` becomes the MathML ``time`` csymbol.  ``Max``/``Min`` use the
-``max``/``min`` MathML elements that SBML L3V2 allows.
+Expressions are converted from SymPy straight into libSBML ASTs (no infix
+string round trip); time ``t`` becomes the MathML ``time`` csymbol and
+``Max``/``Min`` the ``max``/``min`` elements that SBML L3V2 allows.  Note
+that libSBML writes every floating-point number (parameter values and
+constants) with 15 significant digits, a relative rounding of at most
+5e-16 -- far below any solver tolerance.
 
 What SBML cannot carry: the engine's projection of ``nonnegative`` states
 onto ``>= 0`` after each step (recorded as ``nonnegative="true"`` in the
@@ -85,11 +87,40 @@ SBO_CONTINUOUS = 62  # continuous framework (model)
 InputMode = Literal["events", "piecewise"]
 
 _SBML_BASE_UNITS = {
-    "ampere", "avogadro", "becquerel", "candela", "coulomb", "dimensionless", "farad", "gram",
-    "gray", "henry", "hertz", "item", "joule", "katal", "kelvin", "kilogram", "litre", "lumen",
-    "lux", "metre", "mole", "newton", "ohm", "pascal", "radian", "second", "siemens", "sievert",
-    "steradian", "tesla", "volt", "watt", "weber",
-}  # fmt: skip
+    "ampere",
+    "avogadro",
+    "becquerel",
+    "candela",
+    "coulomb",
+    "dimensionless",
+    "farad",
+    "gram",
+    "gray",
+    "henry",
+    "hertz",
+    "item",
+    "joule",
+    "katal",
+    "kelvin",
+    "kilogram",
+    "litre",
+    "lumen",
+    "lux",
+    "metre",
+    "mole",
+    "newton",
+    "ohm",
+    "pascal",
+    "radian",
+    "second",
+    "siemens",
+    "sievert",
+    "steradian",
+    "tesla",
+    "volt",
+    "watt",
+    "weber",
+}
 
 
 class SBMLExportError(ValueError):
@@ -122,7 +153,7 @@ def _name(name: str) -> libsbml.ASTNode:
     return n
 
 
-_FUNCS: dict[type, int] = {
+_FUNCS: dict[type[sp.Basic], int] = {
     sp.exp: libsbml.AST_FUNCTION_EXP,
     sp.tanh: libsbml.AST_FUNCTION_TANH,
     sp.Abs: libsbml.AST_FUNCTION_ABS,
@@ -134,8 +165,11 @@ _FUNCS: dict[type, int] = {
     sp.floor: libsbml.AST_FUNCTION_FLOOR,
     sp.ceiling: libsbml.AST_FUNCTION_CEILING,
 }
-_NARY: dict[type, int] = {sp.Max: libsbml.AST_FUNCTION_MAX, sp.Min: libsbml.AST_FUNCTION_MIN}
-_RELATIONS: dict[type, int] = {
+_NARY: dict[type[sp.Basic], int] = {
+    sp.Max: libsbml.AST_FUNCTION_MAX,
+    sp.Min: libsbml.AST_FUNCTION_MIN,
+}
+_RELATIONS: dict[type[sp.Basic], int] = {
     sp.StrictLessThan: libsbml.AST_RELATIONAL_LT,
     sp.LessThan: libsbml.AST_RELATIONAL_LEQ,
     sp.StrictGreaterThan: libsbml.AST_RELATIONAL_GT,
@@ -193,7 +227,7 @@ def _to_ast(e: sp.Basic, ts: str) -> libsbml.ASTNode:
         if e.is_Integer:
             return _number(int(e))
         if e.is_Rational:
-            p, q = int(e.p), int(e.q)  # type: ignore[attr-defined]
+            p, q = int(e.p), int(e.q)
             if p < 0:
                 return _node(libsbml.AST_MINUS, _to_ast(sp.Rational(-p, q), ts))
             return _node(libsbml.AST_DIVIDE, _number(p), _number(q))
@@ -209,8 +243,9 @@ def _to_ast(e: sp.Basic, ts: str) -> libsbml.ASTNode:
         return _pow(e, ts)
     if isinstance(e, sp.log):
         if len(e.args) != 1:
-            return _node(libsbml.AST_DIVIDE, _to_ast(sp.log(e.args[0]), ts),
-                         _to_ast(sp.log(e.args[1]), ts))  # fmt: skip
+            return _node(
+                libsbml.AST_DIVIDE, _to_ast(sp.log(e.args[0]), ts), _to_ast(sp.log(e.args[1]), ts)
+            )
         return _node(libsbml.AST_FUNCTION_LN, _to_ast(e.args[0], ts))
     for cls, kind in _NARY.items():
         if isinstance(e, cls):
@@ -268,9 +303,9 @@ def _mul(e: sp.Mul, ts: str) -> libsbml.ASTNode:
     num: list[libsbml.ASTNode] = []
     den: list[libsbml.ASTNode] = []
     if coeff.is_Rational and not coeff.is_Integer:
-        if coeff.p != 1:  # type: ignore[attr-defined]
-            num.append(_number(int(coeff.p)))  # type: ignore[attr-defined]
-        den.append(_number(int(coeff.q)))  # type: ignore[attr-defined]
+        if coeff.p != 1:
+            num.append(_number(int(coeff.p)))
+        den.append(_number(int(coeff.q)))
     elif coeff != 1:
         num.append(_to_ast(coeff, ts))
     for f in sp.Mul.make_args(rest):
@@ -329,8 +364,10 @@ class _Units:
             self.by_text[text] = self.by_factors[key]
             return self.by_factors[key]
         sid = _unit_sid(text)
-        taken = {self.model.getUnitDefinition(i).getId()
-                 for i in range(self.model.getNumUnitDefinitions())}  # fmt: skip
+        taken = {
+            self.model.getUnitDefinition(i).getId()
+            for i in range(self.model.getNumUnitDefinitions())
+        }
         candidate, k = sid, 2
         while candidate in taken or candidate in _SBML_BASE_UNITS:
             candidate, k = f"{sid}_{k}", k + 1
@@ -353,7 +390,7 @@ class _Units:
         bits = []
         if pu.logarithmic:
             bits.append("logarithm of a quantity, exported as dimensionless")
-        if pu.counted:
+        if pu.counted and not pu.logarithmic:
             bits.append(f"{', '.join(pu.counted)} exported as SBML 'item'")
         if pu.unknown:
             bits.append(f"unrecognised word(s) {', '.join(pu.unknown)} treated as dimensionless")
@@ -422,7 +459,7 @@ def _schedule_arrays(
     if values.ndim == 3:
         if values.shape[0] != 1:
             raise SBMLExportError(
-                f"schedule_values holds {values.shape[0]} patients; pass one patient's (K, n_inputs)"
+                f"schedule_values holds {values.shape[0]} patients; pass one (K, n_inputs)"
             )
         values = values[0]
     n_i = len(spec.inputs)
@@ -499,7 +536,9 @@ def to_sbml(
     if y0 is not None:
         y0_list = [float(v) for v in y0]
         if len(y0_list) != len(spec.states):
-            raise SBMLExportError(f"y0 has {len(y0_list)} values; the model has {len(spec.states)} states")
+            raise SBMLExportError(
+                f"y0 has {len(y0_list)} values; the model has {len(spec.states)} states"
+            )
     sched = _schedule_arrays(spec, schedule_times, schedule_values, schedule, patient)
 
     doc = libsbml.SBMLDocument(3, 2)
@@ -507,12 +546,22 @@ def to_sbml(
     model.setId(_sid(spec.name))
     model.setName(spec.name)
     model.setSBOTerm(SBO_CONTINUOUS)
-    _set_notes(model, spec.description, f"Exported by gutskin from model spec {spec.name!r} "
-               f"version {spec.version}.")  # fmt: skip
-    _set_annotation(model, "model", {
-        "name": spec.name, "version": spec.version, "structure_hash": spec.structure_hash(),
-        "time_unit": spec.time_unit, "input_mode": input_mode if sched is not None else None,
-    })  # fmt: skip
+    _set_notes(
+        model,
+        spec.description,
+        f"Exported by gutskin from model spec {spec.name!r} version {spec.version}.",
+    )
+    _set_annotation(
+        model,
+        "model",
+        {
+            "name": spec.name,
+            "version": spec.version,
+            "structure_hash": spec.structure_hash(),
+            "time_unit": spec.time_unit,
+            "input_mode": input_mode if sched is not None else None,
+        },
+    )
     units = _Units(model)
     model.setTimeUnits(units.ref(spec.time_unit))
     ts = "t"
@@ -529,10 +578,19 @@ def to_sbml(
         el.setUnits(units.ref(p.unit))
         el.setSBOTerm(SBO_PARAMETER)
         _set_notes(el, p.description, p.note)
-        _set_annotation(el, "parameter", {
-            **unit_attrs(p.unit), "nominal": float(p.value), "lower": p.lower,
-            "upper": p.upper, "cv": float(p.cv), "source": p.source, "confidence": p.confidence,
-        })  # fmt: skip
+        _set_annotation(
+            el,
+            "parameter",
+            {
+                **unit_attrs(p.unit),
+                "nominal": float(p.value),
+                "lower": p.lower,
+                "upper": p.upper,
+                "cv": float(p.cv),
+                "source": p.source,
+                "confidence": p.confidence,
+            },
+        )
 
     # states
     for i, s in enumerate(spec.states):
@@ -553,10 +611,15 @@ def to_sbml(
             el.setValue(float(spec.initial_values(pvals)[i]))
         else:
             el.setValue(float(s.initial))
-        _set_annotation(el, "state", {
-            **unit_attrs(s.unit), "nonnegative": "true" if s.nonnegative else "false",
-            "initial": initial_expr,
-        })  # fmt: skip
+        _set_annotation(
+            el,
+            "state",
+            {
+                **unit_attrs(s.unit),
+                "nonnegative": "true" if s.nonnegative else "false",
+                "initial": initial_expr,
+            },
+        )
 
     # inputs
     input_units = [units.ref(u.unit) for u in spec.inputs]
@@ -614,8 +677,11 @@ def _add_schedule(
             prev = 0
             for k in change:
                 pw.addChild(_number(float(col[prev]), input_units[j]))
-                cond = _node(libsbml.AST_RELATIONAL_LT, _time_node(), _number(float(times[k]),
-                             model.getTimeUnits()))  # fmt: skip
+                cond = _node(
+                    libsbml.AST_RELATIONAL_LT,
+                    _time_node(),
+                    _number(float(times[k]), model.getTimeUnits()),
+                )
                 pw.addChild(cond)
                 prev = k
             pw.addChild(_number(float(col[prev]), input_units[j]))
@@ -638,9 +704,16 @@ def _add_schedule(
         trig = ev.createTrigger()
         trig.setInitialValue(True)
         trig.setPersistent(True)
-        _ok(trig.setMath(_node(libsbml.AST_RELATIONAL_GEQ, _time_node(),
-                               _number(float(times[k]), model.getTimeUnits()))),
-            f"trigger of {eid}")  # fmt: skip
+        _ok(
+            trig.setMath(
+                _node(
+                    libsbml.AST_RELATIONAL_GEQ,
+                    _time_node(),
+                    _number(float(times[k]), model.getTimeUnits()),
+                )
+            ),
+            f"trigger of {eid}",
+        )
         for j in changed:
             ea = ev.createEventAssignment()
             ea.setVariable(names[j])

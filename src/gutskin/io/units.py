@@ -7,10 +7,14 @@ turns such a string into a list of SBML base-unit factors
 ``(multiplier * 10**scale * kind) ** exponent``, as SBML's ``<unit>`` does.
 
 Grammar (whitespace, ``*`` and ``·`` multiply; ``/`` divides the factor that
-follows it only, so ``mg/kg/day`` is mg·kg⁻¹·day⁻¹; parentheses group;
-``^`` or ``**`` raises a factor to an integer or decimal power)::
+follows it only, so ``mg/kg/day`` is mg·kg⁻¹·day⁻¹; the word ``per`` divides
+by the whole product after it (up to the next ``per``), so ``1/day per 1e4 CFU/cm^2`` is
+day⁻¹·(10⁴ CFU·cm⁻²)⁻¹; parentheses group; ``^`` or ``**`` raises a factor to
+an integer or decimal power; a number such as ``1e4`` is a dimensionless
+multiplier)::
 
-    unit    := term (("*" | "/" | " ") term)*
+    unit    := product? ("per" product)*
+    product := term (("*" | "/" | " ") term)*
     term    := atom (("^" | "**") number)?
     atom    := word | number | "(" unit ")"
 
@@ -23,8 +27,8 @@ string is kept by the exporter in the element's annotation:
   ``item`` -- become the SBML base unit ``item``;
 * ``log10 X`` / ``ln X`` (the logarithm of a quantity) is ``dimensionless``,
   and a bare ``log10`` word inside a unit (``"log10/day"``) counts as 1;
-* ``1``, ``%`` (multiplier 0.01), ``fraction``, ``score``, ``AU`` and other
-  dimensionless labels become ``dimensionless``;
+* ``1``, ``%`` (multiplier 0.01), ``fraction``, ``score``, ``AU``, ``nat``
+  (information) and other dimensionless labels become ``dimensionless``;
 * unknown words become ``dimensionless`` and are listed in
   :attr:`ParsedUnit.unknown` (or raise :class:`UnitParseError` with
   ``strict=True``).
@@ -195,12 +199,18 @@ UNIT_TABLE: dict[str, tuple[UnitFactor, ...]] = {
     "a.u.": _DIMLESS,
     "au": _DIMLESS,
     "arb": _DIMLESS,
+    "nat": _DIMLESS,  # natural unit of information (Shannon entropy with ln)
+    "nats": _DIMLESS,
+    "bit": _DIMLESS,
+    "bits": _DIMLESS,
     "%": (UnitFactor("dimensionless", 1.0, 0, 0.01),),
     "percent": (UnitFactor("dimensionless", 1.0, 0, 0.01),),
 }
 
 _LOG_RE = re.compile(r"^\s*(log10|log|ln|lg)(?:\s+|\s*\()", re.IGNORECASE)
-_TOKEN_RE = re.compile(r"\s*(\*\*|\^|\*|·|/|\(|\)|[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|[^\s*/^()·]+)")
+_TOKEN_RE = re.compile(
+    r"\s*(\*\*|\^|\*|·|/|\(|\)|[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|[^\s*/^()·]+)"
+)
 _NUMBER_RE = re.compile(r"^[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$")
 
 
@@ -249,9 +259,20 @@ class _Parser:
         self.i += 1
         return tok
 
+    def _is_per(self) -> bool:
+        tok = self.peek()
+        return tok is not None and tok.lower() == "per"
+
     def unit(self) -> list[tuple[UnitFactor, float]]:
+        out = [] if self._is_per() else self.product()
+        while self._is_per():  # each "per" divides by the product that follows it
+            self.take()
+            out += [(f, -e) for f, e in self.product()]
+        return out
+
+    def product(self) -> list[tuple[UnitFactor, float]]:
         out = self.term()
-        while (tok := self.peek()) is not None and tok != ")":
+        while (tok := self.peek()) is not None and tok != ")" and not self._is_per():
             if tok in ("*", "·"):
                 self.take()
                 out += self.term()
@@ -285,8 +306,9 @@ class _Parser:
         tok = self.take()
         if tok == "(":
             inner = self.unit()
-            if self.take() != ")":
+            if self.peek() != ")":
                 raise UnitParseError(f"unit {self.text!r}: unbalanced parentheses")
+            self.take()
             return inner
         if _NUMBER_RE.match(tok):
             value = float(tok)

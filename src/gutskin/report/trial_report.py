@@ -107,7 +107,10 @@ def responder_bars(endpoints: pd.DataFrame, column: str = "iga_success") -> plt.
         lo, hi = proportion_confint(k, n, method="wilson")
         p = k / n
         ax.bar(i, 100 * p, color=f"C{i}")
-        ax.errorbar(i, 100 * p, yerr=[[100 * (p - lo)], [100 * (hi - p)]], color="k", capsize=4)
+        ax.errorbar(
+            i, 100 * p, yerr=[[100 * max(p - lo, 0.0)], [100 * max(hi - p, 0.0)]], color="k",
+            capsize=4,
+        )
     ax.set_xticks(range(len(arms)))
     ax.set_xticklabels(arms, fontsize=8, rotation=15)
     ax.set_ylabel("% responders")
