@@ -31,7 +31,7 @@ __all__ = ["cache_dir", "generate_source", "load_kernel"]
 
 _TEMPLATES = ("common.py", "dopri5.py", "rosenbrock.py", "driver.py")
 _STRIP = "# codegen: strip"
-CODEGEN_VERSION = "1"
+CODEGEN_VERSION = "2"
 
 
 def cache_dir() -> Path:

@@ -152,9 +152,11 @@ def integrate(
     n = max(y0a.shape[0], pa.shape[0])
     if y0a.shape[0] not in (1, n) or pa.shape[0] not in (1, n):
         raise EngineError(f"y0 has {y0a.shape[0]} rows and params {pa.shape[0]}; they must match")
-    y0a = np.ascontiguousarray(np.broadcast_to(y0a, (n, n_s)))
-    pa = np.ascontiguousarray(np.broadcast_to(pa, (n, n_p)))
-    te = np.asarray(t_eval, dtype=np.float64)
+    # Every array handed to the kernel is a writable C-contiguous float64 copy: numba
+    # compiles a separate specialisation for read-only (broadcast) or strided arrays.
+    y0a = np.broadcast_to(y0a, (n, n_s)).copy()
+    pa = np.broadcast_to(pa, (n, n_p)).copy()
+    te = np.array(t_eval, dtype=np.float64)
     if te.ndim != 1 or te.size < 1 or not np.all(np.isfinite(te)):
         raise EngineError("t_eval must be a 1-D array of finite times")
     if te.size > 1 and not np.all(np.diff(te) > 0):
@@ -184,8 +186,8 @@ def integrate(
     for start in range(0, n, chunk_size):
         stop = min(n, start + chunk_size)
         m = stop - start
-        seg_t = np.broadcast_to(seg_times, (m, seg_times.size))
-        seg_u = np.ascontiguousarray(schedule.values[start:stop])
+        seg_t = np.broadcast_to(seg_times, (m, seg_times.size)).copy()
+        seg_u = np.array(schedule.values[start:stop], dtype=np.float64, order="C")
         kernel.solve_batch(
             METHODS[method],
             y0a[start:stop],

@@ -260,9 +260,8 @@ class ModelSpec:
         if unknown:
             raise SpecError(f"{where}: unknown name(s) {unknown} in {text!r}")
         for f in expr.atoms(sp.Function):
-            if type(f).__name__ not in ALLOWED_FUNCTIONS and not isinstance(
-                f, tuple(ALLOWED_FUNCTIONS.values())
-            ):
+            allowed_types = tuple(v for v in ALLOWED_FUNCTIONS.values() if isinstance(v, type))
+            if type(f).__name__ not in ALLOWED_FUNCTIONS and not isinstance(f, allowed_types):
                 raise SpecError(f"{where}: function {type(f).__name__!r} is not allowed")
         return expr
 

@@ -181,8 +181,9 @@ def rosenbrock_solve(y0, p, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init,
                 if h <= 0.0:
                     h = initial_step(t, y, f0, p, u, 4.0, rtol, atol, t_stop - t, ys, fs)
                     stats[STAT_NFEV] += 1
-                delt = math.sqrt(RO_UROUND * max(1e-5, abs(t)))
-                rhs(t + delt, y, p, u, ft)
+                t_plus = t + math.sqrt(RO_UROUND * max(1e-5, abs(t)))
+                delt = t_plus - t  # the increment actually represented
+                rhs(t_plus, y, p, u, ft)
                 for i in range(n):
                     ft[i] = (ft[i] - f0[i]) / delt
                 jac(t, y, p, u, jm)
