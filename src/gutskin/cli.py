@@ -296,6 +296,9 @@ def power(
     replicates: Annotated[int, typer.Option("--replicates", help="Trials per size.")] = 200,
     target: Annotated[float, typer.Option("--target", help="Target power.")] = 0.8,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Processes (default: one per core).")
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("runs/power"),
 ) -> None:
     """Power of each planned comparison over a grid of sample sizes, by replicate trials."""

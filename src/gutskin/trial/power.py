@@ -11,7 +11,10 @@ reproducible.
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 import numpy as np
@@ -44,12 +47,36 @@ def _subset(result: TrialResult, n: int) -> TrialResult:
     )
 
 
+def _workers(workers: int | None, replicates: int) -> int:
+    n = (os.cpu_count() or 1) if workers is None else workers
+    return max(1, min(int(n), replicates))
+
+
+def _init_worker() -> None:
+    import numba
+
+    numba.set_num_threads(1)
+
+
+def _replicate(big: Design, grid: list[int], seed: int, r: int) -> list[dict[str, Any]]:
+    from gutskin.trial.analysis import analyse_trial
+
+    full = run_trial(big, seed=replicate_seed(seed, r), analyse=False)
+    rows = []
+    for n in grid:
+        sub = _subset(full, n)
+        analyse_trial(sub)
+        rows.extend({**c, "n": n, "replicate": r} for c in sub.comparisons)
+    return rows
+
+
 def power_curve(
     design: Design,
     n_grid: Sequence[int],
     *,
     replicates: int,
     seed: int = 0,
+    workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Power of each planned comparison at each total sample size.
@@ -61,8 +88,10 @@ def power_curve(
         ``power``, ``ci_low``, ``ci_high`` (Clopper–Pearson 95 %), ``replicates``.
     raw : DataFrame
         Every replicate's comparison (estimate, p-value) for re-analysis.
+
+    Replicates run in ``workers`` processes (default: one per core, numba single-threaded
+    in each); results are identical for any number of workers.
     """
-    from gutskin.trial.analysis import analyse_trial
     from gutskin.trial.statistics import power_from_pvalues
 
     grid = sorted({int(n) for n in n_grid})
@@ -75,15 +104,21 @@ def power_curve(
         raise DesignError(f"--replicates must be >= 1, got {replicates}")
     big = design.model_copy(update={"sample_size": grid[-1]})
     rows: list[dict[str, Any]] = []
-    for r in range(replicates):
-        full = run_trial(big, seed=replicate_seed(seed, r), analyse=False)
-        for n in grid:
-            sub = _subset(full, n)
-            analyse_trial(sub)
-            for c in sub.comparisons:
-                rows.append({**c, "n": n, "replicate": r})
-        if progress:
-            progress(r + 1, replicates)
+    n_workers = _workers(workers, replicates)
+    if n_workers == 1:
+        for r in range(replicates):
+            rows.extend(_replicate(big, grid, seed, r))
+            if progress:
+                progress(r + 1, replicates)
+    else:
+        ctx = mp.get_context("spawn")
+        with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker) as pool:
+            futures = [pool.submit(_replicate, big, grid, seed, r) for r in range(replicates)]
+            for done, fut in enumerate(as_completed(futures), start=1):
+                if progress:
+                    progress(done, replicates)
+            for fut in futures:  # in replicate order: results never depend on workers
+                rows.extend(fut.result())
     raw = pd.DataFrame(rows)
     alpha = design.analysis.alpha
     out = []
