@@ -114,7 +114,7 @@ def power_curve(
         ctx = mp.get_context("spawn")
         with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker) as pool:
             futures = [pool.submit(_replicate, big, grid, seed, r) for r in range(replicates)]
-            for done, fut in enumerate(as_completed(futures), start=1):
+            for done, _fut in enumerate(as_completed(futures), start=1):
                 if progress:
                     progress(done, replicates)
             for fut in futures:  # in replicate order: results never depend on workers
