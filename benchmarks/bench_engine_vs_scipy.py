@@ -17,7 +17,7 @@ from scipy.integrate import solve_ivp
 
 from gutskin.engine import integrate
 from gutskin.model.placeholder import placeholder_model
-from gutskin.simulation import sample_parameters
+from gutskin.population.sampling import sample_parameters
 
 
 def scipy_rhs(spec):

@@ -129,6 +129,36 @@ SCENARIOS: dict[str, Scenario] = {
         description="Placeholder toy model, antibacterial treatment from day 14 to 56.",
         exposures=[ExposureSpec(input="treatment", level=1.0, start_day=14, stop_day=56)],
     ),
+    "acne-untreated": Scenario(
+        name="acne-untreated",
+        model="acne",
+        description="Acne model, untreated virtual patients after a 240-day burn-in.",
+        burn_in_days=240,
+    ),
+    "acne-ls03": Scenario(
+        name="acne-ls03",
+        model="acne",
+        description="Acne model, L. salivarius LS03 1e9 CFU/day for 8 weeks (90 % adherence).",
+        burn_in_days=240,
+        regimens=[
+            RegimenSpec(intervention="LS03", dose=1e9, start_day=0, stop_day=56, adherence=0.9)
+        ],
+    ),
+    "acne-isotretinoin": Scenario(
+        name="acne-isotretinoin",
+        model="acne",
+        description="Acne model, oral isotretinoin 0.5 mg/kg/day for 12 weeks.",
+        burn_in_days=240,
+        regimens=[
+            RegimenSpec(
+                intervention="isotretinoin",
+                dose=0.5,
+                start_day=0,
+                stop_day=84,
+                pattern="continuous",
+            )
+        ],
+    ),
 }
 
 

@@ -24,10 +24,11 @@ from gutskin.engine import (
     integrate,
 )
 from gutskin.engine.integrate import BatchResult, Method, Status
-from gutskin.engine.random import patient_rng, patient_rngs
+from gutskin.engine.random import patient_rngs
+from gutskin.population.sampling import flare_noise_schedule, sample_parameters
 from gutskin.scenario import Scenario, ScenarioError, get_scenario
 
-__all__ = ["MAX_PATIENTS", "MODELS", "get_model", "sample_parameters", "simulate"]
+__all__ = ["MAX_PATIENTS", "MODELS", "get_model", "simulate", "to_dataset"]
 
 #: Upper bound on patients per in-memory `simulate` call (daily output of all
 #: states must fit in memory); larger runs go through the streaming runner.
@@ -61,30 +62,8 @@ def get_model(name: str) -> ModelSpec:
     return factory()
 
 
-def sample_parameters(spec: ModelSpec, indices: np.ndarray, seed: int) -> np.ndarray:
-    """Between-patient parameter draws, shape (len(indices), P).
-
-    Each parameter is lognormal with median ``value`` and coefficient of
-    variation ``cv`` (sigma = sqrt(log(1 + cv^2))), truncated to
-    [lower, upper] by redrawing-free clipping.  Patient ``i`` draws from its own
-    stream :func:`gutskin.engine.random.patient_rng` ``(seed, i)``, so draws do
-    not depend on batch or chunk size.
-    """
-    values = np.array([p.value for p in spec.parameters], dtype=np.float64)
-    cv = np.array([p.cv for p in spec.parameters], dtype=np.float64)
-    sigma = np.sqrt(np.log1p(cv**2))
-    lo = np.array([-np.inf if p.lower is None else p.lower for p in spec.parameters])
-    hi = np.array([np.inf if p.upper is None else p.upper for p in spec.parameters])
-    out = np.empty((len(indices), values.size))
-    for row, i in enumerate(indices):
-        z = patient_rng(seed, int(i), "parameters").standard_normal(values.size)
-        draw = np.where(sigma > 0, values * np.exp(sigma * z), values)
-        out[row] = np.clip(draw, lo, hi)
-    return out
-
-
 def _schedule(
-    spec: ModelSpec, scenario: Scenario, indices: np.ndarray, seed: int, t0: float
+    spec: ModelSpec, scenario: Scenario, indices: np.ndarray, seed: int, t0: float, t_end: float
 ) -> tuple[Schedule, dict[str, float]]:
     exposures = [
         Exposure(
@@ -101,7 +80,11 @@ def _schedule(
     if scenario.regimens:
         from gutskin.model.interventions import resolve
 
-        extra, overrides = resolve([r.model_dump() for r in scenario.regimens], t0=t0)
+        regs = [
+            {**r.model_dump(), "stop_day": t_end if r.stop_day is None else r.stop_day}
+            for r in scenario.regimens
+        ]
+        extra, overrides = resolve(regs, t0=t0)
         exposures.extend(extra)
     rngs = patient_rngs(seed, indices, "schedule")
     sched = build_schedule(
@@ -165,26 +148,33 @@ def simulate(
     idx = np.arange(patients)
     params = sample_parameters(spec, idx, seed)
     try:
-        sched, overrides = _schedule(spec, sc, idx, seed, 0.0)
-    except ScheduleError as exc:
+        sched, overrides = _schedule(spec, sc, idx, seed, 0.0, float(days))
+    except (ScheduleError, ValueError) as exc:
         raise ScenarioError(f"scenario {sc.name!r}: {exc}") from None
     for name, value in overrides.items():
         params[:, spec.parameter_names.index(name)] = value
     y0 = np.array(
         [spec.initial_values(dict(zip(spec.parameter_names, row, strict=True))) for row in params]
     )
+    noisy = "flare_noise" in spec.input_names
     if sc.burn_in_days > 0:
+        burn_sched = (
+            flare_noise_schedule(spec, params, idx, seed, -sc.burn_in_days, 0.0) if noisy else None
+        )
         burn = integrate(
             spec,
             y0,
             params,
-            [0.0, sc.burn_in_days],
+            [-sc.burn_in_days, 0.0],
+            burn_sched,
             method=method,
             rtol=rtol,
             atol=atol,
             chunk_size=chunk_size,
         )
         y0 = np.where(burn.ok[:, None], burn.y[:, -1, :], y0)
+    if noisy:
+        sched = sched + flare_noise_schedule(spec, params, idx, seed, 0.0, days)
     t_eval = np.arange(0.0, days + 1e-9, output_every)
     if t_eval[-1] < days:
         t_eval = np.append(t_eval, days)
