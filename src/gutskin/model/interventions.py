@@ -1,0 +1,444 @@
+"""Interventions as named model inputs: a registry and a resolver to exposures.
+
+Every intervention sets one model input (``probiotic_dose_<k>``, ``prebiotic``, ...)
+over a time window; probiotic strains additionally set the parameters of the slot they
+occupy (:meth:`gutskin.model.strains.Strain.slot_parameters`).  :func:`resolve` turns a
+list of regimens into engine :class:`~gutskin.engine.schedule.Exposure` s and parameter
+overrides; the trial layer compiles them with :func:`gutskin.engine.build_schedule`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pandas as pd
+
+from gutskin.engine.schedule import Exposure, ScheduleError
+from gutskin.model.strains import Strain, load_strains
+
+__all__ = [
+    "ALIASES",
+    "INTERVENTIONS",
+    "Intervention",
+    "InterventionError",
+    "Regimen",
+    "get_intervention",
+    "intervention_table",
+    "resolve",
+]
+
+Kind = Literal["probiotic", "input", "placebo"]
+
+
+class InterventionError(ValueError):
+    """An intervention or regimen is invalid; the message names the field and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """A registered intervention.
+
+    Attributes
+    ----------
+    name : str
+        Registry key.
+    description : str
+        What it is.
+    kind : {"probiotic", "input", "placebo"}
+        Probiotics occupy a slot; ``input`` sets ``input``; placebo sets nothing.
+    input : str or None
+        Model input it sets (probiotics: chosen at resolve time).
+    dose_unit : str
+        Unit of ``dose``.
+    default_dose : float
+        Dose used when a regimen gives none.
+    dose_range : (float, float)
+        Allowed dose range (inclusive).
+    mechanism : str
+        How it acts in the model.
+    source : str
+        Evidence for the mechanism (or ``assumed``).
+    strain : str or None
+        Strain id for probiotics.
+    """
+
+    name: str
+    description: str
+    kind: Kind
+    input: str | None
+    dose_unit: str
+    default_dose: float
+    dose_range: tuple[float, float]
+    mechanism: str
+    source: str
+    strain: str | None = None
+
+
+@dataclass(frozen=True)
+class Regimen:
+    """One regimen: an intervention at a dose over ``[start_day, stop_day)``.
+
+    ``dose`` None means the intervention's default dose.  ``pattern`` is ``"daily"``
+    (each day taken or missed with probability ``adherence``) or ``"continuous"``.
+    """
+
+    intervention: str
+    start_day: float
+    stop_day: float
+    dose: float | None = None
+    pattern: str = "daily"
+    adherence: float = 1.0
+
+
+def _probiotic(strain: Strain) -> Intervention:
+    return Intervention(
+        name=strain.id,
+        description=f"Oral probiotic {strain.name}",
+        kind="probiotic",
+        input=None,
+        dose_unit="CFU/day",
+        default_dose=strain.default_dose,
+        dose_range=(0.0, 1.0e12),
+        mechanism=(
+            "Dosed gut load with first-order washout; per-unit-load effects on gut immune "
+            "IL-8 tone, SCFA, barrier repair, skin IGF-1 and skin-reaching antimicrobial "
+            "activity (strain properties in strains.yaml)"
+        ),
+        source="; ".join(sorted({p.source for p in strain.properties.values()})),
+        strain=strain.id,
+    )
+
+
+_FIXED: tuple[Intervention, ...] = (
+    Intervention(
+        name="placebo",
+        description="Oral placebo or inert comparator",
+        kind="placebo",
+        input=None,
+        dose_unit="1",
+        default_dose=1.0,
+        dose_range=(0.0, 1.0),
+        mechanism="No biological effect; placebo response arises from regression to the mean "
+        "and the natural course, handled by the trial layer",
+        source="Evidence brief §4.6",
+    ),
+    Intervention(
+        name="prebiotic_fibre",
+        description="Fermentable prebiotic fibre supplement",
+        kind="input",
+        input="prebiotic",
+        dose_unit="g/day",
+        default_dose=10.0,
+        dose_range=(0.0, 50.0),
+        mechanism="Raises growth of butyrate producers and Bifidobacterium (gLV perturbation) "
+        "and so SCFA output and barrier repair",
+        source="assumed (general knowledge, L)",
+    ),
+    Intervention(
+        name="botanical",
+        description="Lupeol (Solanum melongena) + Echinacea extract; 1 = the Rinaldi 2022 dose",
+        kind="input",
+        input="botanical",
+        dose_unit="1 (Rinaldi 2022 dose)",
+        default_dose=1.0,
+        dose_range=(0.0, 5.0),
+        mechanism="Direct (non-gut) suppression of systemic inflammatory tone",
+        source="Rinaldi F et al., Dermatol Ther (Heidelb) 2022;12:577 (group III)",
+    ),
+    Intervention(
+        name="oral_antibiotic",
+        description="Oral tetracycline-class antibiotic (doxycycline/minocycline), "
+        "doxycycline-equivalent dose",
+        kind="input",
+        input="antibiotic_oral",
+        dose_unit="mg/day",
+        default_dose=100.0,
+        dose_range=(0.0, 400.0),
+        mechanism="Kills C. acnes (and staphylococci), suppresses skin IL-8 "
+        "(anti-inflammatory), depletes gut Bifidobacterium/Lactobacillus and butyrate "
+        "producers (lower gut diversity)",
+        source="Evidence brief §1 (standard interventions); minocycline gut study PMC7992645",
+    ),
+    Intervention(
+        name="benzoyl_peroxide",
+        description="Topical benzoyl peroxide",
+        kind="input",
+        input="bpo_topical",
+        dose_unit="1 (applied)",
+        default_dose=1.0,
+        dose_range=(0.0, 1.0),
+        mechanism="Bactericidal to C. acnes (and, less, to staphylococci)",
+        source="Evidence brief §1 (standard interventions)",
+    ),
+    Intervention(
+        name="topical_retinoid",
+        description="Topical retinoid (e.g. adapalene)",
+        kind="input",
+        input="retinoid_topical",
+        dose_unit="1 (applied)",
+        default_dose=1.0,
+        dose_range=(0.0, 1.0),
+        mechanism="Comedolytic: speeds clearance of follicular occlusion",
+        source="Evidence brief §1 (standard interventions); Matharoo et al., "
+        "Pharmaceutics 2025;17:1108",
+    ),
+    Intervention(
+        name="isotretinoin",
+        description="Oral isotretinoin",
+        kind="input",
+        input="isotretinoin",
+        dose_unit="mg/kg/day",
+        default_dose=0.5,
+        dose_range=(0.0, 2.0),
+        mechanism="Suppresses sebum production; C. acnes and occlusion fall secondarily",
+        source="Stewart ME et al., J Am Acad Dermatol 1983;8:532; Janiczek-Dolphin N et al., "
+        "Br J Dermatol 2010;163:683",
+    ),
+    Intervention(
+        name="high_glycemic_diet",
+        description="High glycaemic load / dairy diet (relative load, 1 = high)",
+        kind="input",
+        input="diet_glycemic",
+        dose_unit="1",
+        default_dose=1.0,
+        dose_range=(0.0, 3.0),
+        mechanism="Raises IGF-1 signalling, hence sebum and sebocyte IL-8",
+        source="assumed (diet-IGF-1 link not quantified in the evidence brief, L)",
+    ),
+    Intervention(
+        name="skincare",
+        description="Standard skin-care / topical vehicle routine",
+        kind="input",
+        input="skincare",
+        dose_unit="1 (applied)",
+        default_dose=1.0,
+        dose_range=(0.0, 1.0),
+        mechanism="Small increase of follicular occlusion clearance (vehicle effect of "
+        "topical arms)",
+        source="Evidence brief §4.6 (vehicle response); magnitude assumed",
+    ),
+)
+
+#: Alternative names accepted by :func:`get_intervention` and :func:`resolve`.
+ALIASES: dict[str, str] = {
+    "doxycycline": "oral_antibiotic",
+    "minocycline": "oral_antibiotic",
+    "bpo": "benzoyl_peroxide",
+    "adapalene": "topical_retinoid",
+    "prebiotic": "prebiotic_fibre",
+    "diet_glycemic": "high_glycemic_diet",
+    "vehicle": "skincare",
+}
+
+
+def _registry(strains: Mapping[str, Strain] | None = None) -> dict[str, Intervention]:
+    reg = {i.name: i for i in _FIXED}
+    for sid, strain in (strains if strains is not None else load_strains()).items():
+        if sid in reg or sid in ALIASES:
+            raise InterventionError(
+                f"strain id {sid!r} clashes with an intervention name; rename the strain"
+            )
+        reg[sid] = _probiotic(strain)
+    return reg
+
+
+#: Registry of the packaged interventions (fixed ones plus one per packaged strain).
+INTERVENTIONS: dict[str, Intervention] = _registry()
+
+
+def get_intervention(name: str, strains: Mapping[str, Strain] | None = None) -> Intervention:
+    """Look up an intervention by name or alias.
+
+    Parameters
+    ----------
+    name : str
+        Registry name (e.g. ``"LS03"``, ``"botanical"``) or an alias (``"doxycycline"``).
+    strains : mapping, optional
+        Strain library (e.g. from ``load_strains(user_file)``); default: packaged.
+
+    Returns
+    -------
+    Intervention
+
+    Raises
+    ------
+    InterventionError
+        If the name is unknown; the message lists the known names.
+    """
+    reg = INTERVENTIONS if strains is None else _registry(strains)
+    key = ALIASES.get(name, name)
+    if key not in reg:
+        raise InterventionError(
+            f"intervention: unknown name {name!r}; known: {sorted(reg)} "
+            f"(aliases: {sorted(ALIASES)})"
+        )
+    return reg[key]
+
+
+def intervention_table(strains: Mapping[str, Strain] | None = None) -> pd.DataFrame:
+    """The intervention registry as a table (one row per intervention).
+
+    Parameters
+    ----------
+    strains : mapping, optional
+        Strain library; default: the packaged one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``name, kind, input, dose_unit, default_dose, dose_min, dose_max,
+        mechanism, source``; probiotics show ``probiotic_dose_<slot>`` as input.
+    """
+    reg = INTERVENTIONS if strains is None else _registry(strains)
+    rows = [
+        {
+            "name": iv.name,
+            "kind": iv.kind,
+            "input": iv.input or ("probiotic_dose_<slot>" if iv.kind == "probiotic" else ""),
+            "dose_unit": iv.dose_unit,
+            "default_dose": iv.default_dose,
+            "dose_min": iv.dose_range[0],
+            "dose_max": iv.dose_range[1],
+            "mechanism": iv.mechanism,
+            "source": iv.source,
+        }
+        for iv in reg.values()
+    ]
+    return pd.DataFrame(rows)
+
+
+def _field(reg: Any, name: str, where: str, default: Any = ...) -> Any:
+    if isinstance(reg, Mapping):
+        if name in reg:
+            return reg[name]
+    elif hasattr(reg, name):
+        return getattr(reg, name)
+    if default is ...:
+        raise InterventionError(f"{where}.{name}: required field is missing")
+    return default
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool):
+        raise InterventionError(f"{where}: expected a number, got {value!r}")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise InterventionError(f"{where}: expected a number, got {value!r}") from None
+    if not math.isfinite(out):
+        raise InterventionError(f"{where}: expected a finite number, got {value!r}")
+    return out
+
+
+def resolve(
+    regimen_list: Sequence[Mapping[str, Any] | Any],
+    t0: float = 0.0,
+    *,
+    strains: Mapping[str, Strain] | None = None,
+) -> tuple[list[Exposure], dict[str, float]]:
+    """Turn regimens into model exposures and parameter overrides.
+
+    Parameters
+    ----------
+    regimen_list : sequence
+        Regimens as mappings or objects with ``intervention``, ``start_day``,
+        ``stop_day`` and optionally ``dose`` (default: the intervention's default dose),
+        ``pattern`` (``"daily"`` | ``"continuous"``, default ``"daily"``) and
+        ``adherence`` (in [0, 1], default 1).
+    t0 : float
+        Time origin added to ``start_day`` and ``stop_day`` (days).
+    strains : mapping, optional
+        Strain library; default: the packaged one.
+
+    Returns
+    -------
+    exposures : list of Exposure
+        One per non-placebo regimen.
+    parameter_overrides : dict
+        Slot parameters of each probiotic strain; distinct strains take slots 1, 2, 3
+        in order of first appearance (a strain listed twice keeps its slot).
+
+    Raises
+    ------
+    InterventionError
+        Unknown intervention, negative or out-of-range dose, bad window, pattern or
+        adherence, or more than three distinct probiotic strains; the message names the
+        regimen field and what is allowed.
+    """
+    library = dict(strains) if strains is not None else load_strains()
+    exposures: list[Exposure] = []
+    overrides: dict[str, float] = {}
+    slots: dict[str, int] = {}
+    for i, reg in enumerate(regimen_list):
+        where = f"regimen[{i}]"
+        name = _field(reg, "intervention", where)
+        if not isinstance(name, str):
+            raise InterventionError(f"{where}.intervention: expected a name, got {name!r}")
+        try:
+            iv = get_intervention(name, library)
+        except InterventionError as exc:
+            raise InterventionError(f"{where}.{exc}") from None
+        raw_dose = _field(reg, "dose", where, None)
+        dose = iv.default_dose if raw_dose is None else _number(raw_dose, f"{where}.dose")
+        lo, hi = iv.dose_range
+        if dose < 0:
+            raise InterventionError(
+                f"{where}.dose: {dose!r} is negative; allowed for {iv.name!r}: "
+                f"{lo:g} to {hi:g} {iv.dose_unit}"
+            )
+        if not lo <= dose <= hi:
+            raise InterventionError(
+                f"{where}.dose: {dose!r} is out of range for {iv.name!r}; allowed: "
+                f"{lo:g} to {hi:g} {iv.dose_unit}"
+            )
+        start = _number(_field(reg, "start_day", where), f"{where}.start_day")
+        stop = _number(_field(reg, "stop_day", where), f"{where}.stop_day")
+        if start + t0 < 0:
+            raise InterventionError(
+                f"{where}.start_day: t0 + start_day must be >= 0, got {start + t0}"
+            )
+        if not stop > start:
+            raise InterventionError(
+                f"{where}.stop_day: must be after start_day ({start}), got {stop}"
+            )
+        pattern = _field(reg, "pattern", where, "daily")
+        if pattern not in ("daily", "continuous"):
+            raise InterventionError(
+                f"{where}.pattern: {pattern!r} is not allowed; use 'daily' or 'continuous'"
+            )
+        adherence = _number(_field(reg, "adherence", where, 1.0), f"{where}.adherence")
+        if not 0.0 <= adherence <= 1.0:
+            raise InterventionError(f"{where}.adherence: must be in [0, 1], got {adherence}")
+        if iv.kind == "placebo":
+            continue
+        if iv.kind == "probiotic":
+            assert iv.strain is not None
+            if iv.strain not in slots:
+                if len(slots) == 3:
+                    raise InterventionError(
+                        f"{where}.intervention: {iv.strain!r} would be a 4th distinct "
+                        f"probiotic strain; at most 3 are allowed (already: {list(slots)})"
+                    )
+                slots[iv.strain] = len(slots) + 1
+                overrides.update(library[iv.strain].slot_parameters(slots[iv.strain]))
+            target = f"probiotic_dose_{slots[iv.strain]}"
+        else:
+            assert iv.input is not None
+            target = iv.input
+        try:
+            exposures.append(
+                Exposure(
+                    input=target,
+                    level=dose,
+                    start=t0 + start,
+                    stop=t0 + stop,
+                    pattern=pattern,
+                    adherence=adherence,
+                )
+            )
+        except ScheduleError as exc:  # pragma: no cover - pre-validated above
+            raise InterventionError(f"{where}: {exc}") from None
+    return exposures, overrides

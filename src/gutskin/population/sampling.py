@@ -1,0 +1,284 @@
+"""Virtual patients: parameter sampling, disease-activity noise and burn-in to baseline.
+
+Every random draw of patient ``i`` comes from its own stream
+(:func:`gutskin.engine.random.patient_rng`), so results never depend on chunking,
+worker count or which other patients are simulated:
+
+- parameters: stream ``"parameters"``, one uniform per model parameter in table order;
+- flare noise: stream ``"noise"``, one standard normal per day from :data:`NOISE_ORIGIN`.
+
+Parameters are lognormal with median ``value`` and coefficient of variation ``cv``
+(``sigma = sqrt(log(1 + cv^2))`` on the log scale, as in the Miyano 2021/2022 virtual
+populations), truncated to ``[lower, upper]`` by inverse-CDF sampling.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.signal import lfilter
+from scipy.special import ndtr, ndtri
+
+from gutskin.engine.integrate import Method, integrate
+from gutskin.engine.random import patient_rng
+from gutskin.engine.schedule import Schedule
+from gutskin.engine.spec import ModelSpec
+
+__all__ = [
+    "NOISE_INPUT",
+    "NOISE_ORIGIN",
+    "burn_in",
+    "flare_noise_schedule",
+    "ou_path",
+    "sample_parameters",
+]
+
+#: Model input that carries the disease-activity noise.
+NOISE_INPUT = "flare_noise"
+#: Day at which every patient's noise path starts (stationary); burn-in and trial windows
+#: read the same path as long as they start at or after it (burn-ins up to 10 years).
+NOISE_ORIGIN = -3650.0
+
+
+def _indices(indices: Iterable[int]) -> NDArray[np.int64]:
+    idx = np.asarray(list(indices), dtype=np.int64)
+    if idx.ndim != 1:
+        raise ValueError("indices must be a 1-D sequence of patient numbers")
+    if idx.size and idx.min() < 0:
+        raise ValueError("indices must be >= 0")
+    return idx
+
+
+def sample_parameters(
+    spec: ModelSpec,
+    indices: Iterable[int],
+    seed: int,
+    *,
+    values: Mapping[str, float] | None = None,
+) -> NDArray[np.float64]:
+    """Draw patient parameter vectors.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        Model whose parameters carry ``value`` (median), ``cv``, ``lower``, ``upper``.
+    indices : iterable of int
+        Patient numbers; patient ``i`` always gets the same draws for a given seed.
+    seed : int
+        Run seed.
+    values : mapping, optional
+        Medians replacing the nominal values (e.g. fitted ones); their ``cv`` is kept.
+
+    Returns
+    -------
+    ndarray, shape (len(indices), P)
+        Parameters in ``spec.parameter_names`` order.  A parameter with ``cv == 0`` is its
+        median in every patient.
+    """
+    idx = _indices(indices)
+    names = spec.parameter_names
+    unknown = sorted(set(values or {}) - set(names))
+    if unknown:
+        raise ValueError(f"values: unknown parameter(s) {unknown}")
+    med = np.array([float((values or {}).get(p.name, p.value)) for p in spec.parameters])
+    cv = np.array([float(p.cv) for p in spec.parameters])
+    if np.any((cv > 0) & (med <= 0)):
+        bad = [n for n, m, c in zip(names, med, cv, strict=True) if c > 0 and m <= 0]
+        raise ValueError(f"parameters {bad} have cv > 0 but a non-positive median")
+    sigma = np.sqrt(np.log1p(cv**2))
+    var = sigma > 0
+    lo = np.array([p.lower if p.lower is not None else 0.0 for p in spec.parameters], float)
+    hi = np.array([p.upper if p.upper is not None else np.inf for p in spec.parameters], float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(
+            var & (lo > 0), (np.log(np.maximum(lo, 1e-300)) - np.log(med)) / sigma, -np.inf
+        )
+        b = np.where(var & np.isfinite(hi), (np.log(hi) - np.log(med)) / sigma, np.inf)
+    pa, pb = ndtr(a), ndtr(b)
+    out = np.empty((idx.size, len(names)))
+    for row, i in enumerate(idx):
+        u = patient_rng(seed, int(i), "parameters").random(len(names))
+        z = ndtri(pa + u * (pb - pa))
+        out[row] = np.where(var, med * np.exp(sigma * np.where(var, z, 0.0)), med)
+    return out
+
+
+def ou_path(z: ArrayLike, sd: float, tau: float, dt: float = 1.0) -> NDArray[np.float64]:
+    """Stationary Ornstein-Uhlenbeck path sampled every ``dt`` (exact discretisation).
+
+    ``x[0] = sd*z[0]`` and ``x[k] = a*x[k-1] + sd*sqrt(1 - a^2)*z[k]`` with
+    ``a = exp(-dt/tau)``, so every ``x[k]`` has standard deviation ``sd`` and
+    ``corr(x[k], x[k+m]) = exp(-m*dt/tau)``.
+
+    Parameters
+    ----------
+    z : array_like
+        Standard normal innovations (one per step).
+    sd : float
+        Stationary standard deviation (>= 0).
+    tau : float
+        Correlation time (> 0), same unit as ``dt``.
+    dt : float
+        Step.
+
+    Returns
+    -------
+    ndarray
+        The path, same length as ``z``.
+    """
+    zz = np.asarray(z, dtype=np.float64)
+    if sd < 0 or not tau > 0:
+        raise ValueError(f"ou_path: need sd >= 0 and tau > 0, got sd={sd}, tau={tau}")
+    a = math.exp(-dt / tau)
+    b = sd * math.sqrt(max(0.0, 1.0 - a * a))
+    if zz.size == 0:
+        return np.empty_like(zz)
+    # AR(1) recursion x[k] = a*x[k-1] + b*z[k] for k >= 1, started at x[0] = sd*z[0]
+    x = np.empty_like(zz)
+    x[0] = sd * zz[0]
+    if zz.size > 1:
+        x[1:], _ = lfilter([b], [1.0, -a], zz[1:], zi=[a * x[0]])
+    return x
+
+
+def flare_noise_schedule(
+    spec: ModelSpec,
+    params: ArrayLike,
+    indices: Iterable[int],
+    seed: int,
+    t_start: float,
+    t_end: float,
+    *,
+    enabled: bool = True,
+) -> Schedule:
+    """Daily piecewise-constant flare-noise input for a batch of patients.
+
+    Each patient's path is one stationary OU process on integer days from
+    :data:`NOISE_ORIGIN`, with that patient's ``flare_sd`` and ``flare_tau`` (columns of
+    ``params``) and innovations from its ``"noise"`` stream; this function returns the
+    part on ``[t_start, t_end)``.  Burn-in and trial windows of the same patient are thus
+    segments of one path.  All other inputs are at their defaults (0), so the result can
+    be added to a treatment schedule with ``+``.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        Model (must have the input :data:`NOISE_INPUT`).
+    params : array_like, shape (N, P)
+        Patient parameters (``spec.parameter_names`` order).
+    indices : iterable of int
+        Patient numbers (length N), as passed to :func:`sample_parameters`.
+    seed : int
+        Run seed.
+    t_start, t_end : float
+        Window in days; ``NOISE_ORIGIN <= t_start < t_end``.
+    enabled : bool
+        False gives a zero noise input (deterministic runs) on the same grid.
+
+    Returns
+    -------
+    Schedule
+        Breakpoints at ``t_start``, every integer day inside the window, and ``inf``.
+    """
+    idx = _indices(indices)
+    pa = np.atleast_2d(np.asarray(params, dtype=np.float64))
+    if pa.shape != (idx.size, len(spec.parameters)):
+        raise ValueError(
+            f"params has shape {pa.shape}; expected ({idx.size}, {len(spec.parameters)})"
+        )
+    if NOISE_INPUT not in spec.input_names:
+        raise ValueError(f"model has no input {NOISE_INPUT!r}")
+    if not (NOISE_ORIGIN <= t_start < t_end and math.isfinite(t_end)):
+        raise ValueError(
+            f"need {NOISE_ORIGIN} <= t_start < t_end < inf, got t_start={t_start}, t_end={t_end}"
+        )
+    first = math.floor(t_start)
+    last = math.ceil(t_end)  # exclusive
+    days = np.arange(first, last, dtype=np.float64)
+    times = np.concatenate([[t_start], days[days > t_start], [np.inf]])
+    seg_day = np.floor(times[:-1]).astype(np.int64)
+    col = spec.input_names.index(NOISE_INPUT)
+    defaults = np.array([u.default for u in spec.inputs], dtype=np.float64)
+    values = np.empty((idx.size, times.size - 1, len(defaults)))
+    values[:] = defaults
+    if enabled:
+        j_sd = spec.parameter_names.index("flare_sd")
+        j_tau = spec.parameter_names.index("flare_tau")
+        origin = int(NOISE_ORIGIN)
+        n_days = last - origin
+        for row, i in enumerate(idx):
+            z = patient_rng(seed, int(i), "noise").standard_normal(n_days)
+            path = ou_path(z, float(pa[row, j_sd]), float(pa[row, j_tau]))
+            values[row, :, col] = defaults[col] + path[seg_day - origin]
+    return Schedule(times=times, values=values)
+
+
+def burn_in(
+    spec: ModelSpec,
+    params: ArrayLike,
+    days: float = 365.0,
+    *,
+    seed: int = 0,
+    indices: Iterable[int] | None = None,
+    noise: bool = True,
+    y0: ArrayLike | None = None,
+    method: Method = "auto",
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    n_threads: int | None = None,
+) -> NDArray[np.float64]:
+    """Run untreated patients from the model's initial state to their own baseline (t = 0).
+
+    Integrates from ``t = -days`` to ``t = 0`` with no treatment and, if ``noise``, each
+    patient's flare-noise path (so the baseline sits on that patient's path, continuing
+    into a trial that starts at 0 with the same seed and indices).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        Model.
+    params : array_like, shape (N, P)
+        Patient parameters.
+    days : float
+        Burn-in length (days, <= ``-NOISE_ORIGIN``); the slowest untreated modes (lesion
+        turnover, occlusion, gut re-equilibration) settle within ~6 months.
+    seed : int
+        Run seed (noise stream).
+    indices : iterable of int, optional
+        Patient numbers (default ``range(N)``).
+    noise : bool
+        Include disease-activity noise.
+    y0 : array_like, optional
+        Start states (default: ``spec.initial_values()``, the nominal steady state).
+    method, rtol, atol, n_threads
+        Passed to :func:`gutskin.engine.integrate`.
+
+    Returns
+    -------
+    ndarray, shape (N, S)
+        States at t = 0; rows of patients whose solve failed are NaN.
+    """
+    pa = np.atleast_2d(np.asarray(params, dtype=np.float64))
+    n = pa.shape[0]
+    idx = _indices(range(n) if indices is None else indices)
+    if idx.size != n:
+        raise ValueError(f"indices has {idx.size} entries but params has {n} rows")
+    if not 0 < days <= -NOISE_ORIGIN:
+        raise ValueError(f"days must be in (0, {-NOISE_ORIGIN}], got {days}")
+    start = np.asarray(spec.initial_values() if y0 is None else y0, dtype=np.float64)
+    sched = flare_noise_schedule(spec, pa, idx, seed, -float(days), 0.0, enabled=noise)
+    res = integrate(
+        spec,
+        start,
+        pa,
+        np.array([-float(days), 0.0]),
+        sched,
+        method=method,
+        rtol=rtol,
+        atol=atol,
+        n_threads=n_threads,
+    )
+    return np.ascontiguousarray(res.y[:, -1, :])

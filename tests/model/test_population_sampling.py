@@ -1,0 +1,101 @@
+"""Parameter sampling, flare noise and burn-in."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gutskin.population import (
+    NOISE_ORIGIN,
+    burn_in,
+    flare_noise_schedule,
+    ou_path,
+    sample_parameters,
+)
+
+
+def test_sampling_is_chunk_invariant(spec):
+    whole = sample_parameters(spec, range(50), seed=3)
+    parts = np.vstack(
+        [sample_parameters(spec, range(0, 20), 3), sample_parameters(spec, range(20, 50), 3)]
+    )
+    np.testing.assert_array_equal(whole, parts)
+    np.testing.assert_array_equal(sample_parameters(spec, [17], 3)[0], whole[17])
+    assert not np.array_equal(sample_parameters(spec, range(5), 4), whole[:5])
+
+
+def test_sampling_distribution(spec):
+    p = sample_parameters(spec, range(4000), seed=1)
+    for j, par in enumerate(spec.parameters):
+        col = p[:, j]
+        assert np.all(col >= par.lower) and np.all(col <= par.upper), par.name
+        if par.cv == 0:
+            assert np.all(col == par.value), par.name
+    j = spec.parameter_names.index("immune_reactivity")  # cv 0.6, wide bounds
+    x = p[:, j]
+    assert abs(np.median(x) / spec.parameters[j].value - 1) < 0.05
+    sigma = np.sqrt(np.log1p(spec.parameters[j].cv ** 2))
+    assert abs(np.std(np.log(x)) / sigma - 1) < 0.08
+
+
+def test_sampling_overrides_and_errors(spec):
+    p = sample_parameters(spec, range(2000), 1, values={"mu_cac": 1.0})
+    j = spec.parameter_names.index("mu_cac")
+    assert abs(np.median(p[:, j]) - 1.0) < 0.03  # new median, same CV
+    with pytest.raises(ValueError, match="unknown parameter"):
+        sample_parameters(spec, range(3), 1, values={"nope": 1.0})
+
+
+def test_ou_path_statistics():
+    rng = np.random.default_rng(0)
+    x = ou_path(rng.standard_normal(200_000), sd=0.5, tau=10.0)
+    assert abs(x.std() - 0.5) < 0.02
+    lag = 10
+    r = np.corrcoef(x[:-lag], x[lag:])[0, 1]
+    assert abs(r - np.exp(-1.0)) < 0.03
+    with pytest.raises(ValueError):
+        ou_path([0.0], sd=-1, tau=1)
+
+
+def test_noise_windows_are_segments_of_one_path(spec):
+    idx = [3, 8]
+    p = sample_parameters(spec, idx, 5)
+    full = flare_noise_schedule(spec, p, idx, 5, -30.0, 20.0)
+    a = flare_noise_schedule(spec, p, idx, 5, -30.0, 0.0)
+    b = flare_noise_schedule(spec, p, idx, 5, 0.0, 20.0)
+    col = spec.input_names.index("flare_noise")
+    np.testing.assert_array_equal(full.values[:, :30, col], a.values[:, :, col])
+    np.testing.assert_array_equal(full.values[:, 30:, col], b.values[:, :, col])
+    one = flare_noise_schedule(spec, p[1:], idx[1:], 5, 0.0, 20.0)  # patient alone
+    np.testing.assert_array_equal(one.values[0], b.values[1])
+    assert np.all(full.values[:, :, np.arange(len(spec.inputs)) != col] == 0)
+    off = flare_noise_schedule(spec, p, idx, 5, 0.0, 20.0, enabled=False)
+    assert np.all(off.values == 0) and np.array_equal(off.times, b.times)
+    with pytest.raises(ValueError):
+        flare_noise_schedule(spec, p, idx, 5, NOISE_ORIGIN - 1, 0.0)
+
+
+def test_noise_schedule_adds_to_treatment(spec):
+    from gutskin.engine import Exposure, build_schedule
+
+    p = sample_parameters(spec, range(2), 5)
+    noise = flare_noise_schedule(spec, p, range(2), 5, 0.0, 10.0)
+    trt = build_schedule(
+        spec.input_names, [0.0] * len(spec.inputs), [Exposure("botanical", 1, 2, 6)], 2, 0.0
+    )
+    both = trt + noise
+    assert both.at(3.0)[0, spec.input_names.index("botanical")] == 1.0
+    assert both.at(3.5)[0, spec.input_names.index("flare_noise")] == noise.at(3.0)[0, -1]
+
+
+def test_burn_in_is_deterministic_and_reaches_baseline(spec):
+    idx = np.arange(6)
+    p = sample_parameters(spec, idx, 9)
+    y1 = burn_in(spec, p, 300, seed=9)
+    y2 = burn_in(spec, p[3:], 300, seed=9, indices=idx[3:])
+    np.testing.assert_array_equal(y1[3:], y2)
+    assert np.isfinite(y1).all()
+    # without noise, a longer burn-in barely moves the baseline
+    a = burn_in(spec, p, 300, noise=False)
+    b = burn_in(spec, p, 600, noise=False)
+    np.testing.assert_allclose(a, b, rtol=0.02, atol=1e-3)
