@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from typer.exceptions import TyperException
 
 from gutskin import __version__
@@ -27,11 +26,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-console = Console(stderr=True)
-
-
-class UserError(Exception):
-    """An error caused by the user's input (exit 2, one line)."""
+from gutskin.cli_support import LazyProgress as _LazyProgress  # noqa: E402
+from gutskin.cli_support import UserError, console  # noqa: E402
 
 
 def _version(value: bool) -> None:
@@ -48,36 +44,6 @@ def _root(
     ] = False,
 ) -> None:
     """gutskin command-line interface."""
-
-
-class _LazyProgress:
-    """A rich progress bar that only appears once a run has lasted a second."""
-
-    def __init__(self, total: int, label: str) -> None:
-        self.total, self.label = total, label
-        self.start = time.monotonic()
-        self.bar: Progress | None = None
-        self.task: Any = None
-
-    def __call__(self, done: int) -> None:
-        if self.bar is None and time.monotonic() - self.start > 1.0 and done < self.total:
-            self.bar = Progress(
-                TextColumn(self.label),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                console=console,
-                transient=True,
-            )
-            self.bar.start()
-            self.task = self.bar.add_task(self.label, total=self.total)
-        if self.bar is not None:
-            self.bar.update(self.task, completed=done)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 @app.command()
@@ -483,6 +449,30 @@ def _summary_table(ds: Any) -> Any:
                 }
             )
     return pd.DataFrame(rows)
+
+
+#: Subpackages that add commands: each module has ``register(app)``.
+EXTENSIONS = (
+    "gutskin.microbiome.commands",
+    "gutskin.sensitivity.commands",
+    "gutskin.explorer.commands",
+)
+
+
+def _register_extensions() -> None:
+    import importlib
+
+    for name in EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and name.startswith(exc.name):
+                continue  # that subpackage is not installed in this tree
+            raise
+        module.register(app)
+
+
+_register_extensions()
 
 
 def main(argv: list[str] | None = None) -> int:
