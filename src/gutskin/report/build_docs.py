@@ -13,7 +13,7 @@ from typing import Any
 
 from gutskin.report.model_doc import draw_causal_diagram, render_model_markdown
 
-__all__ = ["DOCS", "model_markdown", "main"]
+__all__ = ["DOCS", "main", "model_markdown"]
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 DIAGRAM = "figures/causal_diagram.png"

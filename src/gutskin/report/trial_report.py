@@ -108,7 +108,10 @@ def responder_bars(endpoints: pd.DataFrame, column: str = "iga_success") -> plt.
         p = k / n
         ax.bar(i, 100 * p, color=f"C{i}")
         ax.errorbar(
-            i, 100 * p, yerr=[[100 * max(p - lo, 0.0)], [100 * max(hi - p, 0.0)]], color="k",
+            i,
+            100 * p,
+            yerr=[[100 * max(p - lo, 0.0)], [100 * max(hi - p, 0.0)]],
+            color="k",
             capsize=4,
         )
     ax.set_xticks(range(len(arms)))

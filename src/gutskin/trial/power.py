@@ -62,7 +62,7 @@ def _replicate(big: Design, grid: list[int], seed: int, r: int) -> list[dict[str
     from gutskin.trial.analysis import analyse_trial
 
     full = run_trial(big, seed=replicate_seed(seed, r), analyse=False)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for n in grid:
         sub = _subset(full, n)
         analyse_trial(sub)
