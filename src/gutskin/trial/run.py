@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from gutskin.engine import Exposure, ModelSpec, Schedule, build_schedule, integrate
 from gutskin.engine.integrate import BatchResult
 from gutskin.engine.random import patient_rng, patient_rngs
+from gutskin.population.covariates import apply_covariates
 from gutskin.simulation import get_model
 from gutskin.trial.design import ENDPOINTS, Design, DesignError
 from gutskin.trial.observation import GAGS_IMPROVEMENT, N_UNIFORMS, observe_visits
@@ -237,7 +238,7 @@ def run_trial(
         idx = np.arange(screened, min(screened + batch, limit), dtype=np.int64)
         screened += len(idx)
         cov = _covariates(design, idx, seed)
-        params = sample_parameters(spec, idx, seed)
+        params = apply_covariates(spec, sample_parameters(spec, idx, seed), cov["sex"].to_numpy())
         y0 = np.array(
             [spec.initial_values(dict(zip(spec.parameter_names, r, strict=True))) for r in params]
         )
