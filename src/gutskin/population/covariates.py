@@ -4,9 +4,10 @@ Each effect multiplies one parameter for patients matching a condition.  They
 are few, marked with their evidence, and kept as data so calibration can
 revise them.
 
-| parameter | who | factor | evidence |
-|---|---|---|---|
-| ``androgen_tone`` | males | 1.25 | assumed (L): casual sebum correlates with lesions most strongly in males (Youn group, n = 914; H, qualitative); higher male sebum output is general knowledge, magnitude unverified |
+* ``androgen_tone`` × 1.25 in males — assumed (L).  Direction: casual sebum
+  correlates with lesions most strongly in males (Youn group, n = 914; H,
+  qualitative); higher male sebum output is general knowledge, magnitude
+  unverified.
 
 Age is sampled and recorded (analysis covariate, stratification) but has no
 biological effect in the model: Leyden 1975 found acne-vs-normal differences in
