@@ -250,7 +250,7 @@ def _print_trial_summary(results: dict[str, Any]) -> None:
             f"{fmt(c['ci_low'], '.2f')} to {fmt(c['ci_high'], '.2f')}" if c else "",
             fmt(c["p_value"], ".3g") if c else "",
         )
-    Console().print(table)
+    Console(width=max(Console().width, 110)).print(table)
 
 
 @app.command()

@@ -67,26 +67,40 @@ def trajectory_plot(endpoints: pd.DataFrame, endpoint: str) -> plt.Figure:
 
 
 def forest_plot(comparisons: Sequence[dict[str, Any]]) -> plt.Figure:
-    """Estimates with 95 % CIs of every comparison, grouped by method."""
+    """Estimates with 95 % CIs: one panel per endpoint × method (own scale), one row per arm.
+
+    The null line is 0 for differences and 1 for rate ratios (``negbin``).
+    """
     rows = [c for c in comparisons if c.get("estimate") is not None]
-    fig, ax = plt.subplots(figsize=(6.5, 0.45 * max(len(rows), 2) + 1.2), dpi=110)
-    for i, c in enumerate(rows):
-        y = len(rows) - i
-        ax.plot([c["ci_low"], c["ci_high"]], [y, y], color="C0")
-        ax.plot(c["estimate"], y, "s", color="C0")
-    ax.set_yticks(range(len(rows), 0, -1))
-    ax.set_yticklabels(
-        [
-            f"{c['arm']} vs {c['reference']}: {c['endpoint']} wk{c['visit_week']:g} ({c['method']})"
-            for c in rows
-        ],
-        fontsize=7,
+    groups: dict[tuple[str, str, float], list[dict[str, Any]]] = {}
+    for c in rows:
+        groups.setdefault((c["endpoint"], c["method"], c["visit_week"]), []).append(c)
+    n_rows = sum(len(g) for g in groups.values())
+    fig, axes = plt.subplots(
+        max(len(groups), 1),
+        1,
+        figsize=(6.5, 0.32 * n_rows + 0.55 * max(len(groups), 1) + 0.6),
+        dpi=110,
+        squeeze=False,
+        gridspec_kw={"height_ratios": [len(g) for g in groups.values()] or [1]},
     )
-    ax.axvline(0, color="grey", lw=0.8)
-    if any(c["method"] == "negbin" for c in rows):
-        ax.axvline(1, color="grey", lw=0.8, ls=":")
-    ax.set_xlabel("estimate (difference; rate ratio for negbin)")
-    ax.set_title("Comparisons vs reference (95 % CI)", fontsize=10)
+    for ax, ((endpoint, method, week), g) in zip(axes[:, 0], groups.items(), strict=False):
+        for i, c in enumerate(g):
+            y = len(g) - i
+            ax.plot([c["ci_low"], c["ci_high"]], [y, y], color="C0")
+            ax.plot(c["estimate"], y, "s", color="C0")
+        ax.set_yticks(range(len(g), 0, -1))
+        ax.set_yticklabels([str(c["arm"]) for c in g], fontsize=7)
+        ax.set_ylim(0.4, len(g) + 0.6)
+        ax.axvline(1.0 if method == "negbin" else 0.0, color="grey", lw=0.8)
+        label = "rate ratio" if method == "negbin" else "difference"
+        ax.set_title(
+            f"{endpoint}, week {week:g}: {method} ({label} vs {g[0]['reference']})",
+            fontsize=8,
+            loc="left",
+        )
+        ax.tick_params(axis="x", labelsize=7)
+    fig.suptitle("Comparisons with the reference arm (95 % CI)", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -56,6 +56,11 @@ def results_dict(result: TrialResult) -> dict[str, Any]:
     summary = result.summary
     endpoints = []
     if summary is not None:
+        order = {a.name: i for i, a in enumerate(design.arms)}
+        eorder = {e: i for i, e in enumerate(design.endpoints)}
+        summary = summary.assign(
+            _e=summary["endpoint"].map(eorder), _a=summary["arm"].map(order)
+        ).sort_values(["_e", "visit_week", "_a"], kind="stable")
         keep = [
             "endpoint",
             "visit_week",
