@@ -90,3 +90,23 @@ def test_null_design_false_positive_rate_on_the_model():
     rate = pw["power"].item()
     # 99 % binomial interval around 0.05 for 400 trials: [0.0275, 0.0775]
     assert 0.0275 <= rate <= 0.0775, rate
+
+
+def test_adverse_event_flags_follow_the_intervention():
+    from gutskin.trial.run import run_trial
+
+    d = parse_design(
+        dict(
+            SMALL,
+            sample_size=40,
+            arms=SMALL["arms"]
+            + [{"name": "doxy", "regimens": [{"intervention": "oral_antibiotic", "dose": 100}]}],
+            analysis={"comparisons": [{"endpoint": "sebum", "method": "ancova"}]},
+        )
+    )
+    d = d.model_copy(update={"sample_size": 42})
+    res = run_trial(d, seed=4)
+    ae = {r["arm"]: r for r in res.adverse_events()}
+    assert ae["isotretinoin"]["ae_dry_skin"] > ae["placebo"]["ae_dry_skin"]
+    assert ae["doxy"]["ae_gut_diversity_loss"] >= ae["placebo"]["ae_gut_diversity_loss"]
+    assert all(r["n_at_risk"] > 0 for r in ae.values())

@@ -86,6 +86,7 @@ def results_dict(result: TrialResult) -> dict[str, Any]:
         },
         "solver_failures": result.solver_failures,
         "arms": result.arms_table(),
+        "adverse_events": result.adverse_events(),
         "endpoints": endpoints,
         "comparisons": comparisons,
     }

@@ -46,6 +46,13 @@ MODEL_OUTPUTS: dict[str, str] = {
 }
 
 
+#: Adverse-event-like flags (assumed thresholds, documented in docs/design-file.md):
+#: dry skin = observed sebum below this fraction of baseline (retinoid/isotretinoin xerosis);
+AE_DRY_SKIN = 0.5
+#: gut diversity loss = observed gut Shannon below baseline minus this many nats.
+AE_SHANNON_DROP = 0.15
+
+
 @dataclass
 class TrialResult:
     """Everything a trial produced.
@@ -66,6 +73,20 @@ class TrialResult:
     @property
     def screen_failure_rate(self) -> float:
         return 1.0 - len(self.patients) / max(self.n_screened, 1)
+
+    def adverse_events(self) -> list[dict[str, Any]]:
+        """Per arm: patients with each adverse-event-like flag at any post-baseline visit."""
+        out = []
+        ep = self.endpoints[self.endpoints["visit_week"] > 0]
+        for arm in self.design.arms:
+            g = ep[ep["arm"] == arm.name]
+            row: dict[str, Any] = {"arm": arm.name}
+            for col in ("ae_dry_skin", "ae_gut_diversity_loss"):
+                flagged = g.groupby("patient")[col].max()
+                row[col] = int((flagged == 1).sum())
+            row["n_at_risk"] = int(g["patient"].nunique())
+            out.append(row)
+        return out
 
     def arms_table(self) -> list[dict[str, Any]]:
         last = self.design.visits_weeks[-1]
@@ -364,8 +385,18 @@ def run_trial(
     ep["iga_success"] = ((ep["iga"] <= 1) & (b_iga - ep["iga"] >= 2)).astype(float)
     ep["gags_improved"] = (b_gags - ep["gags"] >= GAGS_IMPROVEMENT).astype(float)
     ep.loc[is0, ["iga_success", "gags_improved"]] = np.nan
+    # adverse-event-like flags the model supports (relative to the patient's own baseline)
+    b_seb = ep["patient"].map(dict(zip(idx, base["sebum"], strict=True))).to_numpy()
+    b_sh = ep["patient"].map(dict(zip(idx, base["gut_shannon"], strict=True))).to_numpy()
+    ep["ae_dry_skin"] = (ep["sebum"].to_numpy() < AE_DRY_SKIN * b_seb).astype(float)
+    ep["ae_gut_diversity_loss"] = (ep["gut_shannon"].to_numpy() < b_sh - AE_SHANNON_DROP).astype(
+        float
+    )
+    ep.loc[is0, ["ae_dry_skin", "ae_gut_diversity_loss"]] = np.nan
     value_cols = [c for c in ENDPOINTS if c in ep.columns]
     ep.loc[~ep["observed"], value_cols] = np.nan
+    ae_cols = ["ae_dry_skin", "ae_gut_diversity_loss"]
+    ep.loc[~ep["observed"], ae_cols] = np.nan
     cols = [
         "patient",
         "arm",
@@ -377,6 +408,7 @@ def run_trial(
         *value_cols,
         "papules",
         "pustules",
+        *ae_cols,
     ]
     ep = ep[cols].sort_values(["patient", "visit"]).reset_index(drop=True)
     result = TrialResult(
