@@ -1,0 +1,725 @@
+"""The web explorer: a small Starlette app over the public gutskin API.
+
+Endpoints (all JSON unless noted)::
+
+    GET    /                          the page (static/index.html)
+    GET    /api/health                {ready, error, version}: model loaded?
+    GET    /api/model                 limits, parameters (with sources), states, interventions
+    GET    /api/causal.svg            causal diagram at nominal values (SVG)
+    POST   /api/simulate              queue a simulation        -> 202 {job}
+    POST   /api/trial                 queue a quick trial       -> 202 {job}
+    GET    /api/jobs/{id}             state, stage, progress, result
+    DELETE /api/jobs/{id}             cancel
+    GET    /api/jobs/{id}/files/{f}   a job's figure or download (design.yaml, results.json, ...)
+
+Every input is bounded and validated here, before a job is queued: a bad request gets
+HTTP 422 with ``{"error": message, "field": name}``; a full queue gets 429.  Jobs run
+one at a time on a worker thread (:mod:`gutskin.explorer.jobs`), report progress and
+can be cancelled.
+
+The app holds no model or statistics logic: simulations go through
+:func:`gutskin.simulation.simulate`, trials through
+:func:`gutskin.trial.design.parse_design`, :func:`gutskin.trial.run.run_trial` and
+:func:`gutskin.trial.outputs.write_trial_outputs` (the same files as ``gutskin trial``),
+doses through :func:`gutskin.model.interventions.resolve`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import json
+import math
+import re
+import threading
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from gutskin import __version__
+from gutskin.engine.spec import ModelSpec
+from gutskin.explorer.jobs import Job, JobManager, QueueFull
+from gutskin.scenario import SCENARIOS, RegimenSpec, Scenario
+
+__all__ = [
+    "BASELINE_CONTROLS",
+    "LIMITS",
+    "ApiError",
+    "SimulateRequest",
+    "TrialRequest",
+    "create_app",
+    "design_from_request",
+    "model_info",
+]
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+#: Server-side bounds of every request (also sent to the page by ``/api/model``).
+LIMITS: dict[str, int] = {
+    "patients": 500,
+    "days": 365,
+    "n_per_arm": 200,
+    "arms_min": 2,
+    "arms_max": 4,
+    "duration_weeks": 52,
+    "regimens": 6,
+    "max_pending_jobs": 3,
+    "body_bytes": 65536,
+}
+
+#: Baseline controls shown first on the page: per-patient parameters of the acne model
+#: whose population median the user sets (label, what it stands for).  The model has no
+#: sex or age: androgen tone and host IGF-1 are the nearest host factors.
+BASELINE_CONTROLS: tuple[tuple[str, str], ...] = (
+    ("gut_dysbiosis", "Gut dysbiosis (higher: lower gut diversity)"),
+    ("keratinization", "Follicular hyperkeratinisation (comedonal severity)"),
+    ("immune_reactivity", "Innate reactivity to C. acnes (inflammatory severity)"),
+    ("androgen_tone", "Androgen / sebaceous tone (sebum; nearest to sex, puberty)"),
+    ("igf1_host", "Host IGF-1 (nearest to age, puberty, diet)"),
+    ("flare_sd", "Flare variability (disease-activity noise)"),
+)
+
+#: Model every explorer run uses, and the untreated run-in before day 0.
+BASE_MODEL = "acne"
+BURN_IN_DAYS = SCENARIOS["acne-untreated"].burn_in_days
+#: Patients per compiled call: small, so progress and cancellation come often.
+CHUNK = 25
+
+
+class ApiError(Exception):
+    """A request error: HTTP status, one-line message and the field it concerns."""
+
+    def __init__(self, message: str, field: str | None = None, status: int = 422) -> None:
+        super().__init__(message)
+        self.message, self.field, self.status = message, field, status
+
+
+# ---------------------------------------------------------------------- requests
+class SimulateRequest(BaseModel):
+    """Body of ``POST /api/simulate``.
+
+    ``mode="population"`` simulates ``patients`` virtual patients whose per-patient
+    parameters vary around the ``baseline`` medians (5–95 % bands); ``"typical"``
+    simulates one patient with every parameter at its median (between-patient
+    variation switched off).  ``sex`` applies the model's covariate effects
+    (:data:`gutskin.population.covariates.COVARIATE_EFFECTS`) to those medians; the
+    nominal parameters are the female ones.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["population", "typical"] = "population"
+    sex: Literal["F", "M"] = "F"
+    patients: int = Field(default=100, ge=1, le=LIMITS["patients"])
+    days: float = Field(default=84.0, gt=0, le=LIMITS["days"])
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    baseline: dict[str, float] = Field(default_factory=dict)
+    regimens: list[RegimenSpec] = Field(default_factory=list, max_length=LIMITS["regimens"])
+    compare_untreated: bool = True
+
+
+class ArmRequest(BaseModel):
+    """One trial arm: a name and its regimens (empty: no intervention)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.+\-]*$")
+    regimens: list[RegimenSpec] = Field(default_factory=list, max_length=LIMITS["regimens"])
+
+
+class TrialRequest(BaseModel):
+    """Body of ``POST /api/trial``: a quick parallel-group trial."""
+
+    model_config = ConfigDict(extra="forbid")
+    arms: list[ArmRequest] = Field(min_length=LIMITS["arms_min"], max_length=LIMITS["arms_max"])
+    n_per_arm: int = Field(default=30, ge=2, le=LIMITS["n_per_arm"])
+    duration_weeks: float = Field(default=12.0, ge=1, le=LIMITS["duration_weeks"])
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    adherence: float = Field(default=0.9, ge=0, le=1)
+    female_fraction: float = Field(default=0.6, ge=0, le=1)
+    age_min: float = Field(default=12.0, ge=0, le=100)
+    age_max: float = Field(default=40.0, ge=0, le=100)
+    iga_min: int = Field(default=2, ge=0, le=4)
+    iga_max: int = Field(default=3, ge=0, le=4)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TrialRequest:
+        seen: set[str] = set()
+        for i, arm in enumerate(self.arms):
+            if arm.name in seen:
+                raise ValueError(f"arms[{i}].name: arm name {arm.name!r} is used twice")
+            seen.add(arm.name)
+        if self.age_min > self.age_max:
+            raise ValueError(f"age_max: {self.age_max:g} is below age_min ({self.age_min:g})")
+        if self.iga_min > self.iga_max:
+            raise ValueError(f"iga_max: {self.iga_max} is below iga_min ({self.iga_min})")
+        return self
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _parse(model: type[BaseModel], data: Any) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = _loc(tuple(err["loc"]))
+        msg = err["msg"].removeprefix("Value error, ")
+        if not field:
+            m = re.match(r"^(age_max|iga_max|arms\[\d+\]\.name): ", msg)
+            if m:
+                field, msg = m.group(1), msg[m.end() :]
+        raise ApiError(f"{field or 'body'}: {msg}", field or None) from None
+
+
+_REGIMEN_FIELD = re.compile(r"^regimen\[(\d+)\](?:\.(\w+))?")
+
+
+def _check_regimens(regimens: list[RegimenSpec], days: float, where: str) -> None:
+    """Window within the run, doses within range, at most three strains (via ``resolve``)."""
+    from gutskin.model.interventions import InterventionError, resolve
+
+    for i, r in enumerate(regimens):
+        if r.start_day >= days:
+            raise ApiError(
+                f"{where}[{i}].start_day: {r.start_day:g} is not before the end of the run "
+                f"(day {days:g})",
+                f"{where}[{i}].start_day",
+            )
+        if r.stop_day is not None and r.stop_day > days:
+            raise ApiError(
+                f"{where}[{i}].stop_day: {r.stop_day:g} is after the end of the run (day {days:g})",
+                f"{where}[{i}].stop_day",
+            )
+    regs = [
+        {**r.model_dump(), "stop_day": days if r.stop_day is None else r.stop_day} for r in regimens
+    ]
+    try:
+        resolve(regs)
+    except InterventionError as exc:
+        text = str(exc)
+        m = _REGIMEN_FIELD.match(text)
+        field = where
+        if m:
+            field = f"{where}[{m.group(1)}]" + (f".{m.group(2)}" if m.group(2) else "")
+            text = field + text[m.end() :]
+        raise ApiError(text, field) from None
+
+
+def _check_baseline(values: dict[str, float], typical: bool) -> None:
+    spec = _spec()
+    for name, value in values.items():
+        field = f"baseline.{name}"
+        if name not in spec.parameter_names:
+            raise ApiError(f"{field}: unknown model parameter {name!r}", field)
+        p = spec.parameter(name)
+        if not math.isfinite(value):
+            raise ApiError(f"{field}: must be a finite number, got {value!r}", field)
+        lo = p.lower if p.lower is not None else -math.inf
+        hi = p.upper if p.upper is not None else math.inf
+        if not lo <= value <= hi:
+            raise ApiError(
+                f"{field}: {value:g} is outside the parameter's range {lo:g} to {hi:g}"
+                + ("" if p.unit == "1" else f" {p.unit}"),
+                field,
+            )
+        if not typical and p.cv > 0 and value <= 0:
+            raise ApiError(
+                f"{field}: a per-patient parameter needs a positive median in population "
+                f"mode, got {value:g}",
+                field,
+            )
+
+
+def design_from_request(req: TrialRequest) -> Any:
+    """Build and validate the trial :class:`~gutskin.trial.design.Design` of a request.
+
+    Visits every 4 weeks and at the end; planned comparisons: inflammatory,
+    non-inflammatory and total lesions at the last visit, each arm vs the first arm
+    (ANCOVA on change from baseline).  Errors name the field.
+    """
+    from gutskin.trial.design import DesignError, parse_design
+
+    days = req.duration_weeks * 7.0
+    for a, arm in enumerate(req.arms):
+        _check_regimens(arm.regimens, days, f"arms[{a}].regimens")
+    weeks = sorted({0.0, *[float(w) for w in range(4, int(req.duration_weeks), 4)]})
+    if req.duration_weeks not in weeks:
+        weeks.append(float(req.duration_weeks))
+    data = {
+        "name": "explorer-trial",
+        "title": f"Explorer quick trial: {' vs '.join(a.name for a in req.arms)}",
+        "model": BASE_MODEL,
+        "sample_size": req.n_per_arm * len(req.arms),
+        "duration_weeks": req.duration_weeks,
+        "visits_weeks": weeks,
+        "arms": [
+            {
+                "name": a.name,
+                "regimens": [r.model_dump(exclude_none=True) for r in a.regimens],
+            }
+            for a in req.arms
+        ],
+        "population": {
+            "age": {"min": req.age_min, "max": req.age_max},
+            "female_fraction": req.female_fraction,
+            "inclusion": {"iga": {"min": req.iga_min, "max": req.iga_max}},
+        },
+        "adherence": {"mean": req.adherence},
+        "analysis": {
+            "comparisons": [
+                {"endpoint": e, "method": "ancova"}
+                for e in ("inflammatory", "noninflammatory", "total")
+            ]
+        },
+    }
+    try:
+        return parse_design(data, where="trial")
+    except DesignError as exc:
+        m = re.search(r"field '([^']+)'", str(exc))
+        raise ApiError(str(exc), m.group(1) if m else None) from None
+
+
+# ---------------------------------------------------------------------- model data
+@functools.lru_cache(maxsize=1)
+def _spec() -> ModelSpec:
+    from gutskin.simulation import get_model
+
+    return get_model(BASE_MODEL)
+
+
+def _edges() -> tuple[tuple[str, str, int], ...]:
+    with _MODEL_LOCK:
+        return _edges_cached()
+
+
+@functools.lru_cache(maxsize=1)
+def _edges_cached() -> tuple[tuple[str, str, int], ...]:
+    from gutskin.report.model_doc import causal_edges
+
+    return tuple(causal_edges(_spec()))
+
+
+def _groups() -> dict[str, str]:
+    return dict(_spec().metadata.get("compartments", {}))
+
+
+#: Serialises the one-off SymPy work behind the cached model data (warm-up vs. requests).
+_MODEL_LOCK = threading.RLock()
+
+
+def model_info() -> dict[str, Any]:
+    """What the page needs to build its forms: limits, parameters, states, interventions."""
+    with _MODEL_LOCK:
+        return _model_info()
+
+
+@functools.lru_cache(maxsize=1)
+def _model_info() -> dict[str, Any]:
+    from gutskin.model.interventions import INTERVENTIONS
+    from gutskin.population.covariates import COVARIATE_EFFECTS
+
+    spec = _spec()
+    pnames = set(spec.parameter_names)
+    rates = spec.expanded_rates
+    states = [
+        {
+            "name": s.name,
+            "unit": s.unit,
+            "description": s.description,
+            "group": _groups().get(s.name, ""),
+            "parameters": sorted(str(x) for x in rates[s.name].free_symbols if str(x) in pnames),
+        }
+        for s in spec.states
+    ]
+    params = [{**dataclasses.asdict(p), "per_patient": p.cv > 0} for p in spec.parameters]
+    interventions = [
+        {
+            "name": iv.name,
+            "description": iv.description,
+            "kind": iv.kind,
+            "dose_unit": iv.dose_unit,
+            "default_dose": iv.default_dose,
+            "dose_min": iv.dose_range[0],
+            "dose_max": iv.dose_range[1],
+            "mechanism": iv.mechanism,
+            "source": iv.source,
+        }
+        for iv in INTERVENTIONS.values()
+    ]
+    effects = [
+        {"parameter": e.parameter, "sex": e.sex, "factor": e.factor, "source": e.source}
+        for e in COVARIATE_EFFECTS
+    ]
+    return {
+        "version": __version__,
+        "covariate_effects": effects,
+        "model": {"name": spec.name, "version": spec.version, "description": spec.description},
+        "limits": LIMITS,
+        "burn_in_days": BURN_IN_DAYS,
+        "baseline_controls": [{"name": n, "label": lab} for n, lab in BASELINE_CONTROLS],
+        "parameters": params,
+        "states": states,
+        "interventions": interventions,
+    }
+
+
+def _nominal_svg() -> str:
+    with _MODEL_LOCK:
+        return _nominal_svg_cached()
+
+
+@functools.lru_cache(maxsize=1)
+def _nominal_svg_cached() -> str:
+    from gutskin.explorer.plots import causal_svg
+
+    spec = _spec()
+    nominal = dict(zip(spec.state_names, spec.initial_values(), strict=True))
+    return causal_svg(spec.states, _edges(), _groups(), nominal=nominal)
+
+
+@functools.lru_cache(maxsize=32)
+def _variant(values: tuple[tuple[str, float], ...], typical: bool) -> ModelSpec:
+    spec = _spec().with_parameters(**dict(values)) if values else _spec()
+    if typical:
+        spec = dataclasses.replace(
+            spec, parameters=[dataclasses.replace(p, cv=0.0) for p in spec.parameters]
+        )
+    return spec
+
+
+def _medians(baseline: dict[str, float], sex: str) -> dict[str, float]:
+    """Parameter medians that differ from nominal: the user's, then the sex covariate effects."""
+    import numpy as np
+
+    from gutskin.population.covariates import apply_covariates
+
+    spec = _spec()
+    nominal = spec.parameter_values()
+    row = np.array([[baseline.get(n, nominal[n]) for n in spec.parameter_names]])
+    adjusted = apply_covariates(spec, row, [sex])[0]
+    return {
+        n: float(v)
+        for n, v in zip(spec.parameter_names, adjusted, strict=True)
+        if n in baseline or v != nominal[n]
+    }
+
+
+def _model_name(values: dict[str, float], typical: bool) -> str:
+    """Name of the model to simulate: ``acne`` or a registered variant with new medians.
+
+    :func:`gutskin.simulation.simulate` takes a model by name from
+    :data:`gutskin.simulation.MODELS`; a variant is the acne spec with new parameter
+    medians (:meth:`~gutskin.engine.spec.ModelSpec.with_parameters`) and, for a typical
+    patient, no between-patient variation.  Same structure, so the same compiled kernel.
+    """
+    if not values and not typical:
+        return BASE_MODEL
+    from gutskin.simulation import MODELS
+
+    key = tuple(sorted((k, float(v)) for k, v in values.items()))
+    digest = hashlib.sha256(json.dumps([key, typical]).encode()).hexdigest()[:12]
+    name = f"{BASE_MODEL}~explorer-{digest}"
+    if name not in MODELS:
+        MODELS[name] = functools.partial(_variant, key, typical)
+    return name
+
+
+# ---------------------------------------------------------------------- jobs
+def _simulate_job(req: SimulateRequest) -> Callable[[Job], dict[str, Any]]:
+    def run(job: Job) -> dict[str, Any]:
+        from gutskin.explorer.plots import band_summary, causal_svg, node_values, trajectory_png
+        from gutskin.simulation import simulate
+
+        typical = req.mode == "typical"
+        n = 1 if typical else req.patients
+        model = _model_name(_medians(req.baseline, req.sex), typical)
+        treated = Scenario(
+            name="explorer",
+            model=model,
+            description="web explorer run",
+            burn_in_days=BURN_IN_DAYS,
+            regimens=req.regimens,
+        )
+        runs = [("treated", treated)]
+        if req.compare_untreated and req.regimens:
+            runs.append(("untreated", treated.model_copy(update={"regimens": []})))
+        out = {}
+        for k, (label, sc) in enumerate(runs):
+            stage = f"simulating {n} patient(s), {label}"
+
+            def tick(done: int, k: int = k, stage: str = stage) -> None:
+                job.report(stage, (k + done / n) / len(runs) * 0.95)
+
+            job.report(stage + " (burn-in)", k / len(runs) * 0.95)
+            out[label] = simulate(
+                sc, patients=n, days=req.days, seed=req.seed, chunk_size=CHUNK, progress=tick
+            )
+        job.report("drawing", 0.96)
+        ds, unt = out["treated"], out.get("untreated")
+        windows = [
+            (r.start_day, req.days if r.stop_day is None else r.stop_day, r.intervention)
+            for r in req.regimens
+        ]
+        (job.workdir / "trajectories.png").write_bytes(trajectory_png(ds, unt, windows))
+        spec = _spec()
+        values = node_values(ds, spec.state_names)
+        svg = causal_svg(spec.states, _edges(), _groups(), values)
+        (job.workdir / "causal.svg").write_text(svg)
+        base = f"/api/jobs/{job.id}/files"
+        return {
+            "kind": "simulate",
+            "mode": req.mode,
+            "sex": req.sex,
+            "patients": n,
+            "days": req.days,
+            "seed": req.seed,
+            "n_failed": int((ds["status"].values != 0).sum()),
+            "plot": f"{base}/trajectories.png",
+            "causal": f"{base}/causal.svg",
+            "summary": band_summary(ds, unt),
+            "nodes": {k: list(v) for k, v in values.items()},
+            "request": req.model_dump(mode="json"),
+        }
+
+    return run
+
+
+def _trial_job(design: Any, seed: int) -> Callable[[Job], dict[str, Any]]:
+    def run(job: Job) -> dict[str, Any]:
+        from gutskin.io.provenance import now_iso
+        from gutskin.trial.outputs import write_trial_outputs
+        from gutskin.trial.run import run_trial
+
+        started = now_iso()
+
+        def tick(stage: str, done: int, total: int) -> None:
+            share = 0.45 if stage == "screening" else 0.9
+            base = 0.0 if stage == "screening" else 0.45
+            job.report(f"{stage} {done}/{total}", base + (share - base) * done / max(total, 1))
+
+        job.report("screening", 0.0)
+        result = run_trial(design, seed=seed, progress=tick)
+        job.report("analysing and drawing", 0.92)
+        out = job.workdir / "trial"
+        results = write_trial_outputs(
+            result, out, started=started, extra={"command": "gutskin explore"}
+        )
+        base = f"/api/jobs/{job.id}/files/trial"
+        figures = {
+            p.stem: f"{base}/figures/{p.name}" for p in sorted((out / "figures").glob("*.png"))
+        }
+        return {
+            "kind": "trial",
+            "seed": seed,
+            "screening": results["screening"],
+            "arms": results["arms"],
+            "comparisons": results["comparisons"],
+            "solver_failures": results["solver_failures"],
+            "figures": figures,
+            "downloads": {
+                "design.yaml": f"{base}/design.yaml",
+                "results.json": f"{base}/results.json",
+                "report.html": f"{base}/report.html",
+                "endpoints.parquet": f"{base}/endpoints.parquet",
+                "patients.csv": f"{base}/patients.csv",
+            },
+        }
+
+    return run
+
+
+# ---------------------------------------------------------------------- handlers
+def _error(exc: ApiError) -> JSONResponse:
+    return JSONResponse({"error": exc.message, "field": exc.field}, status_code=exc.status)
+
+
+async def _body(request: Request) -> Any:
+    raw = await request.body()
+    if len(raw) > LIMITS["body_bytes"]:
+        raise ApiError(f"request body over {LIMITS['body_bytes']} bytes", None, 413)
+    try:
+        data = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError("request body is not valid JSON", None, 400) from None
+    if not isinstance(data, dict):
+        raise ApiError("request body must be a JSON object", None, 422)
+    return data
+
+
+def _jobs(request: Request) -> JobManager:
+    jobs: JobManager = request.app.state.jobs
+    return jobs
+
+
+def _submit(request: Request, kind: str, func: Callable[[Job], dict[str, Any]]) -> Response:
+    try:
+        job = _jobs(request).submit(kind, func)
+    except QueueFull as exc:
+        return _error(ApiError(str(exc), None, 429))
+    return JSONResponse({"job": job.to_dict()}, status_code=202)
+
+
+async def index(request: Request) -> Response:
+    """The single page."""
+    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+
+async def health(request: Request) -> Response:
+    """Whether the model is loaded (the first start compiles it)."""
+    jobs = _jobs(request)
+    return JSONResponse(
+        {"ready": jobs.ready.is_set(), "error": jobs.warm_error, "version": __version__}
+    )
+
+
+def model(request: Request) -> Response:
+    """Model metadata for the page's forms and parameter table (run in the thread pool)."""
+    return JSONResponse(model_info())
+
+
+def causal(request: Request) -> Response:
+    """The causal diagram with nominal values (run in the thread pool)."""
+    return Response(_nominal_svg(), media_type="image/svg+xml")
+
+
+async def post_simulate(request: Request) -> Response:
+    """Validate a simulation request and queue it."""
+    try:
+        req: SimulateRequest = _parse(SimulateRequest, await _body(request))
+        _check_baseline(req.baseline, req.mode == "typical")
+        _check_regimens(req.regimens, req.days, "regimens")
+    except ApiError as exc:
+        return _error(exc)
+    return _submit(request, "simulate", _simulate_job(req))
+
+
+async def post_trial(request: Request) -> Response:
+    """Validate a trial request, build its design and queue it."""
+    try:
+        req: TrialRequest = _parse(TrialRequest, await _body(request))
+        design = design_from_request(req)
+    except ApiError as exc:
+        return _error(exc)
+    return _submit(request, "trial", _trial_job(design, req.seed))
+
+
+def _job_or_404(request: Request) -> Job:
+    job = _jobs(request).get(request.path_params["job_id"])
+    if job is None:
+        raise ApiError("no such job (unknown, or finished long ago)", "job_id", 404)
+    return job
+
+
+async def get_job(request: Request) -> Response:
+    """A job's state, progress and (when done) result."""
+    try:
+        job = _job_or_404(request)
+    except ApiError as exc:
+        return _error(exc)
+    return JSONResponse(job.to_dict())
+
+
+async def delete_job(request: Request) -> Response:
+    """Cancel a queued or running job."""
+    try:
+        job = _job_or_404(request)
+    except ApiError as exc:
+        return _error(exc)
+    _jobs(request).cancel(job.id)
+    return JSONResponse(job.to_dict())
+
+
+_MEDIA = {
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".json": "application/json",
+    ".yaml": "application/x-yaml",
+    ".html": "text/html",
+    ".csv": "text/csv",
+    ".parquet": "application/octet-stream",
+}
+
+
+async def job_file(request: Request) -> Response:
+    """A file a job wrote (figures inline, data files as downloads)."""
+    try:
+        job = _job_or_404(request)
+    except ApiError as exc:
+        return _error(exc)
+    root = job.workdir.resolve()
+    path = (root / request.path_params["name"]).resolve()
+    if job.state != "done" or not path.is_file() or root not in path.parents:
+        return _error(ApiError("no such file", "name", 404))
+    inline = path.suffix in (".png", ".svg", ".html")
+    return FileResponse(
+        path,
+        media_type=_MEDIA.get(path.suffix, "application/octet-stream"),
+        filename=None if inline else path.name,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def create_app(
+    *, max_pending: int = LIMITS["max_pending_jobs"], warm_up: bool = True, keep: int = 40
+) -> Starlette:
+    """The explorer as an ASGI app.
+
+    Parameters
+    ----------
+    max_pending : int
+        Most jobs queued or running at once (more get HTTP 429).
+    warm_up : bool
+        Load (on a fresh kernel cache: compile) the model when the app starts, so the
+        first run is fast; ``/api/health`` reports ``ready`` once done.
+    keep : int
+        Finished jobs kept for polling and downloads.
+
+    Returns
+    -------
+    starlette.applications.Starlette
+        Serve it with uvicorn (``gutskin explore``) or test it with Starlette's TestClient.
+    """
+
+    def warm() -> None:
+        from gutskin.simulation import simulate
+
+        model_info()
+        _nominal_svg()
+        simulate(Scenario(name="warm-up", model=BASE_MODEL), patients=1, days=1.0, seed=0)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        jobs = JobManager(max_pending=max_pending, keep=keep)
+        app.state.jobs = jobs
+        jobs.start(warm if warm_up else None)
+        try:
+            yield
+        finally:
+            jobs.shutdown()
+
+    routes = [
+        Route("/", index),
+        Route("/api/health", health),
+        Route("/api/model", model),
+        Route("/api/causal.svg", causal),
+        Route("/api/simulate", post_simulate, methods=["POST"]),
+        Route("/api/trial", post_trial, methods=["POST"]),
+        Route("/api/jobs/{job_id}", get_job, methods=["GET"]),
+        Route("/api/jobs/{job_id}", delete_job, methods=["DELETE"]),
+        Route("/api/jobs/{job_id}/files/{name:path}", job_file),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
