@@ -52,7 +52,7 @@ COVARIATE_EFFECTS: tuple[CovariateEffect, ...] = (
 def apply_covariates(
     spec: ModelSpec,
     params: NDArray[np.float64],
-    sex: Sequence[str],
+    sex: Sequence[str] | NDArray[np.str_],
     effects: Sequence[CovariateEffect] = COVARIATE_EFFECTS,
 ) -> NDArray[np.float64]:
     """Parameters adjusted for each patient's covariates (a new array, clipped to bounds)."""
