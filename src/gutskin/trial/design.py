@@ -93,6 +93,24 @@ class Inclusion(_Strict):
     nodules_max: int = Field(default=2, ge=0)
 
 
+class FromTable(_Strict):
+    """Seed the screened population from a microbiome table (see docs/microbiome.md).
+
+    Candidate ``i`` takes sample ``i mod n_samples`` (its guild profile sets the
+    gut or skin state and parameters) and keeps its own sampled host parameters.
+    Relative paths are resolved against the design file's folder.
+    """
+
+    table: str
+    taxonomy: str | None = None
+    metadata: str | None = None
+    where: list[str] = Field(default_factory=list)
+    kind: Literal["auto", "gut", "skin"] = "auto"
+    normalise: Literal["relative", "rarefy"] = "relative"
+    depth: int | None = Field(default=None, ge=1)
+    drop_empty: bool = False
+
+
 class Population(_Strict):
     """Who is screened: covariates, burn-in to each patient's own baseline, entry criteria."""
 
@@ -101,6 +119,7 @@ class Population(_Strict):
     burn_in_days: float = Field(default=240.0, ge=30, le=3650)
     inclusion: Inclusion = Field(default_factory=Inclusion)
     max_screened_per_randomized: float = Field(default=50.0, gt=1)
+    from_table: FromTable | None = None
 
 
 class Randomization(_Strict):
@@ -299,4 +318,14 @@ def load_design(name_or_path: str | Path) -> Design:
         raise DesignError(f"{path}: malformed YAML{line}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DesignError(f"{path}: cannot read design file ({exc})") from None
-    return parse_design(data, where=str(path))
+    design = parse_design(data, where=str(path))
+    ft = design.population.from_table
+    if ft is not None:
+        upd = {
+            k: str(path.parent / v)
+            for k in ("table", "taxonomy", "metadata")
+            if (v := getattr(ft, k)) and not Path(v).is_absolute()
+        }
+        pop = design.population.model_copy(update={"from_table": ft.model_copy(update=upd)})
+        design = design.model_copy(update={"population": pop})
+    return design

@@ -248,6 +248,8 @@ def run_trial(
     screened = 0
     from gutskin.population.sampling import sample_parameters
 
+    table_pop = _table_population(design, spec, seed)
+
     batch = max(32, 2 * n_target)
     while n_enrolled < n_target:
         if screened >= limit:
@@ -268,7 +270,11 @@ def run_trial(
             spec.input_names, [u.default for u in spec.inputs], [], len(idx), -burn
         )
         sched = _pad(sched, spec, noise)
+        if table_pop is not None:
+            params = table_pop.apply_parameters(spec, params, table_pop.sample_of(idx))
         res = integrate(spec, y0, params, [-burn, 0.0], sched, rtol=rtol, atol=atol)
+        if table_pop is not None:
+            res, params = table_pop.apply_to_burn_in(spec, res, params, table_pop.sample_of(idx))
         screen = _observe(design, spec, res, idx, seed, [0, 0], [False, False])
         screen = screen.iloc[1::2].reset_index(drop=True)
         ok = _eligible(design, screen) & res.ok
@@ -424,6 +430,31 @@ def run_trial(
 
         analyse_trial(result)
     return result
+
+
+def _table_population(design: Design, spec: ModelSpec, seed: int) -> Any:
+    """The microbiome-seeded population of ``population.from_table`` (None if not set)."""
+    ft = design.population.from_table
+    if ft is None:
+        return None
+    from gutskin.microbiome.personalise import population_from_table
+    from gutskin.microbiome.readers import TableError
+
+    try:
+        return population_from_table(
+            ft.table,
+            taxonomy=ft.taxonomy,
+            metadata=ft.metadata,
+            where=ft.where,
+            kind=ft.kind,
+            normalise=ft.normalise,
+            depth=ft.depth,
+            drop_empty=ft.drop_empty,
+            seed=seed,
+            spec=spec,
+        )
+    except TableError as exc:
+        raise DesignError(f"population.from_table: {exc}") from None
 
 
 def _adherence(design: Design, idx: NDArray[np.int64], seed: int) -> NDArray[np.float64]:
