@@ -24,6 +24,10 @@ run: install
 docs: install
 	$(PY) -m gutskin.report.build_docs
 
+## sensitivity-guide: regenerate docs/sensitivity-guide.md (a few minutes)
+sensitivity-guide: install
+	$(PY) -m gutskin.sensitivity.guide
+
 ## test: lint + the whole test suite (slow tests included)
 test: install lint browser
 	$(PY) -m pytest -q -n 2 --dist loadfile

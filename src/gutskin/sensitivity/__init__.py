@@ -1,0 +1,62 @@
+"""Global sensitivity analysis of model and trial-level outcomes (SALib sample → engine → indices).
+
+- :func:`sensitivity` — one call: factors, outcome, design arm, method → indices.
+- :func:`plan` / :func:`execute` — validate first (cheap), then run (the CLI's path).
+- :func:`analyse_function` — the same methods on a plain function (test problems).
+- :data:`METHODS` — ``morris``, ``sobol``, ``pawn`` (SALib samplers and estimators).
+- :func:`make_factor`, :func:`load_factors`, :func:`parse_outcome` — factors and outcomes.
+
+See ``docs/sensitivity-guide.md`` and :mod:`gutskin.sensitivity.run` for the
+fixed-cohort, common-random-numbers evaluation design.
+"""
+
+from gutskin.sensitivity.factors import (
+    Factor,
+    FactorError,
+    default_factors,
+    load_factors,
+    make_factor,
+    strain_factors,
+)
+from gutskin.sensitivity.methods import METHODS, MethodError, get_method
+from gutskin.sensitivity.outcomes import STATS, Outcome, OutcomeError, parse_outcome
+from gutskin.sensitivity.run import (
+    Cohort,
+    ModelEvaluator,
+    Plan,
+    SensitivityError,
+    SensitivityResult,
+    analyse_function,
+    build_cohort,
+    execute,
+    plan,
+    run_sensitivity,
+    sensitivity,
+)
+
+__all__ = [
+    "METHODS",
+    "STATS",
+    "Cohort",
+    "Factor",
+    "FactorError",
+    "MethodError",
+    "ModelEvaluator",
+    "Outcome",
+    "OutcomeError",
+    "Plan",
+    "SensitivityError",
+    "SensitivityResult",
+    "analyse_function",
+    "build_cohort",
+    "default_factors",
+    "execute",
+    "get_method",
+    "load_factors",
+    "make_factor",
+    "parse_outcome",
+    "plan",
+    "run_sensitivity",
+    "sensitivity",
+    "strain_factors",
+]
