@@ -61,8 +61,11 @@ def test_export_sbml_is_consistent(tmp_path):
     assert doc.getLevel() == 3
     doc.setConsistencyChecks(libsbml.LIBSBML_CAT_UNITS_CONSISTENCY, True)
     doc.checkConsistency()
-    errors = [doc.getError(i) for i in range(doc.getNumErrors())
-              if doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR]
+    errors = [
+        doc.getError(i)
+        for i in range(doc.getNumErrors())
+        if doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR
+    ]
     assert not errors, [e.getMessage() for e in errors]
     model = doc.getModel()
     assert model.getNumRules() >= len(acne_model().states)
