@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= runs/default
 export GUTSKIN_CACHE_DIR ?= $(CURDIR)/.gutskin_cache
 
-.PHONY: browser install run test test-fast test-slow lint format bench docs clean
+.PHONY: validate sensitivity-guide browser install run test test-fast test-slow lint format bench docs clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ run: install
 ## docs: regenerate docs/model.md and its figure from the model spec
 docs: install
 	$(PY) -m gutskin.report.build_docs
+
+## validate: regenerate docs/validation.md (20 replicate trials, 200 for Rinaldi 2022; ~10 min)
+validate: install
+	$(PY) -m gutskin.calibrate.validate
 
 ## sensitivity-guide: regenerate docs/sensitivity-guide.md (a few minutes)
 sensitivity-guide: install

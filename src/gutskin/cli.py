@@ -456,6 +456,7 @@ EXTENSIONS = (
     "gutskin.microbiome.commands",
     "gutskin.sensitivity.commands",
     "gutskin.explorer.commands",
+    "gutskin.calibrate.commands",
 )
 
 

@@ -1,0 +1,143 @@
+"""``gutskin calibrate`` and ``gutskin export-petab``."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gutskin.cli_support import LazyProgress, UserError, console
+
+__all__ = ["calibrate", "export_petab_cmd", "register"]
+
+_MAX_BUDGET = 100_000
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``calibrate`` and ``export-petab`` to the gutskin app."""
+    app.command("calibrate")(calibrate)
+    app.command("export-petab")(export_petab_cmd)
+
+
+def _load(targets: Path | None):
+    from gutskin.calibrate.targets import TargetError, load_targets
+
+    try:
+        return load_targets(targets)
+    except TargetError as exc:
+        raise UserError(str(exc)) from None
+
+
+def calibrate(
+    out: Annotated[Path, typer.Option("--out", help="Output folder (created or replaced).")],
+    targets: Annotated[
+        Path | None, typer.Option("--targets", help="Targets YAML (default: packaged).")
+    ] = None,
+    budget: Annotated[
+        int, typer.Option("--budget", help="Objective evaluations of the search.")
+    ] = 60,
+    parameters: Annotated[
+        str | None,
+        typer.Option("--parameters", help="Parameters to fit, comma-separated (default: file)."),
+    ] = None,
+    profile_points: Annotated[
+        int, typer.Option("--profile-points", help="Slice points per side (uncertainty).")
+    ] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Common-random-numbers seed.")] = 2026,
+) -> None:
+    """Fit assumed parameters to published trials (writes fitted_parameters.csv)."""
+    from gutskin.io.outdir import OutputDirError, atomic_output_dir, check_writable
+    from gutskin.io.provenance import now_iso, provenance_record, write_provenance
+
+    if not 1 <= budget <= _MAX_BUDGET:
+        raise UserError(f"--budget must be in 1..{_MAX_BUDGET}, got {budget}")
+    if not 0 <= profile_points <= 10:
+        raise UserError(f"--profile-points must be in 0..10, got {profile_points}")
+    ts = _load(targets)
+    names = ts.fit_parameters
+    if parameters is not None:
+        from gutskin.model.acne import read_parameters
+
+        known = {p.name for p in read_parameters()}
+        names = [x.strip() for x in parameters.split(",") if x.strip()]
+        bad = [x for x in names if x not in known]
+        if bad or not names:
+            raise UserError(f"--parameters: unknown or empty parameter list {bad or parameters!r}")
+    if not ts.fitted():
+        raise UserError("targets file has no target with fit: true")
+    if not names:
+        raise UserError("no parameters to fit: give --parameters or fit_parameters in the file")
+    try:
+        check_writable(out)
+    except OutputDirError as exc:
+        raise UserError(str(exc)) from None
+
+    from gutskin.calibrate.fit import fit, write_outputs
+
+    started = now_iso()
+    total = budget + 2 * profile_points * len(names)
+    bar = LazyProgress(total, "calibrating")
+    try:
+        result = fit(
+            ts,
+            names,
+            budget=budget,
+            seed=seed,
+            profile_points=profile_points,
+            progress=lambda d, t: bar(d),
+        )
+    finally:
+        bar.close()
+    with atomic_output_dir(out) as tmp:
+        write_outputs(result, ts, tmp, {"budget": budget, "parameters": names})
+        shutil.copyfile(ts.path, tmp / "targets.yaml")
+        write_provenance(
+            tmp,
+            provenance_record(
+                seed=seed,
+                started=started,
+                inputs={"targets": ts.path},
+                extra={"budget": budget, "fitted_parameters": names},
+            ),
+        )
+    console.print(
+        f"objective {result.j_nominal:.3g} (table) -> {result.j_best:.3g} (fitted) in "
+        f"{result.n_evals} evaluations; wrote {Path(out) / 'fitted_parameters.csv'}"
+    )
+    print(result.table()[["name", "value", "at_bound", "identifiable"]].to_string(index=False))
+
+
+def export_petab_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Output folder (created or replaced).")],
+    targets: Annotated[
+        Path | None, typer.Option("--targets", help="Targets YAML (default: packaged).")
+    ] = None,
+    fitted: Annotated[
+        Path | None,
+        typer.Option("--fitted", help="fitted_parameters.csv to use as model values."),
+    ] = None,
+) -> None:
+    """Write the calibration problem in PEtab format (SBML + tables + problem.yaml)."""
+    from gutskin.calibrate.petab_export import export_petab
+    from gutskin.calibrate.validate import load_fitted
+    from gutskin.io.outdir import OutputDirError, atomic_output_dir, check_writable
+
+    ts = _load(targets)
+    if fitted is not None and not fitted.is_file():
+        raise UserError(f"--fitted {fitted}: not a file")
+    try:
+        values, _ = load_fitted(fitted)
+    except Exception as exc:
+        raise UserError(f"--fitted {fitted}: cannot read ({exc})") from None
+    try:
+        check_writable(out)
+    except OutputDirError as exc:
+        raise UserError(str(exc)) from None
+    with atomic_output_dir(out) as tmp:
+        info = export_petab(ts, tmp, values=values)
+    console.print(
+        f"wrote PEtab problem to {out}: {len(info['exported'])} targets exported, "
+        f"{len(info['skipped'])} not expressible (see README.md)"
+    )

@@ -1,0 +1,327 @@
+"""Simulated counterparts of the calibration targets and the weighted objective.
+
+Every trial target is simulated with its own design through the same machinery as
+``gutskin trial`` (:func:`gutskin.trial.run.run_trial`); mechanistic and population
+targets use a light-weight cohort (sampled virtual patients, untreated burn-in with
+disease-activity noise to each patient's baseline, then the regimens), following the
+virtual-patient recipe of Miyano et al. (evidence brief §2.8).  Candidate parameter values
+replace the medians of the between-patient distributions (``spec.with_parameters``) and the
+candidate is registered as a temporary model variant, so the trial code runs unchanged.
+
+The objective is ``J(theta) = sum_k z_k^2`` with ``z_k = (sim_k - obs_k) / sd_k`` over the
+fitted targets (distance outside the reported range for range targets), i.e. -2 log
+likelihood up to a constant under independent Gaussian target errors.  Common random
+numbers - the same seeds, hence the same virtual patients, flare paths and measurement
+draws for every candidate - keep ``J`` smooth in ``theta`` and make it deterministic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from gutskin.calibrate.targets import Target, TargetSet
+from gutskin.engine import ModelSpec, build_schedule, integrate
+from gutskin.engine.integrate import BatchResult
+from gutskin.engine.random import patient_rngs
+
+__all__ = [
+    "BURN_IN_DAYS",
+    "DEFAULT_SEED",
+    "PENALTY",
+    "evaluate",
+    "model_variant",
+    "objective",
+    "residuals",
+]
+
+#: Seed of the common random numbers used by the objective.
+DEFAULT_SEED = 2026
+#: Untreated burn-in of cohort/population simulations (days), as the trial designs.
+BURN_IN_DAYS = 240.0
+#: z assigned to a target whose simulation failed or is undefined.
+PENALTY = 10.0
+_counter = itertools.count()
+
+
+def base_model() -> ModelSpec:
+    """The registered ``acne`` model."""
+    from gutskin.simulation import get_model
+
+    return get_model("acne")
+
+
+@contextmanager
+def model_variant(values: Mapping[str, float] | None) -> Iterator[str]:
+    """Register the acne model with ``values`` as medians; yield its model name.
+
+    The variant is removed from :data:`gutskin.simulation.MODELS` on exit.
+    """
+    from gutskin.simulation import MODELS
+
+    if not values:
+        yield "acne"
+        return
+    spec = base_model().with_parameters(**{k: float(v) for k, v in values.items()})
+    key = hashlib.sha1(repr(sorted(values.items())).encode()).hexdigest()[:10]
+    name = f"acne-calibrate-{key}-{next(_counter)}"
+    MODELS[name] = lambda: spec
+    try:
+        yield name
+    finally:
+        MODELS.pop(name, None)
+
+
+# --------------------------------------------------------------------------- trials
+def _arm_change(ep: pd.DataFrame, arm: str, endpoint: str, week: float) -> float:
+    """% change of the arm mean at ``week`` vs baseline (patients observed at ``week``)."""
+    g = ep[ep["arm"] == arm]
+    post = g[(g["visit_week"] == week) & g["observed"]][["patient", endpoint]].dropna()
+    if post.empty:
+        return float("nan")
+    base = g[g["visit_week"] == 0].set_index("patient")[endpoint]
+    b = float(base.reindex(post["patient"]).mean())
+    a = float(post[endpoint].mean())
+    return 100.0 * (a - b) / b if b > 0 else float("nan")
+
+
+def trial_statistic(result: Any, target: Target) -> Any:
+    """The simulated value of a trial target from one :class:`TrialResult`.
+
+    Returns a float, or for ``direction``/``ordering`` a mapping arm -> % change.
+    """
+    o = target.options
+    ep = result.endpoints
+    stat = target.statistic
+    week = float(o["visit_week"])
+    if stat == "pct_change_of_means":
+        return _arm_change(ep, o["arm"], o["endpoint"], week)
+    if stat == "proportion":
+        g = ep[(ep["arm"] == o["arm"]) & (ep["visit_week"] == week) & ep["observed"]]
+        v = g[o["endpoint"]].dropna()
+        return float(v.mean()) if len(v) else float("nan")
+    if stat == "dropout":
+        pts = result.patients[result.patients["arm"] == o["arm"]]
+        return float((pts["dropout_week"] <= week).mean())
+    if stat == "baseline_mean":
+        g = ep[(ep["arm"] == o["arm"]) & (ep["visit_week"] == 0)]
+        return float(g[o["endpoint"]].mean())
+    arms: list[str] = list(o.get("arms") or o.get("order") or [])
+    return {a: _arm_change(ep, a, o["endpoint"], week) for a in arms}
+
+
+def _run_design(
+    ts: TargetSet, design_name: str, model: str, seed: int, sample_size: int | None
+) -> Any:
+    from gutskin.trial.run import run_trial
+
+    d = ts.designs[design_name]
+    upd: dict[str, Any] = {"model": model}
+    if sample_size is not None:
+        upd["sample_size"] = sample_size
+    return run_trial(d.model_copy(update=upd), seed=seed, analyse=False)
+
+
+# --------------------------------------------------------------------------- cohorts
+def _output(spec: ModelSpec, res: BatchResult, name: str) -> NDArray[np.float64]:
+    if name in spec.state_names:
+        return res.y[:, :, spec.state_names.index(name)]
+    if name in spec.assignment_names:
+        return res.observables[:, :, spec.assignment_names.index(name)]
+    raise KeyError(f"model has no output {name!r}")
+
+
+def simulate_cohort(
+    spec: ModelSpec,
+    n: int,
+    seed: int,
+    regimens: Sequence[Mapping[str, Any]] = (),
+    days: float = 0.0,
+    burn_in: float = BURN_IN_DAYS,
+) -> tuple[ModelSpec, BatchResult]:
+    """``n`` virtual patients: untreated burn-in to baseline (t = 0), then ``regimens``.
+
+    Output times are ``[-burn_in, 0]`` plus ``days`` when ``days > 0``.  Patient draws
+    come from the named per-patient streams, so a cohort is common random numbers across
+    parameter candidates.
+    """
+    from gutskin.model.interventions import resolve
+    from gutskin.population.sampling import flare_noise_schedule, sample_parameters
+
+    idx = np.arange(n, dtype=np.int64)
+    params = sample_parameters(spec, idx, seed)
+    exposures: list[Any] = []
+    if regimens and days > 0:
+        regs = [{"start_day": 0.0, "stop_day": days, **dict(r)} for r in regimens]
+        exposures, overrides = resolve(regs, t0=0.0)
+        for k, v in overrides.items():
+            params[:, spec.parameter_names.index(k)] = v
+    y0 = np.array(
+        [spec.initial_values(dict(zip(spec.parameter_names, r, strict=True))) for r in params]
+    )
+    sched = build_schedule(
+        spec.input_names,
+        [u.default for u in spec.inputs],
+        exposures,
+        n,
+        -burn_in,
+        patient_rngs(seed, idx, "schedule"),
+    )
+    end = max(days, 0.0)
+    if "flare_noise" in spec.input_names:
+        sched = sched + flare_noise_schedule(spec, params, idx, seed, -burn_in, max(end, 1.0))
+    t_eval = [-burn_in, 0.0] + ([end] if end > 0 else [])
+    return spec, integrate(spec, y0, params, t_eval, sched)
+
+
+def _select(spec: ModelSpec, res: BatchResult, select: Mapping[str, float]) -> NDArray[np.bool_]:
+    inf = _output(spec, res, "inflammatory_lesions")[:, 1]
+    ok = res.ok.copy()
+    if "inflammatory_min" in select:
+        ok &= inf >= float(select["inflammatory_min"])
+    return ok
+
+
+def cohort_statistic(spec: ModelSpec, target: Target, seed: int) -> float:
+    """Simulated value of a ``cohort`` or ``relation`` target."""
+    o = target.options
+    days = float(o["weeks"]) * 7.0
+    spec, res = simulate_cohort(spec, int(o.get("n", 100)), seed, o["regimens"], days)
+    ok = _select(spec, res, o.get("select") or {})
+    if ok.sum() < 3:
+        return float("nan")
+    x = _output(spec, res, o["output"])[ok]
+    change = 100.0 * (x[:, 2].mean() - x[:, 1].mean()) / x[:, 1].mean()
+    if target.statistic == "pct_change_of_means":
+        return float(change)
+    seb = _output(spec, res, "sebum")[ok]
+    seb_red = 100.0 * (1.0 - seb[:, 2].mean() / seb[:, 1].mean())
+    return float(-change / seb_red) if seb_red > 1.0 else float("nan")
+
+
+def population_statistic(
+    spec: ModelSpec, target: Target, seed: int, cache: dict[Any, Any] | None = None
+) -> float:
+    """Simulated acne-vs-control contrast of an untreated population.
+
+    Acne = >= 5 inflammatory lesions (whole face, expected count), control = < 1
+    (model definitions, assumed; stated in docs/calibration.md).
+    """
+    o = target.options
+    n = int(o.get("n", 400))
+    key = (id(spec), n, seed)
+    if cache is not None and key in cache:
+        res = cache[key]
+    else:
+        _, res = simulate_cohort(spec, n, seed)
+        if cache is not None:
+            cache[key] = res
+    inf = _output(spec, res, "inflammatory_lesions")[:, 1]
+    acne = res.ok & (inf >= 5.0)
+    ctrl = res.ok & (inf < 1.0)
+    if acne.sum() < 3 or ctrl.sum() < 3:
+        return float("nan")
+    x = _output(spec, res, o["output"])[:, 1]
+    a, c = float(x[acne].mean()), float(x[ctrl].mean())
+    if target.statistic == "ratio_of_means":
+        return a / c if c > 0 else float("nan")
+    return a - c
+
+
+def strain_statistic(target: Target) -> float:
+    """A strain-library property in percent (e.g. LS03 anti-IL-8 suppression)."""
+    from gutskin.model.strains import load_strains
+
+    s = load_strains()[target.options["strain"]]
+    return 100.0 * float(s.properties[target.options["property"]].value)
+
+
+# --------------------------------------------------------------------------- evaluation
+def evaluate(
+    ts: TargetSet,
+    values: Mapping[str, float] | None,
+    *,
+    seed: int = DEFAULT_SEED,
+    targets: Sequence[Target] | None = None,
+    scale: str = "fit",
+) -> dict[str, Any]:
+    """Simulate ``targets`` (default: all) at parameter medians ``values``.
+
+    Parameters
+    ----------
+    ts : TargetSet
+        Targets and designs.
+    values : mapping or None
+        Parameter medians replacing the table values (``None``: the table).
+    seed : int
+        Seed of every trial, cohort and population (common random numbers).
+    targets : sequence of Target, optional
+        Subset to simulate.
+    scale : {"fit", "validate"}
+        ``"fit"``: one trial per design at its ``fit_sample_size`` (a large virtual
+        cohort); ``"validate"``: the design's own sample size (one replicate trial).
+
+    Returns
+    -------
+    dict
+        Target id -> float, or arm -> % change mapping for direction/ordering targets;
+        ``nan`` where undefined; ``None`` for targets without model counterpart.
+    """
+    todo = list(ts.targets if targets is None else targets)
+    out: dict[str, Any] = {}
+    with model_variant(values) as model:
+        from gutskin.simulation import get_model
+
+        spec = get_model(model)
+        by_design: dict[str, list[Target]] = {}
+        for t in todo:
+            if t.simulator == "trial":
+                by_design.setdefault(t.options["design"], []).append(t)
+        for dname, group in by_design.items():
+            n = ts.fit_sample_sizes[dname] if scale == "fit" else None
+            try:
+                res = _run_design(ts, dname, model, seed, n)
+            except Exception:
+                for t in group:
+                    out[t.id] = float("nan")
+                continue
+            for t in group:
+                out[t.id] = trial_statistic(res, t)
+        cache: dict[Any, Any] = {}
+        for t in todo:
+            if t.simulator in ("cohort", "relation"):
+                out[t.id] = cohort_statistic(spec, t, seed)
+            elif t.simulator == "population":
+                out[t.id] = population_statistic(spec, t, seed, cache)
+            elif t.simulator == "strain_property":
+                out[t.id] = strain_statistic(t)
+            elif t.simulator == "not_represented":
+                out[t.id] = None
+    return out
+
+
+def residuals(ts: TargetSet, simulated: Mapping[str, Any]) -> dict[str, float]:
+    """Standardised residual ``z`` of each fitted target (``PENALTY`` where undefined)."""
+    z = {}
+    for t in ts.fitted():
+        v = simulated.get(t.id)
+        if v is None or not np.isfinite(v):
+            z[t.id] = PENALTY
+        else:
+            z[t.id] = float(t.z(float(v)))
+    return z
+
+
+def objective(
+    ts: TargetSet, values: Mapping[str, float] | None, *, seed: int = DEFAULT_SEED
+) -> float:
+    """``J = sum z^2`` over the fitted targets at ``values`` (deterministic for a seed)."""
+    sim = evaluate(ts, values, seed=seed, targets=ts.fitted(), scale="fit")
+    return float(sum(v * v for v in residuals(ts, sim).values()))
