@@ -53,6 +53,7 @@ format: install
 
 bench: install
 	$(PY) benchmarks/bench_engine_vs_scipy.py
+	$(PY) benchmarks/bench_vs_roadrunner.py
 
 clean:
 	rm -rf $(VENV) .gutskin_cache .pytest_cache .mypy_cache .ruff_cache runs

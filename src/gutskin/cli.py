@@ -457,6 +457,7 @@ EXTENSIONS = (
     "gutskin.sensitivity.commands",
     "gutskin.explorer.commands",
     "gutskin.calibrate.commands",
+    "gutskin.scale.commands",
 )
 
 

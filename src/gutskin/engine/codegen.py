@@ -29,9 +29,13 @@ from gutskin.engine.spec import ModelSpec
 
 __all__ = ["cache_dir", "generate_source", "load_kernel"]
 
-_TEMPLATES = ("common.py", "dopri5.py", "rosenbrock.py", "driver.py")
+_TEMPLATES = ("vmath.py", "common.py", "dopri5.py", "rosenbrock.py", "lanes.py", "driver.py")
+
+#: Patients integrated side by side in the SIMD-lane solver (8 float64 = one AVX-512
+#: register; two AVX2 registers).
+LANES = 8
 _STRIP = "# codegen: strip"
-CODEGEN_VERSION = "2"
+CODEGEN_VERSION = "4"
 
 
 def cache_dir() -> Path:
@@ -86,37 +90,245 @@ class _Printer(PythonCodePrinter):
         return f"{self.parenthesize(base, 100)}**{self.parenthesize(e, 100)}"
 
 
+_VARYING = 3  # level of expressions in states or time; 2 = inputs, 1 = parameters, 0 = numbers
+
+
+class _Hoister:
+    """Lift loop-invariant subexpressions out of the right-hand side.
+
+    Every subexpression has a level: 0 (numbers only), 1 (parameters), 2
+    (inputs and parameters) or 3 (states or time).  Maximal subtrees of level
+    <= 1 become entries of the per-patient vector ``q``, computed once per
+    patient by ``prepare_params``; subtrees of level 2 become entries of the
+    per-segment vector ``w``, computed by ``prepare_inputs`` whenever the
+    piecewise-constant inputs change.  Inside sums and products the invariant
+    operands are grouped, so ``k1*k2*x/V`` costs one multiplication in the hot
+    loop (``q[j]*x`` with ``q[j] = k1*k2/V``) and the division is gone.
+    ``q[:P]`` are the parameters and ``w[:NI]`` the inputs themselves.
+    """
+
+    def __init__(self, n_params: int, n_inputs: int, levels: dict[sp.Symbol, int]) -> None:
+        self.n_params, self.n_inputs = n_params, n_inputs
+        self.levels = dict(levels)
+        self.q_exprs: dict[sp.Expr, sp.Symbol] = {}  # base expression -> q symbol
+        self.w_exprs: dict[sp.Expr, sp.Symbol] = {}  # base expression -> w symbol
+        self.w_inner: dict[sp.Symbol, sp.Expr] = {}  # w symbol -> expression in q and w[:NI]
+        self.base: dict[sp.Symbol, sp.Expr] = {}  # lifted symbol -> base expression
+
+    def level(self, e: sp.Basic) -> int:
+        return max((self.levels.get(s, _VARYING) for s in e.free_symbols), default=0)
+
+    def hoist(self, e: sp.Expr, top: int = _VARYING) -> sp.Expr:
+        """``e`` with every maximal subexpression of level < ``top`` lifted."""
+        if e.is_Atom:
+            return e
+        lv = self.level(e)
+        if lv < top:
+            return self._lift(e, lv)
+        if isinstance(e, sp.Add | sp.Mul):
+            low = [a for a in e.args if self.level(a) < top]
+            high = [self.hoist(a, top) for a in e.args if self.level(a) >= top]
+            if low:
+                grouped = e.func(*low)
+                high.append(self._lift(grouped, self.level(grouped)))
+            return e.func(*high)
+        return e.func(*[self.hoist(a, top) for a in e.args])
+
+    def _lift(self, e: sp.Expr, lv: int) -> sp.Expr:
+        if e.is_Atom:
+            return e
+        key = e.xreplace(self.base)  # in parameters and inputs only
+        if lv <= 1:
+            sym = self.q_exprs.get(key)
+            if sym is None:
+                sym = sp.Symbol(f"q[{self.n_params + len(self.q_exprs)}]", real=True)
+                self.q_exprs[key] = sym
+                self.levels[sym] = 1
+                self.base[sym] = key
+            return sym
+        sym = self.w_exprs.get(key)
+        if sym is None:
+            inner = self.hoist(key, top=2)  # its parameter-only parts go to q
+            sym = sp.Symbol(f"w[{self.n_inputs + len(self.w_exprs)}]", real=True)
+            self.w_exprs[key] = sym
+            self.w_inner[sym] = inner
+            self.levels[sym] = 2
+            self.base[sym] = key
+        return sym
+
+    def function(self, exprs: list[sp.Expr]) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list]:
+        """CSE of ``exprs``, then invariant temporaries and subexpressions lifted.
+
+        Returns the temporaries (symbol, expression) and the reduced expressions
+        for the hot function; the lifted parts are recorded in ``q``/``w``.
+        """
+        repl, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("_c"), optimizations="basic")
+        subs: dict[sp.Symbol, sp.Expr] = {}
+        temps: list[tuple[sp.Symbol, sp.Expr]] = []
+        for sym, e in repl:
+            e = e.xreplace(subs)
+            if self.level(e) < _VARYING:
+                subs[sym] = self._lift(e, self.level(e))
+            else:
+                temps.append((sym, self.hoist(e)))
+                self.levels[sym] = _VARYING
+        return temps, [self.hoist(r.xreplace(subs)) for r in reduced]
+
+    def q_definitions(self) -> list[tuple[sp.Symbol, sp.Expr]]:
+        """``(q symbol, expression in q[:P])`` in creation order."""
+        return [(sym, e) for e, sym in self.q_exprs.items()]
+
+    def w_definitions(self) -> list[tuple[sp.Symbol, sp.Expr]]:
+        """``(w symbol, expression in q and w[:NI])`` in creation order."""
+        return [(sym, self.w_inner[sym]) for sym in self.w_exprs.values()]
+
+
 def _array_symbols(spec: ModelSpec) -> dict[sp.Symbol, sp.Symbol]:
     sym = spec.symbols
     mapping: dict[sp.Symbol, sp.Symbol] = {}
     for i, n in enumerate(spec.state_names):
         mapping[sym[n]] = sp.Symbol(f"y[{i}]", real=True)
     for i, n in enumerate(spec.parameter_names):
-        mapping[sym[n]] = sp.Symbol(f"p[{i}]", real=True)
+        mapping[sym[n]] = sp.Symbol(f"q[{i}]", real=True)
     for i, n in enumerate(spec.input_names):
-        mapping[sym[n]] = sp.Symbol(f"u[{i}]", real=True)
+        mapping[sym[n]] = sp.Symbol(f"w[{i}]", real=True)
     return mapping
 
 
-def _emit(name: str, args: str, targets: list[str], exprs: list[sp.Expr], zero: str | None) -> str:
+def _emit(
+    name: str,
+    args: str,
+    targets: list[str],
+    exprs: list[sp.Expr],
+    zero: str | None = None,
+    prologue: tuple[str, ...] = (),
+    temps: list[tuple[sp.Symbol, sp.Expr]] | None = None,
+) -> str:
+    """Source of one numba function assigning ``exprs`` to ``targets``.
+
+    Without ``temps`` the expressions are CSE'd here; with ``temps`` they are
+    already reduced (see :meth:`_Hoister.function`).
+    """
     printer = _Printer()
-    temps = sp.numbered_symbols("_c")
-    repl, reduced = sp.cse(exprs, symbols=temps, optimizations="basic")
-    lines = ["@njit(cache=True)", f"def {name}({args}):"]
+    if temps is None:
+        temps, exprs = sp.cse(exprs, symbols=sp.numbered_symbols("_c"), optimizations="basic")
+    # error_model="numpy": a division by zero gives inf/nan (the solver reports
+    # NONFINITE for that patient) instead of raising, and no zero test precedes
+    # every division in the hot loop.
+    lines = ['@njit(cache=True, error_model="numpy")', f"def {name}({args}):"]
+    lines.extend(f"    {ln}" for ln in prologue)
     if zero:
         lines.append(f"    {zero}[:] = 0.0")
-    for s, e in repl:
+    for s, e in temps:
         lines.append(f"    {s} = {printer.doprint(e)}")
-    for tgt, e in zip(targets, reduced, strict=True):
+    for tgt, e in zip(targets, exprs, strict=True):
         lines.append(f"    {tgt} = {printer.doprint(e)}")
     if len(lines) == 2:
         lines.append("    pass")
     return "\n".join(lines) + "\n"
 
 
+_LANE_INDEX = re.compile(r"\b([yqw])\[(\d+)\]")
+_LANE_TIME = re.compile(r"(?<![\w.])t(?![\w\[])")
+_LANE_FUNCS = {"math.exp(": "vexp(", "math.log(": "vlog(", "math.tanh(": "vtanh("}
+
+
+class _LanePrinter(_Printer):
+    """Printer for the lane kernel: non-integer powers through the vectorisable ``vpow``."""
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        base, e = expr.args
+        if (e.is_Integer and 1 < int(e) <= 4) or e == -1 or e == sp.Rational(1, 2):
+            return super()._print_Pow(expr, rational)
+        return f"vpow({self._print(base)}, {self._print(e)})"
+
+
+def _lane_text(text: str) -> str:
+    """Index ``y[i]`` as ``y[i*LANES + ln]`` (lane-interleaved arrays), ``t`` as ``t[ln]``."""
+    for old, new in _LANE_FUNCS.items():
+        text = text.replace(old, new)
+    text = _LANE_INDEX.sub(
+        lambda m: (
+            f"{m.group(1)}[{int(m.group(2)) * LANES} + ln]"
+            if m.group(2) != "0"
+            else f"{m.group(1)}[ln]"
+        ),
+        text,
+    )
+    return _LANE_TIME.sub("t[ln]", text)
+
+
+def _emit_lanes(temps: list[tuple[sp.Symbol, sp.Expr]], exprs: list[sp.Expr]) -> str:
+    """``rhs_lanes(n, t, y, q, w, dy)``: the right-hand side of ``n`` lanes at once.
+
+    Arrays are lane-interleaved: entry ``i`` of lane ``ln`` is ``a[i*LANES + ln]``.
+    The loop over lanes has a run-time trip count and constant row offsets, so
+    LLVM vectorises it (one patient per SIMD lane); every lane runs the same
+    instructions, so a patient's result does not depend on its lane.
+    """
+    printer = _LanePrinter()
+    lines = ['@njit(cache=True, error_model="numpy")', "def rhs_lanes(n, t, y, q, w, dy):"]
+    lines.append("    for ln in range(n):")
+    for sym, e in temps:
+        lines.append(f"        {sym} = {_lane_text(printer.doprint(e))}")
+    for i, e in enumerate(exprs):
+        tgt = f"dy[{i * LANES} + ln]" if i else "dy[ln]"
+        lines.append(f"        {tgt} = {_lane_text(printer.doprint(e))}")
+    if not exprs:
+        lines.append("        pass")
+    unsupported = [ln for ln in lines if "math." in ln and "math.sqrt(" not in ln]
+    if unsupported:  # pragma: no cover - ALLOWED_FUNCTIONS are all covered
+        raise ValueError(f"no vectorisable form for {unsupported[0].strip()!r}")
+    return "\n".join(lines) + "\n"
+
+
+_WRAPPERS = '''
+@njit(cache=True)
+def _prepared(p, u):
+    q = np.empty(N_Q)
+    prepare_params(p, q)
+    w = np.empty(N_W)
+    prepare_inputs(q, u, w)
+    return q, w
+
+
+@njit(cache=True)
+def rhs(t, y, p, u, dy):
+    """Right-hand side from raw parameters ``p`` and inputs ``u`` (convenience, not hot)."""
+    q, w = _prepared(p, u)
+    rhs_fast(t, y, q, w, dy)
+
+
+@njit(cache=True)
+def jac(t, y, p, u, J):
+    """Jacobian d rhs / d y from raw parameters and inputs (convenience, not hot)."""
+    q, w = _prepared(p, u)
+    jac_fast(t, y, q, w, J)
+
+
+@njit(cache=True)
+def observe(t, y, p, u, out):
+    """Assignments (observables) from raw parameters and inputs (convenience, not hot)."""
+    q, w = _prepared(p, u)
+    observe_fast(t, y, q, w, out)
+'''
+
+
 def generate_model_source(spec: ModelSpec) -> str:
-    """Python source of ``rhs``, ``jac`` and ``observe`` for ``spec``."""
+    """Python source of the model functions for ``spec``.
+
+    ``prepare_params(p, q)`` fills the per-patient vector ``q`` (parameters,
+    then parameter-only subexpressions); ``prepare_inputs(q, u, w)`` fills the
+    per-segment vector ``w`` (inputs, then input-dependent subexpressions);
+    ``rhs_fast``, ``jac_fast`` and ``observe_fast`` take ``(t, y, q, w, out)``.
+    ``rhs``, ``jac`` and ``observe`` take raw ``(t, y, p, u, out)`` for
+    convenience and tests.
+    """
     amap = _array_symbols(spec)
+    n_p, n_i = len(spec.parameters), len(spec.inputs)
+    levels = {amap[spec.symbols[n]]: 1 for n in spec.parameter_names}
+    levels.update({amap[spec.symbols[n]]: 2 for n in spec.input_names})
+    hoister = _Hoister(n_p, n_i, levels)
     rates = [spec.expanded_rates[s].xreplace(amap) for s in spec.state_names]
     ys = [amap[spec.symbols[s]] for s in spec.state_names]
     n = len(ys)
@@ -129,16 +341,51 @@ def generate_model_source(spec: ModelSpec) -> str:
                 jac_targets.append(f"J[{i}, {j}]")
                 jac_exprs.append(d)
     obs = [spec.expanded_assignments[a].xreplace(amap) for a in spec.assignment_names]
+    rhs_temps, rates_h = hoister.function(rates)
+    jac_temps, jac_h = hoister.function(jac_exprs)
+    obs_temps, obs_h = hoister.function(obs)
+    q_defs = hoister.q_definitions()
+    w_defs = hoister.w_definitions()
     nonneg = [i for i, s in enumerate(spec.states) if s.nonnegative]
     parts = [
         f"N_STATES = {n}",
-        f"N_INPUTS = {len(spec.input_names)}",
+        f"N_PARAMS = {n_p}",
+        f"N_INPUTS = {n_i}",
         f"N_OBS = {len(obs)}",
+        f"N_Q = {n_p + len(q_defs)}",
+        f"N_W = {n_i + len(w_defs)}",
+        f"LANES = {LANES}",
         f"NONNEG_IDX = np.array({nonneg!r}, dtype=np.int64)",
         "",
-        _emit("rhs", "t, y, p, u, dy", [f"dy[{i}]" for i in range(n)], rates, None),
-        _emit("jac", "t, y, p, u, J", jac_targets, jac_exprs, "J"),
-        _emit("observe", "t, y, p, u, out", [f"out[{i}]" for i in range(len(obs))], obs, None),
+        _emit(
+            "prepare_params",
+            "p, q",
+            [str(s) for s, _ in q_defs],
+            [e for _, e in q_defs],
+            None,
+            ("for i in range(N_PARAMS):", "    q[i] = p[i]"),
+        ),
+        _emit(
+            "prepare_inputs",
+            "q, u, w",
+            [str(s) for s, _ in w_defs],
+            [e for _, e in w_defs],
+            None,
+            ("for i in range(N_INPUTS):", "    w[i] = u[i]"),
+        ),
+        _emit(
+            "rhs_fast", "t, y, q, w, dy", [f"dy[{i}]" for i in range(n)], rates_h, temps=rhs_temps
+        ),
+        _emit("jac_fast", "t, y, q, w, J", jac_targets, jac_h, "J", temps=jac_temps),
+        _emit(
+            "observe_fast",
+            "t, y, q, w, out",
+            [f"out[{i}]" for i in range(len(obs))],
+            obs_h,
+            temps=obs_temps,
+        ),
+        _emit_lanes(rhs_temps, rates_h),
+        _WRAPPERS,
     ]
     return "\n".join(parts)
 

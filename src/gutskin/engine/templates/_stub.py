@@ -1,22 +1,39 @@
 """Stand-ins for generated names so that the templates lint and type-check.
 
-Never used at run time; the generated kernel module defines the real ones.
+Never used at run time; the generated kernel module defines the real ones
+(see :func:`gutskin.engine.codegen.generate_model_source`).
 """
 
 import numpy as np
 
 N_STATES = 1
+N_PARAMS = 0
 N_INPUTS = 0
+N_Q = 0
+N_W = 0
+LANES = 8
 NONNEG_IDX = np.zeros(0, dtype=np.int64)
 
 
-def rhs(t, y, p, u, dy):  # pragma: no cover
+def prepare_params(p, q):  # pragma: no cover
     raise NotImplementedError
 
 
-def jac(t, y, p, u, J):  # pragma: no cover
+def prepare_inputs(q, u, w):  # pragma: no cover
     raise NotImplementedError
 
 
-def observe(t, y, p, u, out):  # pragma: no cover
+def rhs_fast(t, y, q, w, dy):  # pragma: no cover
+    raise NotImplementedError
+
+
+def rhs_lanes(n, t, y, q, w, dy):  # pragma: no cover
+    raise NotImplementedError
+
+
+def jac_fast(t, y, q, w, J):  # pragma: no cover
+    raise NotImplementedError
+
+
+def observe_fast(t, y, q, w, out):  # pragma: no cover
     raise NotImplementedError

@@ -3,7 +3,7 @@ import math  # codegen: strip
 
 from numba import njit  # codegen: strip
 
-from gutskin.engine.templates._stub import NONNEG_IDX, rhs  # codegen: strip
+from gutskin.engine.templates._stub import NONNEG_IDX, rhs_fast  # codegen: strip
 
 STATUS_OK = 0
 STATUS_MAX_STEPS = 1
@@ -62,7 +62,22 @@ def find_segment(seg_t, t):
 
 
 @njit(cache=True)
-def initial_step(t, y, f0, p, u, order, rtol, atol, hmax, work_y, work_f):
+def next_change(seg_u, seg):
+    """First segment after ``seg`` whose inputs differ from those of ``seg`` (K if none).
+
+    Breakpoints where no input changes (e.g. a daily dose taken every day) need
+    neither a step boundary nor a restart of the integrator.
+    """
+    n_seg = seg_u.shape[0]
+    for k in range(seg + 1, n_seg):
+        for i in range(seg_u.shape[1]):
+            if seg_u[k, i] != seg_u[seg, i]:
+                return k
+    return n_seg
+
+
+@njit(cache=True)
+def initial_step(t, y, f0, q, w, order, rtol, atol, hmax, work_y, work_f):
     """Hairer & Wanner (1993, II.4) starting step heuristic; uses one extra RHS call."""
     n = y.shape[0]
     d0 = rms_norm(y, y, y, rtol, atol) if n > 0 else 0.0
@@ -74,7 +89,7 @@ def initial_step(t, y, f0, p, u, order, rtol, atol, hmax, work_y, work_f):
     h0 = min(h0, hmax)
     for i in range(n):
         work_y[i] = y[i] + h0 * f0[i]
-    rhs(t + h0, work_y, p, u, work_f)
+    rhs_fast(t + h0, work_y, q, w, work_f)
     for i in range(n):
         work_y[i] = (work_f[i] - f0[i]) / h0
     d2 = rms_norm(work_y, y, y, rtol, atol)

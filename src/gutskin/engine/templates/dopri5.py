@@ -1,13 +1,19 @@
 # Explicit Dormand–Prince 5(4) with per-patient adaptive steps.
 # Coefficients: Dormand JR, Prince PJ (1980) J Comput Appl Math 6:19–26;
 # error coefficients and stiffness test as in Hairer, Nørsett & Wanner (1993),
-# Solving ODEs I, §II.5 and code DOPRI5.
+# Solving ODEs I, §II.5 and code DOPRI5; dense output (continuous extension of
+# order 4) as in HNW I §II.6 and subroutine CONTD5 of dopri5.f.
 import math  # codegen: strip
 
 import numpy as np  # codegen: strip
 from numba import njit  # codegen: strip
 
-from gutskin.engine.templates._stub import rhs  # codegen: strip
+from gutskin.engine.templates._stub import (  # codegen: strip
+    N_W,  # codegen: strip
+    NONNEG_IDX,  # codegen: strip
+    prepare_inputs,  # codegen: strip
+    rhs_fast,  # codegen: strip
+)  # codegen: strip
 from gutskin.engine.templates.common import (  # codegen: strip
     STAT_ACCEPTED,  # codegen: strip
     STAT_METHOD,  # codegen: strip
@@ -21,6 +27,7 @@ from gutskin.engine.templates.common import (  # codegen: strip
     all_finite,  # codegen: strip
     find_segment,  # codegen: strip
     initial_step,  # codegen: strip
+    next_change,  # codegen: strip
     project_nonnegative,  # codegen: strip
     rms_norm,  # codegen: strip
 )  # codegen: strip
@@ -55,16 +62,54 @@ DP_E4 = 71.0 / 1920.0
 DP_E5 = -17253.0 / 339200.0
 DP_E6 = 22.0 / 525.0
 DP_E7 = -1.0 / 40.0
+# dense output coefficients (dopri5.f, CONTD5)
+DP_D1 = -12715105075.0 / 11282082432.0
+DP_D3 = 87487479700.0 / 32700410799.0
+DP_D4 = -10690763975.0 / 1880347072.0
+DP_D5 = 701980252875.0 / 199316789632.0
+DP_D6 = -1453857185.0 / 822651844.0
+DP_D7 = 69997945.0 / 29380423.0
+
+
+@njit(cache=True)
+def dopri5_dense_out(y, ynew, k1, k3, k4, k5, k6, k7, h, theta, out):
+    """Write the continuous extension at ``t + theta*h`` of the step ``y -> ynew`` into ``out``.
+
+    Order 4, uses only the stages of the step (no extra RHS call); flagged
+    non-negative states are clipped at zero like the step values.
+    """
+    th1 = 1.0 - theta
+    for i in range(y.shape[0]):
+        ydiff = ynew[i] - y[i]
+        bspl = h * k1[i] - ydiff
+        r4 = ydiff - h * k7[i] - bspl
+        r5 = h * (
+            DP_D1 * k1[i]
+            + DP_D3 * k3[i]
+            + DP_D4 * k4[i]
+            + DP_D5 * k5[i]
+            + DP_D6 * k6[i]
+            + DP_D7 * k7[i]
+        )
+        out[i] = y[i] + theta * (ydiff + th1 * (bspl + theta * (r4 + th1 * r5)))
+    for jj in range(NONNEG_IDX.shape[0]):
+        i = NONNEG_IDX[jj]
+        if out[i] < 0.0:
+            out[i] = 0.0
 
 
 @njit(cache=True)
 def dopri5_solve(
-    y0, p, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init, detect_stiff, y_out, stats
+    y0, q, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init, detect_stiff, dense, y_out, stats
 ):
     """Integrate one patient; write states at ``t_eval`` into ``y_out``; return a status code.
 
-    The step is clamped so that every output time and every schedule breakpoint
-    is hit exactly; the right-hand side is restarted after each breakpoint.
+    ``q`` is the patient's prepared parameter vector (``prepare_params``).
+    Steps are clamped to every breakpoint at which some input changes (the
+    right-hand side is restarted there) and to the last output time.  Without
+    ``dense`` they are also clamped to every output time; with ``dense`` the
+    steps run over output times and the outputs inside a step come from the
+    order-4 continuous extension.
     """
     n = y0.shape[0]
     n_out = t_eval.shape[0]
@@ -81,10 +126,13 @@ def dopri5_solve(
     ys = np.empty(n)
     ynew = np.empty(n)
     errv = np.empty(n)
+    w = np.empty(N_W)
 
     t = t_eval[0]
+    t_last = t_eval[n_out - 1]
     seg = find_segment(seg_t, t)
-    u = seg_u[seg]
+    prepare_inputs(q, seg_u[seg], w)
+    nxt = next_change(seg_u, seg)
     j = 0
     while j < n_out and t_eval[j] <= t:
         for i in range(n):
@@ -97,17 +145,17 @@ def dopri5_solve(
     nonstiff_count = 0
     nan_reject = False
     while j < n_out:
-        t_stop = t_eval[j]
-        seg_end = seg_t[seg + 1]
+        t_stop = t_last if dense else t_eval[j]
+        seg_end = seg_t[nxt] if nxt < seg_u.shape[0] else math.inf
         if seg_end < t_stop:
             t_stop = seg_end
         while t < t_stop:
             if need_f:
-                rhs(t, y, p, u, k1)
+                rhs_fast(t, y, q, w, k1)
                 stats[STAT_NFEV] += 1
                 need_f = False
                 if h <= 0.0:
-                    h = initial_step(t, y, k1, p, u, 5.0, rtol, atol, t_stop - t, ys, k2)
+                    h = initial_step(t, y, k1, q, w, 5.0, rtol, atol, t_stop - t, ys, k2)
                     stats[STAT_NFEV] += 1
             if steps >= max_steps:
                 return STATUS_MAX_STEPS
@@ -118,18 +166,18 @@ def dopri5_solve(
                 return STATUS_NONFINITE if nan_reject else STATUS_STEP_UNDERFLOW
             for i in range(n):
                 ys[i] = y[i] + hs * DP_A21 * k1[i]
-            rhs(t + DP_C2 * hs, ys, p, u, k2)
+            rhs_fast(t + DP_C2 * hs, ys, q, w, k2)
             for i in range(n):
                 ys[i] = y[i] + hs * (DP_A31 * k1[i] + DP_A32 * k2[i])
-            rhs(t + DP_C3 * hs, ys, p, u, k3)
+            rhs_fast(t + DP_C3 * hs, ys, q, w, k3)
             for i in range(n):
                 ys[i] = y[i] + hs * (DP_A41 * k1[i] + DP_A42 * k2[i] + DP_A43 * k3[i])
-            rhs(t + DP_C4 * hs, ys, p, u, k4)
+            rhs_fast(t + DP_C4 * hs, ys, q, w, k4)
             for i in range(n):
                 ys[i] = y[i] + hs * (
                     DP_A51 * k1[i] + DP_A52 * k2[i] + DP_A53 * k3[i] + DP_A54 * k4[i]
                 )
-            rhs(t + DP_C5 * hs, ys, p, u, k5)
+            rhs_fast(t + DP_C5 * hs, ys, q, w, k5)
             for i in range(n):
                 ys[i] = y[i] + hs * (
                     DP_A61 * k1[i]
@@ -138,7 +186,7 @@ def dopri5_solve(
                     + DP_A64 * k4[i]
                     + DP_A65 * k5[i]
                 )
-            rhs(t + hs, ys, p, u, k6)
+            rhs_fast(t + hs, ys, q, w, k6)
             for i in range(n):
                 ynew[i] = y[i] + hs * (
                     DP_A71 * k1[i]
@@ -147,7 +195,7 @@ def dopri5_solve(
                     + DP_A75 * k5[i]
                     + DP_A76 * k6[i]
                 )
-            rhs(t + hs, ynew, p, u, k7)
+            rhs_fast(t + hs, ynew, q, w, k7)
             stats[STAT_NFEV] += 6
             steps += 1
             for i in range(n):
@@ -186,7 +234,14 @@ def dopri5_solve(
                         nonstiff_count += 1
                         if nonstiff_count >= 6:
                             stiff_count = 0
-                t = t_stop if clamped else t + hs
+                t_new = t_stop if clamped else t + hs
+                if dense:
+                    while j < n_out and t_eval[j] < t_new:
+                        dopri5_dense_out(
+                            y, ynew, k1, k3, k4, k5, k6, k7, hs, (t_eval[j] - t) / hs, y_out[j]
+                        )
+                        j += 1
+                t = t_new
                 for i in range(n):
                     y[i] = ynew[i]
                 if project_nonnegative(y):
@@ -206,8 +261,9 @@ def dopri5_solve(
             for i in range(n):
                 y_out[j, i] = y[i]
             j += 1
-        if t >= seg_end and seg + 1 < seg_u.shape[0]:
-            seg += 1
-            u = seg_u[seg]
+        if t >= seg_end and nxt < seg_u.shape[0]:
+            seg = nxt
+            prepare_inputs(q, seg_u[seg], w)
+            nxt = next_change(seg_u, seg)
             need_f = True
     return STATUS_OK

@@ -1,8 +1,17 @@
 # Batch driver: one adaptive solve per patient, patients spread over threads.
+# The drivers release the GIL (nogil), so Python threads can prepare or store
+# other chunks of patients while one is integrated.
 import numpy as np  # codegen: strip
 from numba import njit, prange  # codegen: strip
 
-from gutskin.engine.templates._stub import observe  # codegen: strip
+from gutskin.engine.templates._stub import (  # codegen: strip
+    LANES,  # codegen: strip
+    N_Q,  # codegen: strip
+    N_W,  # codegen: strip
+    observe_fast,  # codegen: strip
+    prepare_inputs,  # codegen: strip
+    prepare_params,  # codegen: strip
+)  # codegen: strip
 from gutskin.engine.templates.common import (  # codegen: strip
     N_STATS,  # codegen: strip
     STATUS_MAX_STEPS,  # codegen: strip
@@ -10,80 +19,101 @@ from gutskin.engine.templates.common import (  # codegen: strip
     find_segment,  # codegen: strip
 )  # codegen: strip
 from gutskin.engine.templates.dopri5 import dopri5_solve  # codegen: strip
+from gutskin.engine.templates.lanes import dopri5_lanes  # codegen: strip
 from gutskin.engine.templates.rosenbrock import rosenbrock_solve  # codegen: strip
 
 METHOD_DOPRI5 = 0
 METHOD_ROSENBROCK = 1
 METHOD_AUTO = 2
 
+#: Patients per task of the SIMD-lane solver (lanes are refilled within a group).
+LANE_GROUP = 32 * LANES
 
-@njit(parallel=True, cache=True)
+
+@njit(parallel=True, cache=True, nogil=True)
 def solve_batch(
-    method, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init, y_out, status, stats
+    method, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init, dense, y_out, status, stats
 ):
     """Solve every patient independently (own step sizes) across threads.
 
     ``y0`` (N, S), ``P`` (N, n_par), ``seg_t`` (N, K+1), ``seg_u`` (N, K, n_in),
     ``t_eval`` (T,); fills ``y_out`` (N, T, S), ``status`` (N,), ``stats`` (N, N_STATS).
-    In auto mode a patient starts with DOPRI5 and is re-solved with the
-    Rosenbrock method when stiffness is detected or the step budget runs out.
+    Parameter-only subexpressions are computed once per patient
+    (``prepare_params``).  In auto mode a patient starts with DOPRI5 and is
+    re-solved with the Rosenbrock method when stiffness is detected or the step
+    budget runs out.  ``dense`` selects DOPRI5 dense output (see ``dopri5_solve``).
     """
     n_pat = y0.shape[0]
     for i in prange(n_pat):
         for s in range(N_STATS):
             stats[i, s] = 0
+        q = np.empty(N_Q)
+        prepare_params(P[i], q)
         if method == METHOD_ROSENBROCK:
             st = rosenbrock_solve(
-                y0[i],
-                P[i],
-                seg_t[i],
-                seg_u[i],
-                t_eval,
-                rtol,
-                atol,
-                max_steps,
-                h_init,
-                y_out[i],
-                stats[i],
-            )
+                y0[i], q, seg_t[i], seg_u[i], t_eval, rtol, atol, max_steps, h_init,
+                y_out[i], stats[i],
+            )  # fmt: skip
         else:
             st = dopri5_solve(
-                y0[i],
-                P[i],
-                seg_t[i],
-                seg_u[i],
-                t_eval,
-                rtol,
-                atol,
-                max_steps,
-                h_init,
-                method == METHOD_AUTO,
-                y_out[i],
-                stats[i],
-            )
+                y0[i], q, seg_t[i], seg_u[i], t_eval, rtol, atol, max_steps, h_init,
+                method == METHOD_AUTO, dense, y_out[i], stats[i],
+            )  # fmt: skip
             if method == METHOD_AUTO and (st == STATUS_STIFF or st == STATUS_MAX_STEPS):
                 y_out[i, :, :] = np.nan
                 st = rosenbrock_solve(
-                    y0[i],
-                    P[i],
-                    seg_t[i],
-                    seg_u[i],
-                    t_eval,
-                    rtol,
-                    atol,
-                    max_steps,
-                    h_init,
-                    y_out[i],
-                    stats[i],
-                )
+                    y0[i], q, seg_t[i], seg_u[i], t_eval, rtol, atol, max_steps, h_init,
+                    y_out[i], stats[i],
+                )  # fmt: skip
         status[i] = st
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
+def solve_batch_lanes(
+    method, lanes, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init, y_out, status,
+    stats,
+):  # fmt: skip
+    """As ``solve_batch`` with DOPRI5 and dense output, patients side by side in SIMD lanes.
+
+    Threads take groups of LANE_GROUP patients; within a group ``dopri5_lanes``
+    keeps LANES patients in flight and refills a lane when its patient is done.
+    ``lanes`` must equal LANES (passed at run time, see ``dopri5_lanes``).  In
+    auto mode patients found stiff (or out of steps) are re-solved with the
+    Rosenbrock method.  Compiled only when used.
+    """
+    n_pat = y0.shape[0]
+    n_groups = (n_pat + LANE_GROUP - 1) // LANE_GROUP
+    for g in prange(n_groups):
+        first = g * LANE_GROUP
+        last = min(n_pat, first + LANE_GROUP)
+        dopri5_lanes(
+            lanes, first, last, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init,
+            method == METHOD_AUTO, y_out, status, stats,
+        )  # fmt: skip
+        if method == METHOD_AUTO:
+            q = np.empty(N_Q)
+            for i in range(first, last):
+                if status[i] == STATUS_STIFF or status[i] == STATUS_MAX_STEPS:
+                    y_out[i, :, :] = np.nan
+                    prepare_params(P[i], q)
+                    status[i] = rosenbrock_solve(
+                        y0[i], q, seg_t[i], seg_u[i], t_eval, rtol, atol, max_steps, h_init,
+                        y_out[i], stats[i],
+                    )  # fmt: skip
+
+
+@njit(parallel=True, cache=True, nogil=True)
 def observe_batch(y_out, P, seg_t, seg_u, t_eval, obs_out):
     """Evaluate the model's assignments at every output time (inputs right-continuous)."""
     n_pat = y_out.shape[0]
     for i in prange(n_pat):
+        q = np.empty(N_Q)
+        prepare_params(P[i], q)
+        w = np.empty(N_W)
+        k_prev = -1
         for j in range(t_eval.shape[0]):
             k = find_segment(seg_t[i], t_eval[j])
-            observe(t_eval[j], y_out[i, j], P[i], seg_u[i, k], obs_out[i, j])
+            if k != k_prev:
+                prepare_inputs(q, seg_u[i, k], w)
+                k_prev = k
+            observe_fast(t_eval[j], y_out[i, j], q, w, obs_out[i, j])

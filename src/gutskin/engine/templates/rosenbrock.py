@@ -19,7 +19,7 @@ import math  # codegen: strip
 import numpy as np  # codegen: strip
 from numba import njit  # codegen: strip
 
-from gutskin.engine.templates._stub import jac, rhs  # codegen: strip
+from gutskin.engine.templates._stub import N_W, jac_fast, prepare_inputs, rhs_fast  # codegen: strip
 from gutskin.engine.templates.common import (  # codegen: strip
     STAT_ACCEPTED,  # codegen: strip
     STAT_METHOD,  # codegen: strip
@@ -33,6 +33,7 @@ from gutskin.engine.templates.common import (  # codegen: strip
     all_finite,  # codegen: strip
     find_segment,  # codegen: strip
     initial_step,  # codegen: strip
+    next_change,  # codegen: strip
     project_nonnegative,  # codegen: strip
     rms_norm,  # codegen: strip
 )  # codegen: strip
@@ -130,12 +131,13 @@ def lu_solve_inplace(a, piv, b):
 
 
 @njit(cache=True)
-def rosenbrock_solve(y0, p, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init, y_out, stats):
+def rosenbrock_solve(y0, q, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init, y_out, stats):
     """Integrate one patient with RODAS4; write states at ``t_eval`` into ``y_out``.
 
-    Mirrors ``dopri5_solve``: steps are clamped to hit every output time and
-    schedule breakpoint; flagged states are projected onto >= 0 after each
-    accepted step.  Returns a status code.
+    Mirrors ``dopri5_solve`` without dense output: steps are clamped to hit
+    every output time and every breakpoint at which an input changes; flagged
+    states are projected onto >= 0 after each accepted step.  ``q`` is the
+    prepared parameter vector.  Returns a status code.
     """
     n = y0.shape[0]
     n_out = t_eval.shape[0]
@@ -156,10 +158,12 @@ def rosenbrock_solve(y0, p, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init,
     jm = np.zeros((n, n))
     em = np.empty((n, n))
     piv = np.empty(n, dtype=np.int64)
+    w = np.empty(N_W)
 
     t = t_eval[0]
     seg = find_segment(seg_t, t)
-    u = seg_u[seg]
+    prepare_inputs(q, seg_u[seg], w)
+    nxt = next_change(seg_u, seg)
     j = 0
     while j < n_out and t_eval[j] <= t:
         for i in range(n):
@@ -172,21 +176,21 @@ def rosenbrock_solve(y0, p, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init,
     last_rejected = False
     while j < n_out:
         t_stop = t_eval[j]
-        seg_end = seg_t[seg + 1]
+        seg_end = seg_t[nxt] if nxt < seg_u.shape[0] else math.inf
         if seg_end < t_stop:
             t_stop = seg_end
         while t < t_stop:
             if need_jac:
-                rhs(t, y, p, u, f0)
+                rhs_fast(t, y, q, w, f0)
                 if h <= 0.0:
-                    h = initial_step(t, y, f0, p, u, 4.0, rtol, atol, t_stop - t, ys, fs)
+                    h = initial_step(t, y, f0, q, w, 4.0, rtol, atol, t_stop - t, ys, fs)
                     stats[STAT_NFEV] += 1
                 t_plus = t + math.sqrt(RO_UROUND * max(1e-5, abs(t)))
                 delt = t_plus - t  # the increment actually represented
-                rhs(t_plus, y, p, u, ft)
+                rhs_fast(t_plus, y, q, w, ft)
                 for i in range(n):
                     ft[i] = (ft[i] - f0[i]) / delt
-                jac(t, y, p, u, jm)
+                jac_fast(t, y, q, w, jm)
                 stats[STAT_NFEV] += 2
                 stats[STAT_NJEV] += 1
                 need_jac = False
@@ -234,35 +238,35 @@ def rosenbrock_solve(y0, p, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init,
             # stage 2
             for i in range(n):
                 ys[i] = y[i] + RO_A21 * k1[i]
-            rhs(t + RO_C2 * hs, ys, p, u, fs)
+            rhs_fast(t + RO_C2 * hs, ys, q, w, fs)
             for i in range(n):
                 k2[i] = fs[i] + hd2 * ft[i] + hc21 * k1[i]
             lu_solve_inplace(em, piv, k2)
             # stage 3
             for i in range(n):
                 ys[i] = y[i] + RO_A31 * k1[i] + RO_A32 * k2[i]
-            rhs(t + RO_C3 * hs, ys, p, u, fs)
+            rhs_fast(t + RO_C3 * hs, ys, q, w, fs)
             for i in range(n):
                 k3[i] = fs[i] + hd3 * ft[i] + (hc31 * k1[i] + hc32 * k2[i])
             lu_solve_inplace(em, piv, k3)
             # stage 4
             for i in range(n):
                 ys[i] = y[i] + RO_A41 * k1[i] + RO_A42 * k2[i] + RO_A43 * k3[i]
-            rhs(t + RO_C4 * hs, ys, p, u, fs)
+            rhs_fast(t + RO_C4 * hs, ys, q, w, fs)
             for i in range(n):
                 k4[i] = fs[i] + hd4 * ft[i] + (hc41 * k1[i] + hc42 * k2[i] + hc43 * k3[i])
             lu_solve_inplace(em, piv, k4)
             # stage 5
             for i in range(n):
                 ys[i] = y[i] + RO_A51 * k1[i] + RO_A52 * k2[i] + RO_A53 * k3[i] + RO_A54 * k4[i]
-            rhs(t + hs, ys, p, u, fs)
+            rhs_fast(t + hs, ys, q, w, fs)
             for i in range(n):
                 k5[i] = fs[i] + (hc51 * k1[i] + hc52 * k2[i] + hc53 * k3[i] + hc54 * k4[i])
             lu_solve_inplace(em, piv, k5)
             # stage 6: ys becomes the embedded order-3 solution
             for i in range(n):
                 ys[i] += k5[i]
-            rhs(t + hs, ys, p, u, fs)
+            rhs_fast(t + hs, ys, q, w, fs)
             for i in range(n):
                 k6[i] = fs[i] + (
                     hc61 * k1[i] + hc62 * k2[i] + hc63 * k3[i] + hc64 * k4[i] + hc65 * k5[i]
@@ -305,8 +309,9 @@ def rosenbrock_solve(y0, p, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init,
             for i in range(n):
                 y_out[j, i] = y[i]
             j += 1
-        if t >= seg_end and seg + 1 < seg_u.shape[0]:
-            seg += 1
-            u = seg_u[seg]
+        if t >= seg_end and nxt < seg_u.shape[0]:
+            seg = nxt
+            prepare_inputs(q, seg_u[seg], w)
+            nxt = next_change(seg_u, seg)
             need_jac = True
     return STATUS_OK

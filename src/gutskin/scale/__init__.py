@@ -1,0 +1,31 @@
+"""Scale-out: streaming, resumable runs of 10^5-10^8 virtual patients, in process or on Dask.
+
+- :func:`run` — simulate patients chunk by chunk into a Zarr store, keeping only visit
+  days (or every day) and chosen variables; resumable after a crash; chunks run in
+  this process or as Dask tasks (``scheduler="dask"``).
+- :func:`simulate_chunk` — one chunk, exactly as :func:`gutskin.simulation.simulate`
+  would simulate those patients.
+- :mod:`gutskin.scale.commands` — the ``gutskin run`` command.
+
+See ``docs/scale.md``.
+"""
+
+from gutskin.scale.runner import (
+    VISIT_DAYS,
+    RunConfig,
+    RunSummary,
+    ScaleError,
+    output_times,
+    run,
+    simulate_chunk,
+)
+
+__all__ = [
+    "VISIT_DAYS",
+    "RunConfig",
+    "RunSummary",
+    "ScaleError",
+    "output_times",
+    "run",
+    "simulate_chunk",
+]

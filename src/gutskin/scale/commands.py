@@ -1,0 +1,134 @@
+"""``gutskin run``: many virtual patients streamed to Zarr, resumable, in process or on Dask."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gutskin.cli_support import LazyProgress, UserError, console
+
+__all__ = ["register"]
+
+_SCHEDULERS = ("inprocess", "dask")
+_METHODS = ("auto", "dopri5", "rosenbrock")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``run`` command to the gutskin app."""
+    app.command("run")(run_command)
+
+
+def run_command(
+    out: Annotated[
+        Path, typer.Option("--out", help="Output folder (new or empty; or a run to --resume).")
+    ],
+    scenario: Annotated[
+        str | None, typer.Option("--scenario", help="Built-in scenario name.")
+    ] = None,
+    design: Annotated[
+        Path | None, typer.Option("--design", help="Scenario YAML file (see docs/scenarios.md).")
+    ] = None,
+    patients: Annotated[int, typer.Option("--patients", help="Number of virtual patients.")] = 1000,
+    days: Annotated[float, typer.Option("--days", help="Duration in days.")] = 84.0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (fixes every number).")] = 0,
+    chunk_size: Annotated[
+        int, typer.Option("--chunk-size", help="Patients per chunk (unit of work and of resume).")
+    ] = 10_000,
+    outputs: Annotated[
+        str,
+        typer.Option(
+            "--outputs", help="Stored times: visits (days 0,14,28,56,84), daily, or days '0,28,84'."
+        ),
+    ] = "visits",
+    variables: Annotated[
+        str | None,
+        typer.Option("--variables", help="States/observables to store, comma-separated (all)."),
+    ] = None,
+    parameters: Annotated[
+        bool, typer.Option("--parameters", help="Also store each patient's parameters.")
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Complete an interrupted run in --out.")
+    ] = False,
+    scheduler: Annotated[
+        str, typer.Option("--scheduler", help="inprocess (default) or dask.")
+    ] = "inprocess",
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Dask: worker processes of a local cluster.")
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Dask: scheduler address of an existing cluster."),
+    ] = None,
+    method: Annotated[str, typer.Option(help="Solver: auto, dopri5 or rosenbrock.")] = "auto",
+    rtol: Annotated[float, typer.Option(help="Relative tolerance.")] = 1e-6,
+    atol: Annotated[float, typer.Option(help="Absolute tolerance.")] = 1e-8,
+    dense: Annotated[
+        bool, typer.Option("--dense/--no-dense", help="Dense output between output times.")
+    ] = True,
+) -> None:
+    """Simulate many virtual patients chunk by chunk into DIR/trajectories.zarr (resumable)."""
+    from gutskin.scale.runner import ScaleError, run
+    from gutskin.scenario import ScenarioError, get_scenario, load_scenario
+
+    if scenario and design:
+        raise UserError("give either --scenario or --design, not both")
+    if patients < 1:
+        raise UserError(f"--patients must be >= 1, got {patients}")
+    if not days > 0:
+        raise UserError(f"--days must be > 0, got {days}")
+    if chunk_size < 1:
+        raise UserError(f"--chunk-size must be >= 1, got {chunk_size}")
+    if scheduler not in _SCHEDULERS:
+        raise UserError(f"--scheduler must be inprocess or dask, got {scheduler!r}")
+    if method not in _METHODS:
+        raise UserError(f"--method must be auto, dopri5 or rosenbrock, got {method!r}")
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers must be >= 1, got {workers}")
+    if (workers is not None or address) and scheduler != "dask":
+        raise UserError("--workers and --address need --scheduler dask")
+    if workers is not None and address:
+        raise UserError("give either --workers (local cluster) or --address, not both")
+    names = [v.strip() for v in variables.split(",") if v.strip()] if variables else None
+    if variables is not None and not names:
+        raise UserError("--variables: give at least one name")
+    try:
+        sc = load_scenario(design) if design else get_scenario(scenario or "acne-untreated")
+    except ScenarioError as exc:
+        raise UserError(str(exc)) from None
+
+    bar = LazyProgress(patients, "simulating")
+    try:
+        summary = run(
+            sc,
+            out,
+            patients=patients,
+            days=days,
+            seed=seed,
+            chunk_size=chunk_size,
+            outputs=outputs,
+            variables=names,
+            parameters=parameters,
+            method=method,  # type: ignore[arg-type]
+            rtol=rtol,
+            atol=atol,
+            dense=dense,
+            resume=resume,
+            scheduler=scheduler,  # type: ignore[arg-type]
+            workers=workers,
+            address=address,
+            progress=bar,
+        )
+    except ScaleError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        bar.close()
+    note = f" ({summary.chunks_skipped} chunks already done)" if summary.chunks_skipped else ""
+    console.print(
+        f"simulated {summary.patients} patients × {days:g} days in {summary.elapsed_s:.1f} s"
+        f"{note} → {summary.store}"
+    )
+    if summary.failures:
+        console.print(f"[yellow]solver failures (kept, status in the store): {summary.failures}")

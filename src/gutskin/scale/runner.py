@@ -1,0 +1,744 @@
+"""Streaming, resumable runs of very many virtual patients.
+
+A run splits patients ``0 .. N-1`` into chunks of ``chunk_size``.  Each chunk is
+simulated exactly as :func:`gutskin.simulation.simulate` would simulate those
+patients (every random draw of patient ``i`` comes from its own stream, so a
+patient's result does not depend on the chunk it lands in or on the worker that
+runs it) and written into one Zarr store as soon as it finishes; only the chosen
+output times (visit days or every day) and variables are kept.  Memory is bounded
+by the chunk size, never by N.
+
+Layout of an output folder ``DIR``::
+
+    DIR/run.json              settings of the run (checked on resume)
+    DIR/trajectories.zarr     xarray-readable store, patient x time per variable,
+                              ``status`` and ``n_steps`` per patient (and
+                              ``parameters``, patient x parameter, if asked)
+    DIR/chunks/NNNNNNN.json   one marker per finished chunk (patients, failures, s)
+    DIR/provenance.json       written when every chunk is done
+
+A chunk's marker is written (atomically) only after all its arrays are stored,
+so a run killed at any moment is completed by running it again with
+``resume=True``: chunks with a marker are skipped, the others are (re)computed,
+and since each chunk always writes the same values to the same Zarr chunks the
+result equals that of an uninterrupted run.
+
+Chunks run in this process (numba threads over the patients of a chunk) or, with
+``scheduler="dask"``, as tasks on a Dask cluster (a local one with ``workers``
+processes, or an existing one at ``address``); every worker writes its chunks
+into the store directly, so ``DIR`` must be on a file system all workers see.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gutskin import __version__
+from gutskin.engine.integrate import METHODS, BatchResult, Method, Status, integrate
+from gutskin.engine.schedule import Schedule, ScheduleError
+from gutskin.engine.spec import ModelSpec
+from gutskin.scenario import Scenario, ScenarioError, get_scenario
+
+__all__ = [
+    "VISIT_DAYS",
+    "RunConfig",
+    "RunSummary",
+    "ScaleError",
+    "output_times",
+    "run",
+    "simulate_chunk",
+]
+
+#: Default visit days (weeks 0, 2, 4, 8, 12) kept with ``outputs="visits"``.
+VISIT_DAYS: tuple[float, ...] = (0.0, 14.0, 28.0, 56.0, 84.0)
+
+STORE = "trajectories.zarr"
+MARKERS = "chunks"
+CONFIG = "run.json"
+
+Scheduler = Literal["inprocess", "dask"]
+
+
+class ScaleError(ValueError):
+    """Invalid arguments to a streaming run, or an output folder that does not fit them."""
+
+
+# ----------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines the numbers a run writes (stored as ``run.json``).
+
+    Attributes
+    ----------
+    scenario : dict
+        The resolved :class:`~gutskin.scenario.Scenario` (``model_dump()``).
+    patients, days, seed, chunk_size
+        Number of patients, duration (days), run seed, patients per chunk.
+    times : tuple of float
+        Output times (days).
+    variables : tuple of str
+        Stored states and observables.
+    parameters : bool
+        Whether patient parameters are stored.
+    method, rtol, atol, dense
+        Engine settings (:func:`gutskin.engine.integrate`).
+    model_hash : str
+        Structure hash of the model spec (changes when its equations change).
+    """
+
+    scenario: dict[str, Any]
+    patients: int
+    days: float
+    seed: int
+    chunk_size: int
+    times: tuple[float, ...]
+    variables: tuple[str, ...]
+    parameters: bool
+    method: str
+    rtol: float
+    atol: float
+    dense: bool
+    model_hash: str
+    gutskin_version: str = field(default=__version__, compare=False)
+
+    @property
+    def n_chunks(self) -> int:
+        return math.ceil(self.patients / self.chunk_size)
+
+    def bounds(self, chunk: int) -> tuple[int, int]:
+        """Patients ``[start, stop)`` of ``chunk``."""
+        start = chunk * self.chunk_size
+        return start, min(self.patients, start + self.chunk_size)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["times"] = list(self.times)
+        d["variables"] = list(self.variables)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RunConfig:
+        d = dict(d)
+        d["times"] = tuple(float(t) for t in d["times"])
+        d["variables"] = tuple(d["variables"])
+        return cls(**d)
+
+    def differences(self, other: RunConfig) -> list[str]:
+        """Names of the settings in which two configurations differ."""
+        a, b = self.to_json(), other.to_json()
+        return [k for k in a if k != "gutskin_version" and a[k] != b.get(k)]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Outcome of :func:`run`.
+
+    Attributes
+    ----------
+    out : Path
+        The output folder; the results are in ``out / "trajectories.zarr"``
+        (``xarray.open_zarr(path, consolidated=False)``).
+    patients, chunks : int
+        Patients and chunks of the run.
+    chunks_run, chunks_skipped : int
+        Chunks computed by this call, and chunks found finished (resume).
+    elapsed_s : float
+        Wall time of this call.
+    failures : dict
+        Patients per non-OK solver status over the whole run.
+    """
+
+    out: Path
+    patients: int
+    chunks: int
+    chunks_run: int
+    chunks_skipped: int
+    elapsed_s: float
+    failures: dict[str, int]
+
+    @property
+    def store(self) -> Path:
+        return self.out / STORE
+
+
+def output_times(outputs: str | Sequence[float], days: float) -> tuple[float, ...]:
+    """Output times for ``outputs`` = ``"visits"``, ``"daily"`` or explicit days.
+
+    Visits are :data:`VISIT_DAYS` up to ``days``; ``days`` itself is always
+    included, as is day 0.
+    """
+    if isinstance(outputs, str):
+        key = outputs.strip().lower()
+        if key == "daily":
+            t = np.arange(0.0, days + 1e-9, 1.0)
+            if t[-1] < days:
+                t = np.append(t, days)
+            return tuple(float(x) for x in t)
+        if key == "visits":
+            chosen = [float(d) for d in VISIT_DAYS if d < days]
+        else:
+            try:
+                chosen = [float(x) for x in key.split(",") if x.strip()]
+            except ValueError:
+                raise ScaleError(
+                    f"outputs must be 'visits', 'daily' or a comma-separated list of days, "
+                    f"got {outputs!r}"
+                ) from None
+    else:
+        chosen = [float(x) for x in outputs]
+    if any(not math.isfinite(d) or d < 0 or d > days for d in chosen):
+        raise ScaleError(f"output days must lie in [0, {days:g}], got {chosen}")
+    if isinstance(outputs, str) and outputs.strip().lower() == "visits":
+        chosen.append(float(days))
+    out = sorted({0.0, *chosen})
+    return tuple(out)
+
+
+# --------------------------------------------------------------- one chunk
+def _model(sc: Scenario) -> ModelSpec:
+    from gutskin.simulation import get_model
+
+    return get_model(sc.model)
+
+
+def simulate_chunk(
+    sc: Scenario,
+    spec: ModelSpec,
+    indices: NDArray[np.int64],
+    *,
+    seed: int,
+    days: float,
+    t_eval: NDArray[np.float64],
+    method: Method = "auto",
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    dense: bool = True,
+    observables: bool = True,
+    n_threads: int | None = None,
+) -> tuple[NDArray[np.float64], BatchResult]:
+    """Simulate patients ``indices`` of a run as :func:`gutskin.simulation.simulate` does.
+
+    Parameters are sampled, the schedule built, the burn-in run and the trial
+    period integrated with the same per-patient random streams, so with
+    ``dense=False`` the outputs equal those of ``simulate`` for the same seed.
+
+    Returns
+    -------
+    params : ndarray (n, P)
+        Patient parameters (with intervention overrides).
+    result : BatchResult
+        States (and observables) at ``t_eval``.
+    """
+    from gutskin.population.sampling import flare_noise_schedule, sample_parameters
+    from gutskin.simulation import _schedule
+
+    idx = np.asarray(indices, dtype=np.int64)
+    params = sample_parameters(spec, idx, seed)
+    try:
+        sched, overrides = _schedule(spec, sc, idx, seed, 0.0, float(days))
+    except (ScheduleError, ValueError) as exc:
+        raise ScaleError(f"scenario {sc.name!r}: {exc}") from None
+    for name, value in overrides.items():
+        params[:, spec.parameter_names.index(name)] = value
+    y0 = np.array(
+        [spec.initial_values(dict(zip(spec.parameter_names, row, strict=True))) for row in params]
+    )
+    noisy = "flare_noise" in spec.input_names
+    opts: dict[str, Any] = {"method": method, "rtol": rtol, "atol": atol, "n_threads": n_threads}
+    burn_days = float(sc.burn_in_days)
+    burn_noise = trial_noise = None
+    if noisy:
+        # one path per patient for burn-in and trial, split at day 0: the same values as
+        # simulate()'s two calls, for half the cost
+        noise = flare_noise_schedule(spec, params, idx, seed, -burn_days, days)
+        burn_noise, trial_noise = _split_schedule(noise, 0.0)
+    if burn_days > 0:
+        burn = integrate(
+            spec, y0, params, [-burn_days, 0.0], burn_noise, dense=dense, observables=False,
+            **opts,
+        )  # fmt: skip
+        y0 = np.where(burn.ok[:, None], burn.y[:, -1, :], y0)
+    if trial_noise is not None:
+        sched = sched + trial_noise
+    res = integrate(spec, y0, params, t_eval, sched, dense=dense, observables=observables, **opts)
+    return params, res
+
+
+def _split_schedule(sched: Schedule, t: float) -> tuple[Schedule | None, Schedule]:
+    """The parts of ``sched`` before and from breakpoint ``t`` (None if it starts at ``t``)."""
+    k = int(np.searchsorted(sched.times, t))
+    if k >= sched.times.size or sched.times[k] != t:
+        raise ValueError(f"time {t} is not a breakpoint of the schedule")
+    after = Schedule(times=sched.times[k:], values=sched.values[:, k:])
+    if k == 0:
+        return None, after
+    before = Schedule(times=np.append(sched.times[:k], np.inf), values=sched.values[:, :k])
+    return before, after
+
+
+def _marker(out: Path, chunk: int) -> Path:
+    return out / MARKERS / f"{chunk:07d}.json"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def run_chunk(out: str, config: dict[str, Any], chunk: int, n_threads: int | None = None) -> dict:
+    """Compute chunk ``chunk`` of the run in ``out`` and store it; return its marker record.
+
+    A plain function of picklable arguments, so that Dask workers can run it.
+    """
+    import zarr
+
+    cfg = RunConfig.from_json(config)
+    sc = Scenario.model_validate(cfg.scenario)
+    spec = _model(sc)
+    start, stop = cfg.bounds(chunk)
+    t0 = time.perf_counter()
+    obs_names = set(spec.assignment_names)
+    params, res = simulate_chunk(
+        sc,
+        spec,
+        np.arange(start, stop),
+        seed=cfg.seed,
+        days=cfg.days,
+        t_eval=np.asarray(cfg.times),
+        method=cfg.method,  # type: ignore[arg-type]
+        rtol=cfg.rtol,
+        atol=cfg.atol,
+        dense=cfg.dense,
+        observables=any(v in obs_names for v in cfg.variables),
+        n_threads=n_threads,
+    )
+    root = Path(out)
+    group: Any = zarr.open_group(str(root / STORE), mode="r+")  # arrays by name
+    for v in cfg.variables:
+        if v in obs_names:
+            data = res.observables[:, :, spec.assignment_names.index(v)]
+        else:
+            data = res.y[:, :, spec.state_names.index(v)]
+        group[v][start:stop] = data
+    group["status"][start:stop] = res.status.astype(np.int16)
+    group["n_steps"][start:stop] = res.n_accepted.astype(np.int32)
+    group["patient"][start:stop] = np.arange(start, stop, dtype=np.int64)
+    if cfg.parameters:
+        group["parameters"][start:stop] = params
+    record = {
+        "chunk": chunk,
+        "start": start,
+        "stop": stop,
+        "failures": res.failures(),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    _write_atomic(_marker(root, chunk), json.dumps(record))
+    return record
+
+
+# ------------------------------------------------------------------- store
+def _init_store(out: Path, cfg: RunConfig, spec: ModelSpec) -> None:
+    import zarr
+
+    group = zarr.open_group(str(out / STORE), mode="w", zarr_format=3)
+    group.attrs.update(
+        {
+            "gutskin_version": __version__,
+            "model": spec.name,
+            "model_version": spec.version,
+            "scenario": cfg.scenario["name"],
+            "seed": cfg.seed,
+            "method": cfg.method,
+            "rtol": cfg.rtol,
+            "atol": cfg.atol,
+            "dense_output": cfg.dense,
+            "time_unit": spec.time_unit,
+        }
+    )
+    n, cs, nt = cfg.patients, cfg.chunk_size, len(cfg.times)
+    t = group.create_array(
+        "time", shape=(nt,), chunks=(nt,), dtype="f8", dimension_names=["time"],
+        attributes={"units": spec.time_unit},
+    )  # fmt: skip
+    t[:] = np.asarray(cfg.times)
+    group.create_array(
+        "patient", shape=(n,), chunks=(cs,), dtype="i8", fill_value=-1,
+        dimension_names=["patient"],
+    )  # fmt: skip
+    info = {s.name: (s.unit, s.description, "state") for s in spec.states}
+    info.update({a.name: (a.unit, a.description, "observable") for a in spec.assignments})
+    for v in cfg.variables:
+        unit, desc, kind = info[v]
+        group.create_array(
+            v, shape=(n, nt), chunks=(cs, nt), dtype="f8", fill_value=np.nan,
+            dimension_names=["patient", "time"],
+            attributes={"units": unit, "description": desc, "kind": kind},
+        )  # fmt: skip
+    group.create_array(
+        "status", shape=(n,), chunks=(cs,), dtype="i2", fill_value=-1,
+        dimension_names=["patient"],
+        attributes={
+            "description": "solver status per patient (-1: chunk not computed yet)",
+            "flag_values": [s.value for s in Status],
+            "flag_meanings": " ".join(s.name for s in Status),
+        },
+    )  # fmt: skip
+    group.create_array(
+        "n_steps", shape=(n,), chunks=(cs,), dtype="i4", fill_value=0,
+        dimension_names=["patient"], attributes={"description": "accepted solver steps"},
+    )  # fmt: skip
+    if cfg.parameters:
+        names = np.array(spec.parameter_names, dtype=str)
+        pn = group.create_array(
+            "parameter", shape=(names.size,), chunks=(names.size,), dtype=str,
+            dimension_names=["parameter"],
+        )  # fmt: skip
+        pn[:] = names
+        group.create_array(
+            "parameters", shape=(n, names.size), chunks=(cs, names.size), dtype="f8",
+            fill_value=np.nan, dimension_names=["patient", "parameter"],
+            attributes={"description": "parameter values"},
+        )  # fmt: skip
+
+
+def _prepare_folder(out: Path, cfg: RunConfig, spec: ModelSpec, resume: bool) -> bool:
+    """Create or check the output folder; return True if an existing run is resumed."""
+    config_path = out / CONFIG
+    if out.exists() and not out.is_dir():
+        raise ScaleError(f"out {out}: exists and is not a folder")
+    if config_path.is_file():
+        if not resume:
+            raise ScaleError(
+                f"out {out}: holds a run already; resume it (--resume) or choose another folder"
+            )
+        try:
+            old = RunConfig.from_json(json.loads(config_path.read_text())["config"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ScaleError(f"out {out}: cannot read {CONFIG}: {exc}") from None
+        diff = old.differences(cfg)
+        if diff:
+            raise ScaleError(
+                f"out {out}: the run there has different settings ({', '.join(diff)}); "
+                "resume with the same settings or choose another folder"
+            )
+        if not (out / STORE).is_dir():
+            raise ScaleError(f"out {out}: {STORE} is missing; cannot resume")
+        return True
+    if out.exists() and any(out.iterdir()):
+        raise ScaleError(f"out {out}: folder is not empty and holds no gutskin run")
+    try:
+        (out / MARKERS).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ScaleError(f"out {out}: cannot create folder: {exc.strerror}") from None
+    _init_store(out, cfg, spec)
+    # run.json last: a folder without it is not a run and may be started afresh
+    _write_atomic(config_path, json.dumps({"config": cfg.to_json(), "complete": False}, indent=2))
+    return False
+
+
+# --------------------------------------------------------------------- run
+def _concurrent_launches_ok() -> bool:
+    """Whether numba's threading layer accepts parallel kernels launched from two threads."""
+    import numba
+
+    try:
+        return str(numba.threading_layer()) in ("omp", "tbb")
+    except ValueError:  # not initialised yet
+        return False
+
+
+def _inprocess_chunks(
+    out: Path,
+    cfg: RunConfig,
+    pending: list[int],
+    n_threads: int | None,
+    on_done: Callable[[dict], None],
+) -> None:
+    """Run chunks here.
+
+    With several cores and several chunks, chunks run on that many Python
+    threads with one numba thread each: the engine releases the GIL, so one
+    chunk integrates while another samples its patients or is stored (the
+    Python side of a chunk is a large share of its time for models with
+    burn-in and daily noise).  Otherwise chunks run one after another with
+    numba threads over their patients.  Results are the same either way.
+    """
+    import numba
+
+    cores = int(n_threads or getattr(numba.config, "NUMBA_NUM_THREADS", 1) or 1)
+    todo = list(pending)
+    if cores > 1 and len(todo) > 1 and not _concurrent_launches_ok():
+        # the first chunk initialises the threading layer; then decide
+        on_done(run_chunk(str(out), cfg.to_json(), todo.pop(0), n_threads))
+    if cores > 1 and len(todo) > 1 and _concurrent_launches_ok():
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+        with ThreadPoolExecutor(max_workers=min(cores, len(todo))) as pool:
+            running = set()
+            queue = iter(todo)
+            for c in queue:
+                running.add(pool.submit(run_chunk, str(out), cfg.to_json(), c, 1))
+                if len(running) >= cores:
+                    break
+            while running:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    on_done(fut.result())
+                    nxt = next(queue, None)
+                    if nxt is not None:
+                        running.add(pool.submit(run_chunk, str(out), cfg.to_json(), nxt, 1))
+        return
+    for c in todo:
+        on_done(run_chunk(str(out), cfg.to_json(), c, n_threads))
+
+
+def _dask_chunks(
+    out: Path,
+    cfg: RunConfig,
+    pending: list[int],
+    workers: int | None,
+    address: str | None,
+    on_done: Callable[[dict], None],
+) -> None:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:  # pragma: no cover - dask is a pinned dependency
+        raise ScaleError("scheduler 'dask' needs the packages dask and distributed") from None
+    if address:
+        client = Client(address)
+        cluster = None
+        n_threads = None  # each task uses all cores of its worker (start workers with --nthreads 1)
+    else:
+        cluster = LocalCluster(
+            n_workers=workers or 1, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        client = Client(cluster)
+        n_threads = 1
+    try:
+        futures = [
+            client.submit(
+                run_chunk,
+                str(out),
+                cfg.to_json(),
+                c,
+                n_threads,
+                key=f"gutskin-chunk-{c}-{os.getpid()}-{time.time_ns()}",
+                pure=False,
+            )
+            for c in pending
+        ]
+        for fut in as_completed(futures):
+            on_done(fut.result())
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run(
+    scenario: Scenario | str,
+    out: str | Path,
+    *,
+    patients: int,
+    days: float = 84.0,
+    seed: int = 0,
+    chunk_size: int = 10_000,
+    outputs: str | Sequence[float] = "visits",
+    variables: Sequence[str] | None = None,
+    parameters: bool = False,
+    method: Method = "auto",
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    dense: bool = True,
+    resume: bool = False,
+    scheduler: Scheduler = "inprocess",
+    workers: int | None = None,
+    address: str | None = None,
+    n_threads: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RunSummary:
+    """Simulate ``patients`` virtual patients chunk by chunk into a Zarr store in ``out``.
+
+    Parameters
+    ----------
+    scenario : Scenario or str
+        A scenario or the name of a built-in one.
+    out : path
+        Output folder (see the module docstring for its layout).  It must not
+        exist, be empty, or (with ``resume``) hold a run with the same settings.
+    patients : int
+        Number of patients (>= 1); patient numbers are ``0 .. patients-1``.
+    days : float
+        Duration (days, > 0).
+    seed : int
+        Run seed; the same seed gives the same patients as ``simulate``.
+    chunk_size : int
+        Patients per chunk: the unit of work, of storage and of resumption.
+        Peak memory grows with it, not with ``patients``.
+    outputs : "visits", "daily" or sequence of float
+        Stored output times: :data:`VISIT_DAYS` (and ``days``), every day, or
+        the given days.
+    variables : sequence of str, optional
+        States and observables to store (default: all).
+    parameters : bool
+        Also store the patients' parameters (patient x parameter).
+    method, rtol, atol
+        Engine settings (:func:`gutskin.engine.integrate`).
+    dense : bool
+        DOPRI5 dense output between output times (default; see ``integrate``).
+        With False the outputs equal those of :func:`gutskin.simulation.simulate`.
+    resume : bool
+        Complete an interrupted run in ``out``: only chunks without a marker are
+        computed.  Without an existing run it starts one.
+    scheduler : {"inprocess", "dask"}
+        Run chunks here (numba threads over the patients of a chunk) or as Dask
+        tasks.
+    workers : int, optional
+        Dask: worker processes of the local cluster started for the run
+        (default 1; each runs one chunk at a time on one thread).
+    address : str, optional
+        Dask: address of an existing scheduler (e.g. ``tcp://host:8786``); its
+        workers must see ``out`` and should run one thread each.
+    n_threads : int, optional
+        In-process: numba threads (default: all cores).
+    progress : callable, optional
+        Called with the number of finished patients after each chunk.
+
+    Returns
+    -------
+    RunSummary
+
+    Raises
+    ------
+    ScaleError
+        Invalid arguments, an unknown variable, or an output folder that holds
+        something else or a run with different settings.
+    """
+    t_start = time.perf_counter()
+    from gutskin.io.provenance import now_iso, provenance_record, write_provenance
+
+    started = now_iso()
+    try:
+        sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    except ScenarioError as exc:
+        raise ScaleError(str(exc)) from None
+    if isinstance(patients, bool) or not isinstance(patients, int | np.integer) or patients < 1:
+        raise ScaleError(f"patients must be a positive integer, got {patients!r}")
+    if not (isinstance(days, int | float) and math.isfinite(days) and days > 0):
+        raise ScaleError(f"days must be a positive number, got {days!r}")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ScaleError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    if method not in METHODS:
+        raise ScaleError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    if not (rtol > 0 and atol > 0):
+        raise ScaleError(f"rtol and atol must be > 0, got rtol={rtol}, atol={atol}")
+    if scheduler not in ("inprocess", "dask"):
+        raise ScaleError(f"scheduler must be 'inprocess' or 'dask', got {scheduler!r}")
+    if workers is not None and (isinstance(workers, bool) or workers < 1):
+        raise ScaleError(f"workers must be a positive integer, got {workers!r}")
+    if (workers is not None or address) and scheduler != "dask":
+        raise ScaleError("workers and address apply to scheduler 'dask' only")
+    try:
+        spec = _model(sc)
+    except ScenarioError as exc:
+        raise ScaleError(str(exc)) from None
+    times = output_times(outputs, float(days))
+    known = spec.state_names + spec.assignment_names
+    chosen = tuple(known) if not variables else tuple(dict.fromkeys(variables))
+    unknown = [v for v in chosen if v not in known]
+    if unknown:
+        raise ScaleError(
+            f"unknown variable(s) {unknown}; model {spec.name!r} has states "
+            f"{', '.join(spec.state_names)} and observables {', '.join(spec.assignment_names)}"
+        )
+    # check the scenario against the model once (cheap) before touching the folder
+    _check_scenario(sc, spec, seed, float(days))
+    cfg = RunConfig(
+        scenario=sc.model_dump(mode="json"),
+        patients=int(patients),
+        days=float(days),
+        seed=int(seed),
+        chunk_size=int(chunk_size),
+        times=times,
+        variables=chosen,
+        parameters=bool(parameters),
+        method=str(method),
+        rtol=float(rtol),
+        atol=float(atol),
+        dense=bool(dense),
+        model_hash=spec.structure_hash(),
+    )
+    root = Path(out).expanduser().resolve()
+    resumed = _prepare_folder(root, cfg, spec, resume)
+    pending = [c for c in range(cfg.n_chunks) if not _marker(root, c).is_file()]
+    skipped = cfg.n_chunks - len(pending)
+    done = cfg.patients - sum(cfg.bounds(c)[1] - cfg.bounds(c)[0] for c in pending)
+    if progress is not None and done:
+        progress(done)
+
+    def on_done(record: dict) -> None:
+        nonlocal done
+        done += record["stop"] - record["start"]
+        if progress is not None:
+            progress(done)
+
+    if pending:
+        if scheduler == "dask":
+            _dask_chunks(root, cfg, pending, workers, address, on_done)
+        else:
+            _inprocess_chunks(root, cfg, pending, n_threads, on_done)
+
+    failures: dict[str, int] = {}
+    for c in range(cfg.n_chunks):
+        rec = json.loads(_marker(root, c).read_text())
+        for k, v in rec["failures"].items():
+            failures[k] = failures.get(k, 0) + int(v)
+    elapsed = time.perf_counter() - t_start
+    write_provenance(
+        root,
+        provenance_record(
+            seed=cfg.seed,
+            started=started,
+            extra={
+                "run": cfg.to_json(),
+                "scheduler": scheduler,
+                "workers": workers,
+                "resumed": resumed,
+                "chunks_run": len(pending),
+                "chunks_skipped": skipped,
+                "elapsed_s": round(elapsed, 3),
+                "failures": failures,
+            },
+        ),
+    )
+    _write_atomic(root / CONFIG, json.dumps({"config": cfg.to_json(), "complete": True}, indent=2))
+    return RunSummary(
+        out=root,
+        patients=cfg.patients,
+        chunks=cfg.n_chunks,
+        chunks_run=len(pending),
+        chunks_skipped=skipped,
+        elapsed_s=elapsed,
+        failures=failures,
+    )
+
+
+def _check_scenario(sc: Scenario, spec: ModelSpec, seed: int, days: float) -> None:
+    """Raise :class:`ScaleError` if the scenario's schedule cannot be built for this model."""
+    from gutskin.simulation import _schedule
+
+    try:
+        _schedule(spec, sc, np.arange(1), seed, 0.0, days)
+    except (ScheduleError, ValueError) as exc:
+        raise ScaleError(f"scenario {sc.name!r}: {exc}") from None
