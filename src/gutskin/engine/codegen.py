@@ -6,6 +6,15 @@ subexpressions eliminated, prepended to the numba solver templates in
 :mod:`gutskin.engine.templates`, and written to a file in the kernel cache
 directory.  Numba caches the machine code next to that file, so the compile
 cost is paid once per model structure and machine.
+
+Loop-invariant work is lifted out of the hot functions (:class:`_Hoister`):
+subexpressions in parameters only (``1/V``, ``k1*k2``, ``log(2)/t_half``) go
+to ``prepare_params``, run once per patient, and those in inputs and
+parameters (``dose/(dose + ED50)``) to ``prepare_inputs``, run when an input
+changes; ``rhs_fast``/``jac_fast``/``observe_fast`` read them from the
+vectors ``q`` and ``w``.  A second version of the right-hand side,
+``rhs_lanes``, evaluates 8 patients at once in SIMD lanes (arrays
+lane-interleaved, exp/log/pow from the vectorisable ``vmath`` template).
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ _TEMPLATES = ("vmath.py", "common.py", "dopri5.py", "rosenbrock.py", "lanes.py",
 #: register; two AVX2 registers).
 LANES = 8
 _STRIP = "# codegen: strip"
-CODEGEN_VERSION = "4"
+CODEGEN_VERSION = "5"
 
 
 def cache_dir() -> Path:

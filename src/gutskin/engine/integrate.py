@@ -3,6 +3,13 @@
 Every patient has its own parameter vector, input schedule and adaptive step
 size; patients are spread over threads by numba and never stepped in
 lockstep.  Outputs are stored only at the requested times.
+
+Two paths: the default lands a step on every output time (one patient per
+thread at a time); ``dense=True`` steps over output times and interpolates,
+and (``simd``, on by default with ``dense``) integrates 8 patients per core in
+SIMD lanes, each still with its own steps.  The generated right-hand side
+computes parameter-only subexpressions once per patient and input-only ones
+once per input segment (see :mod:`gutskin.engine.codegen`).
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ def run_command(
         Path, typer.Option("--out", help="Output folder (new or empty; or a run to --resume).")
     ],
     scenario: Annotated[
-        str | None, typer.Option("--scenario", help="Built-in scenario name.")
+        str | None,
+        typer.Option("--scenario", help="Built-in scenario name (default acne-untreated)."),
     ] = None,
     design: Annotated[
         Path | None, typer.Option("--design", help="Scenario YAML file (see docs/scenarios.md).")

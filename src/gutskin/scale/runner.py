@@ -448,61 +448,6 @@ def _prepare_folder(out: Path, cfg: RunConfig, spec: ModelSpec, resume: bool) ->
 
 
 # --------------------------------------------------------------------- run
-def _concurrent_launches_ok() -> bool:
-    """Whether numba's threading layer accepts parallel kernels launched from two threads."""
-    import numba
-
-    try:
-        return str(numba.threading_layer()) in ("omp", "tbb")
-    except ValueError:  # not initialised yet
-        return False
-
-
-def _inprocess_chunks(
-    out: Path,
-    cfg: RunConfig,
-    pending: list[int],
-    n_threads: int | None,
-    on_done: Callable[[dict], None],
-) -> None:
-    """Run chunks here.
-
-    With several cores and several chunks, chunks run on that many Python
-    threads with one numba thread each: the engine releases the GIL, so one
-    chunk integrates while another samples its patients or is stored (the
-    Python side of a chunk is a large share of its time for models with
-    burn-in and daily noise).  Otherwise chunks run one after another with
-    numba threads over their patients.  Results are the same either way.
-    """
-    import numba
-
-    cores = int(n_threads or getattr(numba.config, "NUMBA_NUM_THREADS", 1) or 1)
-    todo = list(pending)
-    if cores > 1 and len(todo) > 1 and not _concurrent_launches_ok():
-        # the first chunk initialises the threading layer; then decide
-        on_done(run_chunk(str(out), cfg.to_json(), todo.pop(0), n_threads))
-    if cores > 1 and len(todo) > 1 and _concurrent_launches_ok():
-        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-
-        with ThreadPoolExecutor(max_workers=min(cores, len(todo))) as pool:
-            running = set()
-            queue = iter(todo)
-            for c in queue:
-                running.add(pool.submit(run_chunk, str(out), cfg.to_json(), c, 1))
-                if len(running) >= cores:
-                    break
-            while running:
-                done, running = wait(running, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    on_done(fut.result())
-                    nxt = next(queue, None)
-                    if nxt is not None:
-                        running.add(pool.submit(run_chunk, str(out), cfg.to_json(), nxt, 1))
-        return
-    for c in todo:
-        on_done(run_chunk(str(out), cfg.to_json(), c, n_threads))
-
-
 def _dask_chunks(
     out: Path,
     cfg: RunConfig,
@@ -697,7 +642,8 @@ def run(
         if scheduler == "dask":
             _dask_chunks(root, cfg, pending, workers, address, on_done)
         else:
-            _inprocess_chunks(root, cfg, pending, n_threads, on_done)
+            for c in pending:
+                on_done(run_chunk(str(root), cfg.to_json(), c, n_threads))
 
     failures: dict[str, int] = {}
     for c in range(cfg.n_chunks):

@@ -1,6 +1,6 @@
 # Batch driver: one adaptive solve per patient, patients spread over threads.
-# The drivers release the GIL (nogil), so Python threads can prepare or store
-# other chunks of patients while one is integrated.
+# The drivers release the GIL (nogil): other Python threads (a server, a
+# pipeline) keep running while a batch integrates.
 import numpy as np  # codegen: strip
 from numba import njit, prange  # codegen: strip
 
