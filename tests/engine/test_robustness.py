@@ -67,3 +67,34 @@ def test_step_budget_gives_max_steps(scalar_spec, scalar_params, method):
     # and a sufficient budget succeeds
     ok = integrate(scalar_spec, [1.0], params, t, method=method, max_steps=10_000)
     assert np.all(ok.status == Status.OK)
+
+
+def _finite_then_nan(row: np.ndarray) -> bool:
+    """A failed patient's outputs: finite up to some time, NaN from there on."""
+    fin = np.isfinite(row)
+    k = int(np.argmin(fin)) if not fin.all() else row.size
+    return bool(fin[:k].all() and np.isnan(row[k:]).all())
+
+
+@pytest.mark.parametrize("method", ["dopri5", "auto"])
+def test_lane_solver_failures_are_nan_after_failure(scalar_spec, scalar_params, method):
+    # the SIMD-lane path (dense=True) writes its outputs into uninitialised memory:
+    # a failed patient must still read as its outputs so far, then NaN; 12 patients
+    # so that lanes are refilled after a failure
+    t = np.linspace(0.0, 2.0, 201)
+    params = [scalar_params(k=0.5), scalar_params(b=1.0), scalar_params(k=0.5)] * 4
+    res = integrate(scalar_spec, [1.0], params, t, method=method, rtol=1e-8, atol=1e-10, dense=True)
+    for i in range(12):
+        if i % 3 == 1:
+            assert res.status[i] in (Status.NONFINITE, Status.STEP_UNDERFLOW)
+            assert _finite_then_nan(res.y[i, :, 0])
+            assert np.all(np.isnan(res.y[i, t > 1.0, 0]))
+            assert np.all(np.isfinite(res.y[i, t < 0.9, 0]))
+        else:
+            assert res.status[i] == Status.OK
+            np.testing.assert_allclose(res.y[i, :, 0], np.exp(-0.5 * t), rtol=1e-6)
+    budget = integrate(scalar_spec, [1.0], params[:2], t, method=method, max_steps=3, dense=True)
+    assert np.all(budget.status == Status.MAX_STEPS)
+    for i in range(2):
+        assert np.isfinite(budget.y[i, 0, 0]) and np.isnan(budget.y[i, -1, 0])
+        assert _finite_then_nan(budget.y[i, :, 0])

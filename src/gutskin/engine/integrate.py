@@ -150,7 +150,10 @@ def integrate(
         daily output; differences to the default are of the order of the
         tolerances.  Steps still stop exactly at the last output time and at
         every breakpoint where an input changes.  The Rosenbrock method always
-        lands on the output times.
+        lands on the output times.  Several times faster with daily output (with
+        ``simd``; see benchmarks/README.md), but the default stays False: results with
+        the default are reproduced bit for bit by the streaming runner's
+        ``--no-dense`` and relied on by the callers that take the default.
     observables : bool
         Evaluate the model's assignments at the output times (default).  With
         False, ``observables`` of the result has shape (N, T, 0).
@@ -159,7 +162,8 @@ def integrate(
         (8 per core; each keeps its own adaptive step, input segments and
         outputs; lanes are refilled as patients finish).  Default: on whenever
         ``dense`` is and the method is not ``rosenbrock``.  Its right-hand side
-        uses vectorisable exp/log/pow (<= 1 ulp from libm), so results differ
+        uses vectorisable exp/log/pow (<= 1 ulp from libm) and may fuse
+        multiply-adds, so results differ
         from ``simd=False`` at round-off level, which the adaptive steps can
         amplify to the order of the tolerances.  Results never depend on chunking
         or threads.
@@ -212,16 +216,23 @@ def integrate(
             max(1, min(int(n_threads), int(getattr(numba.config, "NUMBA_NUM_THREADS", 1))))
         )
     n_t = te.size
-    y_out = np.full((n, n_t, n_s), np.nan)
-    obs = np.full((n, n_t, len(spec.assignments) if observables else 0), np.nan)
+    # Uninitialised: the kernels write every entry (NaN after a patient's failure), in
+    # parallel and chunk by chunk, so the pages are first touched by the threads that
+    # fill them instead of by a serial np.full here.
+    y_out = np.empty((n, n_t, n_s))
+    obs = np.empty((n, n_t, len(spec.assignments) if observables else 0))
     status = np.zeros(n, dtype=np.int64)
     stats = np.zeros((n, 5), dtype=np.int64)
     seg_times = np.ascontiguousarray(schedule.times, dtype=np.float64)
+    seg_t_all = np.broadcast_to(seg_times, (min(n, chunk_size), seg_times.size)).copy()
+    values = schedule.values
+    if not (values.dtype == np.float64 and values.flags.c_contiguous and values.flags.writeable):
+        values = np.array(values, dtype=np.float64, order="C")
     for start in range(0, n, chunk_size):
         stop = min(n, start + chunk_size)
         m = stop - start
-        seg_t = np.broadcast_to(seg_times, (m, seg_times.size)).copy()
-        seg_u = np.array(schedule.values[start:stop], dtype=np.float64, order="C")
+        seg_t = seg_t_all[:m]
+        seg_u = values[start:stop]  # a C-contiguous view, not a copy
         if simd:
             kernel.solve_batch_lanes(
                 METHODS[method],

@@ -37,7 +37,8 @@ def solve_batch(
     """Solve every patient independently (own step sizes) across threads.
 
     ``y0`` (N, S), ``P`` (N, n_par), ``seg_t`` (N, K+1), ``seg_u`` (N, K, n_in),
-    ``t_eval`` (T,); fills ``y_out`` (N, T, S), ``status`` (N,), ``stats`` (N, N_STATS).
+    ``t_eval`` (T,); fills ``y_out`` (N, T, S; may come uninitialised: every entry is
+    written, NaN after a failure), ``status`` (N,), ``stats`` (N, N_STATS).
     Parameter-only subexpressions are computed once per patient
     (``prepare_params``).  In auto mode a patient starts with DOPRI5 and is
     re-solved with the Rosenbrock method when stiffness is detected or the step
@@ -47,6 +48,7 @@ def solve_batch(
     for i in prange(n_pat):
         for s in range(N_STATS):
             stats[i, s] = 0
+        y_out[i, :, :] = np.nan  # y_out comes uninitialised; failed patients keep NaN
         q = np.empty(N_Q)
         prepare_params(P[i], q)
         if method == METHOD_ROSENBROCK:

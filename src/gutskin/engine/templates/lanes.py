@@ -14,8 +14,9 @@
 # aliasing without run-time checks.  All lanes execute the same arithmetic, so a
 # patient's trajectory does not depend on its lane, its neighbours or the
 # grouping of patients.  Method and step control are those of ``dopri5_solve``
-# with ``dense=True``; the right-hand side differs from ``rhs_fast`` only in
-# using the vectorisable exp/log/pow of vmath.py (<= 1 ulp, see there).
+# with ``dense=True`` (the step-size factor err**-0.2 taken with vmath's vpow);
+# the right-hand side differs from ``rhs_fast`` only in using the vectorisable
+# exp/log/pow of vmath.py (<= 1 ulp, see there) and in allowing fused multiply-adds.
 import math  # codegen: strip
 
 import numpy as np  # codegen: strip
@@ -83,6 +84,7 @@ from gutskin.engine.templates.dopri5 import (  # codegen: strip
     DP_E6,  # codegen: strip
     DP_E7,  # codegen: strip
 )  # codegen: strip
+from gutskin.engine.templates.vmath import vpow  # codegen: strip
 
 LANE_FREE = -1
 W_SL = N_STATES * LANES
@@ -96,15 +98,15 @@ W_K6 = 6 * W_SL
 W_K7 = 7 * W_SL
 W_YS = 8 * W_SL
 W_YNEW = 9 * W_SL
-W_EW = 10 * W_SL
-W_R2 = 11 * W_SL  # dense output: ynew - y
-W_R3 = 12 * W_SL  # h k1 - (ynew - y)
-W_R4 = 13 * W_SL
-W_R5 = 14 * W_SL
-W_YI = 15 * W_SL  # interpolated states at each lane's next output time
-W_EN = 16 * W_SL  # (k7 - k6)**2
-W_ED = 17 * W_SL  # (ynew - ys)**2
-W_SIZE = 18 * W_SL
+W_R2 = 10 * W_SL  # dense output: ynew - y
+W_R3 = 11 * W_SL  # h k1 - (ynew - y)
+W_R4 = 12 * W_SL
+W_R5 = 13 * W_SL
+W_YI = 14 * W_SL  # interpolated states at each lane's next output time
+W_ACC = 15 * W_SL  # per lane: sum of squared scaled errors, stiffness numerator, denominator
+W_NUM = W_ACC + LANES
+W_DEN = W_ACC + 2 * LANES
+W_SIZE = W_ACC + 3 * LANES
 
 
 # Stage combinations, one function per stage so that every loop is a fixed
@@ -159,53 +161,47 @@ def _ls7(m, ws, hx):
 
 
 @njit(cache=True, error_model="numpy")
-def _lane_error(m, ws, rtol, atol):
-    """EW = (embedded difference / h / scale)**2 with scale = atol + rtol*max(|y|, |ynew|)."""
-    for j in range(m):
-        e = (
-            DP_E1 * ws[W_K1 + j] + DP_E3 * ws[W_K3 + j] + DP_E4 * ws[W_K4 + j]
-            + DP_E5 * ws[W_K5 + j] + DP_E6 * ws[W_K6 + j] + DP_E7 * ws[W_K7 + j]
-        )  # fmt: skip
-        a = abs(ws[W_Y + j])
-        c = abs(ws[W_YNEW + j])
-        r = e / (atol + rtol * (a if a > c else c))
-        ws[W_EW + j] = r * r
+def _lane_error(nl, ws, rtol, atol):
+    """Per lane, in one pass over the stages: the sum over states (in state order) of
+    (embedded difference / h / scale)**2 with scale = atol + rtol*max(|y|, |ynew|) (ACC),
+    and Hairer's stiffness quotient terms: sums of (k7 - k6)**2 (NUM) and
+    (ynew - ys)**2 (DEN).
 
-
-@njit(cache=True, error_model="numpy")
-def _lane_stiff_terms(m, ws):
-    """EN = (k7 - k6)**2 and ED = (ynew - ys)**2 (Hairer's stiffness quotient)."""
-    for j in range(m):
-        d = ws[W_K7 + j] - ws[W_K6 + j]
-        ws[W_EN + j] = d * d
-        e = ws[W_YNEW + j] - ws[W_YS + j]
-        ws[W_ED + j] = e * e
-
-
-@njit(cache=True, error_model="numpy")
-def _lane_sum(n, ws, acc):
-    """acc[ln] = sum over states of EW (states in order)."""
-    for ln in range(n):
-        acc[ln] = 0.0
+    The per-lane sums live in the workspace (W_ACC..) so that the loop over lanes
+    touches one array and LLVM vectorises it.
+    """
+    for ln in range(nl):
+        ws[W_ACC + ln] = 0.0
+        ws[W_NUM + ln] = 0.0
+        ws[W_DEN + ln] = 0.0
     for i in range(N_STATES):
         b = i * LANES
-        for ln in range(n):
-            acc[ln] += ws[W_EW + b + ln]
+        for ln in range(nl):
+            j = b + ln
+            e = (
+                DP_E1 * ws[W_K1 + j] + DP_E3 * ws[W_K3 + j] + DP_E4 * ws[W_K4 + j]
+                + DP_E5 * ws[W_K5 + j] + DP_E6 * ws[W_K6 + j] + DP_E7 * ws[W_K7 + j]
+            )  # fmt: skip
+            a = abs(ws[W_Y + j])
+            c = abs(ws[W_YNEW + j])
+            r = e / (atol + rtol * (a if a > c else c))
+            ws[W_ACC + ln] += r * r
+            d = ws[W_K7 + j] - ws[W_K6 + j]
+            ws[W_NUM + ln] += d * d
+            g = ws[W_YNEW + j] - ws[W_YS + j]
+            ws[W_DEN + ln] += g * g
 
 
 @njit(cache=True, error_model="numpy")
-def _lane_sum3(n, ws, acc, num, den):
-    """As ``_lane_sum`` for EW, EN and ED at once."""
-    for ln in range(n):
-        acc[ln] = 0.0
-        num[ln] = 0.0
-        den[ln] = 0.0
-    for i in range(N_STATES):
-        b = i * LANES
-        for ln in range(n):
-            acc[ln] += ws[W_EW + b + ln]
-            num[ln] += ws[W_EN + b + ln]
-            den[ln] += ws[W_ED + b + ln]
+def _lane_factors(nl, ws, hs, err, fac):
+    """Per lane: the error norm h*sqrt(ACC/N) and the step factor 0.9*err**-0.2
+    clipped to [0.2, 10] (vectorised; vpow instead of libm's pow)."""
+    for ln in range(nl):
+        e = hs[ln] * math.sqrt(ws[W_ACC + ln] / N_STATES)
+        err[ln] = e
+        f = 0.9 * vpow(e, -0.2)
+        f = 0.2 if f < 0.2 else f
+        fac[ln] = 10.0 if f > 10.0 else f
 
 
 @njit(cache=True, error_model="numpy")
@@ -233,6 +229,18 @@ def _lane_interp(m, ws, thx):
         ws[W_YI + j] = ws[W_Y + j] + th * (
             ws[W_R2 + j] + th1 * (ws[W_R3 + j] + th * (ws[W_R4 + j] + th1 * ws[W_R5 + j]))
         )
+
+
+@njit(cache=True, error_model="numpy")
+def _nan_rows(y_out, p, jo):
+    """NaN in the outputs of patient ``p`` from time index ``jo`` on (a failed patient).
+
+    ``y_out`` comes uninitialised (``np.empty``): every output of a patient is written
+    either by the solver or here.
+    """
+    for j in range(jo, y_out.shape[1]):
+        for i in range(y_out.shape[2]):
+            y_out[p, j, i] = math.nan
 
 
 @njit(cache=True, error_model="numpy")
@@ -317,9 +325,8 @@ def dopri5_lanes(nl, first, last, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_s
     hs = np.zeros(L)
     hx = np.zeros(S * L)  # step of the lane of each workspace entry
     m = S * nl
-    acc = np.zeros(L)
-    num = np.zeros(L)
-    den = np.zeros(L)
+    err = np.zeros(L)  # error norm of each lane's trial step
+    fac = np.zeros(L)  # step size factor from it
     thx = np.zeros(S * L)  # interpolation fraction of the lane of each entry
     t_to = np.zeros(L)  # end of each lane's accepted step
     keep = np.zeros(L, dtype=np.int64)  # step accepted
@@ -385,6 +392,7 @@ def dopri5_lanes(nl, first, last, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_s
             t = lane_f[ln, 0]
             if lane_i[ln, 4] >= max_steps:
                 status[p] = STATUS_MAX_STEPS
+                _nan_rows(y_out, p, lane_i[ln, 3])
                 lane_i[ln, 0] = LANE_FREE
                 continue
             remaining = lane_f[ln, 2] - t
@@ -392,6 +400,7 @@ def dopri5_lanes(nl, first, last, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_s
             h = remaining if clamped else lane_f[ln, 1]
             if h <= 1e-13 * max(1.0, abs(t)):
                 status[p] = STATUS_NONFINITE if lane_i[ln, 8] else STATUS_STEP_UNDERFLOW
+                _nan_rows(y_out, p, lane_i[ln, 3])
                 lane_i[ln, 0] = LANE_FREE
                 continue
             lane_i[ln, 9] = 1 if clamped else 0
@@ -422,13 +431,10 @@ def dopri5_lanes(nl, first, last, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_s
         rhs_lanes(nl, ts, ys, q, w, k6)
         _ls7(m, ws, hx)
         rhs_lanes(nl, ts, ynew, q, w, k7)
-        # error norms (the step h factored out) and Hairer's stiffness quotient
-        _lane_error(m, ws, rtol, atol)
-        if detect_stiff:
-            _lane_stiff_terms(m, ws)
-            _lane_sum3(nl, ws, acc, num, den)
-        else:
-            _lane_sum(nl, ws, acc)
+        # error norms (the step h factored out), Hairer's stiffness quotient and the
+        # step size factors, vectorised over lanes
+        _lane_error(nl, ws, rtol, atol)
+        _lane_factors(nl, ws, hs, err, fac)
         # step control, lane by lane; outputs inside accepted steps are noted
         n_rounds = 0
         for ln in range(L):
@@ -441,24 +447,26 @@ def dopri5_lanes(nl, first, last, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_s
             h = hs[ln]
             stats[p, STAT_NFEV] += 6
             lane_i[ln, 4] += 1
-            err = h * math.sqrt(acc[ln] / S)
-            if not math.isfinite(err):
+            e = err[ln]
+            if not math.isfinite(e):
                 lane_i[ln, 8] = 1
                 stats[p, STAT_REJECTED] += 1
                 lane_f[ln, 1] = 0.25 * h
                 continue
-            if err > 1.0:
+            if e > 1.0:
                 stats[p, STAT_REJECTED] += 1
-                lane_f[ln, 1] = h * max(0.2, 0.9 * err**-0.2)
+                lane_f[ln, 1] = h * fac[ln]
                 continue
             lane_i[ln, 8] = 0
             stats[p, STAT_ACCEPTED] += 1
             if detect_stiff:
-                if den[ln] > 0.0 and h * math.sqrt(num[ln] / den[ln]) > 3.25:
+                den = ws[W_DEN + ln]
+                if den > 0.0 and h * math.sqrt(ws[W_NUM + ln] / den) > 3.25:
                     lane_i[ln, 6] = 0
                     lane_i[ln, 5] += 1
                     if lane_i[ln, 5] >= 15:
                         status[p] = STATUS_STIFF
+                        _nan_rows(y_out, p, lane_i[ln, 3])
                         lane_i[ln, 0] = LANE_FREE
                         continue
                 else:
@@ -474,8 +482,7 @@ def dopri5_lanes(nl, first, last, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_s
                 jo += 1
             out_hi[ln] = jo
             n_rounds = max(n_rounds, jo - out_lo[ln])
-            fac = 10.0 if err == 0.0 else min(10.0, max(0.2, 0.9 * err**-0.2))
-            hn = h * fac
+            hn = h * fac[ln]
             lane_f[ln, 1] = max(hn, lane_f[ln, 1]) if clamped else hn
             keep[ln] = 1
         # outputs inside the steps: continuous extension, vectorised over lanes, one
@@ -524,6 +531,7 @@ def dopri5_lanes(nl, first, last, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_s
                     ok = False
             if not ok:
                 status[p] = STATUS_NONFINITE
+                _nan_rows(y_out, p, lane_i[ln, 3])
                 lane_i[ln, 0] = LANE_FREE
                 continue
             if t_new < lane_f[ln, 2]:
