@@ -37,6 +37,7 @@ REQUIRED_INPUTS = [
     "diet_glycemic",
     "skincare",
     "flare_noise",
+    "disease_activity",
 ]
 SLOT_PROPERTIES = [
     "engraftment",
@@ -107,6 +108,8 @@ def test_assumed_parameters_have_calibratable_ranges():
 def test_every_parameter_is_used():
     spec = acne_model()
     used = set(spec.metadata["noise_parameters"])
+    used |= set(spec.metadata["population_parameters"])
+    used |= set(spec.metadata["observation_parameters"])
     for e in list(spec.sympy_rates.values()) + list(spec.sympy_assignments.values()):
         used |= {str(s) for s in e.free_symbols}
     assert set(spec.parameter_names) <= used

@@ -63,12 +63,15 @@ def test_noise_windows_are_segments_of_one_path(spec):
     full = flare_noise_schedule(spec, p, idx, 5, -30.0, 20.0)
     a = flare_noise_schedule(spec, p, idx, 5, -30.0, 0.0)
     b = flare_noise_schedule(spec, p, idx, 5, 0.0, 20.0)
-    col = spec.input_names.index("flare_noise")
-    np.testing.assert_array_equal(full.values[:, :30, col], a.values[:, :, col])
-    np.testing.assert_array_equal(full.values[:, 30:, col], b.values[:, :, col])
+    cols = [spec.input_names.index(n) for n in ("flare_noise", "disease_activity")]
+    np.testing.assert_array_equal(full.values[:, :30, cols], a.values[:, :, cols])
+    np.testing.assert_array_equal(full.values[:, 30:, cols], b.values[:, :, cols])
     one = flare_noise_schedule(spec, p[1:], idx[1:], 5, 0.0, 20.0)  # patient alone
     np.testing.assert_array_equal(one.values[0], b.values[1])
-    assert np.all(full.values[:, :, np.arange(len(spec.inputs)) != col] == 0)
+    others = np.ones(len(spec.inputs), dtype=bool)
+    others[cols] = False
+    assert np.all(full.values[:, :, others] == 0)
+    assert np.all(full.values[:, :, cols] != 0)
     off = flare_noise_schedule(spec, p, idx, 5, 0.0, 20.0, enabled=False)
     assert np.all(off.values == 0) and np.array_equal(off.times, b.times)
     with pytest.raises(ValueError):
@@ -85,7 +88,8 @@ def test_noise_schedule_adds_to_treatment(spec):
     )
     both = trt + noise
     assert both.at(3.0)[0, spec.input_names.index("botanical")] == 1.0
-    assert both.at(3.5)[0, spec.input_names.index("flare_noise")] == noise.at(3.0)[0, -1]
+    col = spec.input_names.index("flare_noise")
+    assert both.at(3.5)[0, col] == noise.at(3.0)[0, col] != 0.0
 
 
 def test_burn_in_is_deterministic_and_reaches_baseline(spec):

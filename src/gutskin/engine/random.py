@@ -26,6 +26,8 @@ STREAMS: dict[str, int] = {
     "randomization": 5,
     "screening": 6,
     "adherence": 7,
+    "activity": 8,
+    "presentation": 9,
 }
 
 

@@ -156,10 +156,19 @@ def _build(doc: dict[str, Any], params: list[Parameter]) -> ModelSpec:
         metadata={
             "compartments": compartments,
             "noise_parameters": list(doc.get("noise_parameters", [])),
+            "population_parameters": list(doc.get("population_parameters", [])),
+            "observation_parameters": list(doc.get("observation_parameters", [])),
             "source": "gutskin.model/data/acne_model.yaml",
         },
     )
-    _check_parameter_use(spec, set(doc.get("noise_parameters", [])))
+    _check_parameter_use(
+        spec,
+        {
+            name
+            for key in ("noise_parameters", "population_parameters", "observation_parameters")
+            for name in doc.get(key, [])
+        },
+    )
     return spec
 
 

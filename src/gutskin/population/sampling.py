@@ -5,7 +5,8 @@ Every random draw of patient ``i`` comes from its own stream
 worker count or which other patients are simulated:
 
 - parameters: stream ``"parameters"``, one uniform per model parameter in table order;
-- flare noise: stream ``"noise"``, one standard normal per day from :data:`NOISE_ORIGIN`.
+- flare noise: stream ``"noise"`` (fast flares) and ``"activity"`` (slow disease
+  activity), one standard normal per day each from :data:`NOISE_ORIGIN`.
 
 Parameters are lognormal with median ``value`` and coefficient of variation ``cv``
 (``sigma = sqrt(log(1 + cv^2))`` on the log scale, as in the Miyano 2021/2022 virtual
@@ -28,6 +29,7 @@ from gutskin.engine.schedule import Schedule
 from gutskin.engine.spec import ModelSpec
 
 __all__ = [
+    "ACTIVITY_INPUT",
     "NOISE_INPUT",
     "NOISE_ORIGIN",
     "burn_in",
@@ -38,6 +40,8 @@ __all__ = [
 
 #: Model input that carries the disease-activity noise.
 NOISE_INPUT = "flare_noise"
+#: Input filled with the slow disease-activity path, where a model has it.
+ACTIVITY_INPUT = "disease_activity"
 #: Day at which every patient's noise path starts (stationary); burn-in and trial windows
 #: read the same path as long as they start at or after it (burn-ins up to 10 years).
 NOISE_ORIGIN = -3650.0
@@ -158,7 +162,10 @@ def flare_noise_schedule(
 
     Each patient's path is one stationary OU process on integer days from
     :data:`NOISE_ORIGIN`, with that patient's ``flare_sd`` and ``flare_tau`` (columns of
-    ``params``) and innovations from its ``"noise"`` stream; this function returns the
+    ``params``) and innovations from its ``"noise"`` stream.  Where the model has the
+    input :data:`ACTIVITY_INPUT`, that input gets a second, slow OU path (disease
+    activity: ``activity_sd``, ``activity_tau``, stream ``"activity"``; zero where
+    ``activity_sd`` is 0).  This function returns the
     part on ``[t_start, t_end)``.  Burn-in and trial windows of the same patient are thus
     segments of one path.  All other inputs are at their defaults (0), so the result can
     be added to a treatment schedule with ``+``.
@@ -209,10 +216,19 @@ def flare_noise_schedule(
         j_tau = spec.parameter_names.index("flare_tau")
         origin = int(NOISE_ORIGIN)
         n_days = last - origin
+        names = spec.parameter_names
+        slow = ACTIVITY_INPUT in spec.input_names
+        col_a = spec.input_names.index(ACTIVITY_INPUT) if slow else -1
+        j_asd = names.index("activity_sd") if slow else -1
+        j_atau = names.index("activity_tau") if slow else -1
         for row, i in enumerate(idx):
             z = patient_rng(seed, int(i), "noise").standard_normal(n_days)
             path = ou_path(z, float(pa[row, j_sd]), float(pa[row, j_tau]))
             values[row, :, col] = defaults[col] + path[seg_day - origin]
+            if slow and pa[row, j_asd] > 0.0:
+                z_slow = patient_rng(seed, int(i), "activity").standard_normal(n_days)
+                slow_path = ou_path(z_slow, float(pa[row, j_asd]), float(pa[row, j_atau]))
+                values[row, :, col_a] = defaults[col_a] + slow_path[seg_day - origin]
     return Schedule(times=times, values=values)
 
 

@@ -96,7 +96,7 @@ __all__ = [
 ]
 
 #: Parameters that shape the disease-activity noise input (its OU path), not the ODE.
-NOISE_PARAMETERS = ("flare_sd", "flare_tau")
+NOISE_PARAMETERS = ("flare_sd", "flare_tau", "activity_sd", "activity_tau")
 #: Default cohort size (patients evaluated for every factor sample).
 DEFAULT_COHORT = 32
 #: Rows (samples × patients) per engine call.

@@ -11,9 +11,10 @@ and continuous quantities.  A trial records:
   counted separately).
 * **IGA (0–4)**: a latent severity ``L = log(1 + inflammatory + 0.3 ×
   non-inflammatory + 5 × nodules) + ε``, ε ~ N(0, ``iga_rater_sd``), cut at
-  ``IGA_CUTS``.  Thresholds are ``assumed`` (evidence brief §4.1: a static,
-  partly subjective grade mapped from counts plus rater noise) and meant to be
-  calibrated (vehicle IGA success 8–15 %).  IGA success = IGA ≤ 1 and ≥ 2 grades
+  ``IGA_CUTS`` (or the model's ``iga_cut_1..4`` parameters, weighted lesion
+  counts, where the model has them).  Thresholds are ``assumed`` (evidence brief
+  §4.1: a static, partly subjective grade mapped from counts plus rater noise)
+  and calibrated (vehicle IGA success 8–15 %).  IGA success = IGA ≤ 1 and ≥ 2 grades
   better than baseline (FDA 2018).
 * **GAGS (face, 0–32)**: each location (forehead 2, cheeks 2 + 2, nose 1,
   chin 1) is graded by its most severe lesion (comedone 1, papule 2, pustule 3,
@@ -88,6 +89,7 @@ def observe_visits(
     iga_rater_sd: float,
     instrument_cv: float,
     expectation_bias: float,
+    iga_cuts: NDArray[np.float64] | None = None,
 ) -> dict[str, NDArray[np.float64]]:
     """Observed endpoints for a batch of patient-visits.
 
@@ -103,6 +105,9 @@ def observe_visits(
         Whether the visit is after randomisation (expectation bias applies).
     count_dispersion, rater_cv, iga_rater_sd, instrument_cv, expectation_bias
         Measurement and placebo-response settings of the design.
+    iga_cuts : array (4,), optional
+        Cut points on the latent IGA severity (log scale); default :data:`IGA_CUTS`.
+        Models with the ``iga_cut_*`` observation parameters pass theirs.
 
     Returns
     -------
@@ -123,7 +128,8 @@ def observe_visits(
     out["total"] = out["inflammatory"] + out["noninflammatory"]
     latent = np.log1p(out["inflammatory"] + 0.3 * out["noninflammatory"] + 5.0 * out["nodules"])
     latent = latent + iga_rater_sd * z[:, 5]
-    out["iga"] = np.sum(latent[:, None] > IGA_CUTS[None, :], axis=1).astype(np.float64)
+    cuts = IGA_CUTS if iga_cuts is None else np.asarray(iga_cuts, dtype=np.float64)
+    out["iga"] = np.sum(latent[:, None] > cuts[None, :], axis=1).astype(np.float64)
     # GAGS: per location, the most severe lesion type present
     grade = np.zeros((u.shape[0], 5))
     types = (("noninflammatory", 1.0), ("papules", 2.0), ("pustules", 3.0), ("nodules", 4.0))

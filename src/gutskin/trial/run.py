@@ -143,8 +143,57 @@ def _noise(
     return flare_noise_schedule(spec, params, idx, seed, t0, t1)
 
 
+def _presents(
+    spec: ModelSpec,
+    params: NDArray[np.float64],
+    noise: Schedule | None,
+    idx: NDArray[np.int64],
+    seed: int,
+) -> NDArray[np.bool_]:
+    """Which candidates come forward for screening (care seeking while acne is active).
+
+    A candidate presents with probability ``Phi(care_seeking * z)``, ``z`` the standardised
+    slow disease activity at screening (``disease_activity / activity_sd`` on day 0), a
+    uniform from the patient's ``"presentation"`` stream deciding.  With ``care_seeking``
+    0 (or no slow activity) everyone presents.
+    """
+    from scipy.special import ndtr
+
+    from gutskin.population.sampling import ACTIVITY_INPUT
+
+    names = spec.parameter_names
+    if (
+        noise is None
+        or "care_seeking" not in names
+        or ACTIVITY_INPUT not in spec.input_names
+        or "activity_sd" not in names
+    ):
+        return np.ones(len(idx), dtype=bool)
+    beta = params[:, names.index("care_seeking")]
+    sd = params[:, names.index("activity_sd")]
+    seg = int(np.searchsorted(noise.times, 0.0, side="right")) - 1
+    a0 = noise.values[:, seg, spec.input_names.index(ACTIVITY_INPUT)]
+    z = np.divide(a0, sd, out=np.zeros_like(a0), where=sd > 0)
+    u = np.array([patient_rng(seed, int(i), "presentation").random() for i in idx])
+    active = (beta > 0) & (sd > 0)
+    return np.where(active, u < ndtr(beta * z), True)
+
+
 def _pad(sched: Schedule, spec: ModelSpec, base: Schedule | None) -> Schedule:
     return sched if base is None else sched + base
+
+
+def iga_cuts(spec: ModelSpec) -> NDArray[np.float64] | None:
+    """The model's IGA cut points (log of 1 + weighted lesion count), or None for the default.
+
+    Read from the observation parameters ``iga_cut_1`` .. ``iga_cut_4`` (weighted lesion
+    counts at which IGA rises to 1 .. 4) where the model has them.
+    """
+    names = [f"iga_cut_{k}" for k in range(1, 5)]
+    if not all(n in spec.parameter_names for n in names):
+        return None
+    values = spec.parameter_values()
+    return np.log1p(np.array([values[n] for n in names], dtype=np.float64))
 
 
 def _observe(
@@ -175,6 +224,7 @@ def _observe(
         iga_rater_sd=m.iga_rater_sd,
         instrument_cv=m.instrument_cv,
         expectation_bias=design.placebo_response.expectation_bias,
+        iga_cuts=iga_cuts(spec),
     )
     frame = pd.DataFrame({k: v for k, v in obs.items()})
     frame["patient"] = np.repeat(idx, n_t)
@@ -245,7 +295,8 @@ def run_trial(
     y_base: list[NDArray[np.float64]] = []
     p_base: list[NDArray[np.float64]] = []
     n_enrolled = 0
-    screened = 0
+    screened = 0  # candidates drawn (those who came forward: n_presented)
+    n_presented = 0
     from gutskin.population.sampling import sample_parameters
 
     table_pop = _table_population(design, spec, seed)
@@ -277,7 +328,9 @@ def run_trial(
             res, params = table_pop.apply_to_burn_in(spec, res, params, table_pop.sample_of(idx))
         screen = _observe(design, spec, res, idx, seed, [0, 0], [False, False])
         screen = screen.iloc[1::2].reset_index(drop=True)
-        ok = _eligible(design, screen) & res.ok
+        came = _presents(spec, params, noise, idx, seed)
+        n_presented += int(came.sum())
+        ok = _eligible(design, screen) & res.ok & came
         take = np.flatnonzero(ok)[: n_target - n_enrolled]
         if len(take):
             part = screen.iloc[take].copy()
@@ -422,7 +475,7 @@ def run_trial(
         seed=seed,
         endpoints=ep,
         patients=pts,
-        n_screened=screened,
+        n_screened=n_presented,
         solver_failures=failures,
     )
     if analyse:
