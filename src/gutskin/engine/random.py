@@ -9,11 +9,13 @@ patients are processed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-__all__ = ["STREAMS", "patient_rng", "patient_rngs"]
+__all__ = ["STREAMS", "patient_draws", "patient_rng", "patient_rngs"]
 
 #: Named independent streams, so that e.g. adding a dropout draw never shifts
 #: the parameter draws of a patient.
@@ -44,3 +46,35 @@ def patient_rngs(
 ) -> list[np.random.Generator]:
     """One generator per patient index (see :func:`patient_rng`)."""
     return [patient_rng(seed, int(i), stream) for i in indices]
+
+
+def patient_draws(
+    seed: int,
+    indices: Iterable[int],
+    stream: str,
+    draw: Callable[[np.random.Generator], Any],
+    shape: tuple[int, ...] = (),
+) -> NDArray[Any]:
+    """``draw(generator)`` for each patient's ``stream`` generator, stacked on axis 0.
+
+    Parameters
+    ----------
+    seed : int
+        Run seed.
+    indices : iterable of int
+        Patient numbers.
+    stream : str
+        Named stream (:data:`STREAMS`).
+    draw : callable
+        Takes a patient's fresh generator and returns a scalar or an array of ``shape``.
+    shape : tuple of int
+        Shape of one patient's draw (used for an empty ``indices``).
+
+    Returns
+    -------
+    ndarray, shape (N, *shape)
+    """
+    rows = [np.asarray(draw(patient_rng(seed, int(i), stream))) for i in indices]
+    if not rows:
+        return np.empty((0, *shape))
+    return np.stack(rows)

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from gutskin.engine import Exposure, ModelSpec, Schedule, build_schedule, integrate
 from gutskin.engine.integrate import BatchResult
-from gutskin.engine.random import patient_rng, patient_rngs
+from gutskin.engine.random import patient_draws, patient_rngs
 from gutskin.population.covariates import apply_covariates
 from gutskin.simulation import get_model
 from gutskin.trial.design import ENDPOINTS, Design, DesignError
@@ -115,17 +115,14 @@ def _output(spec: ModelSpec, res: BatchResult, name: str) -> NDArray[np.float64]
 def _covariates(design: Design, idx: NDArray[np.int64], seed: int) -> pd.DataFrame:
     lo = design.population.age.min if design.population.age.min is not None else 12.0
     hi = design.population.age.max if design.population.age.max is not None else 40.0
-    rows = []
-    for i in idx:
-        rng = patient_rng(seed, int(i), "screening")
-        u = rng.random(2)
-        rows.append(
-            {
-                "sex": "F" if u[0] < design.population.female_fraction else "M",
-                "age": lo + (hi - lo) * u[1],
-            }
-        )
-    return pd.DataFrame(rows, index=idx)
+    u = patient_draws(seed, idx, "screening", lambda g: g.random(2), shape=(2,))
+    return pd.DataFrame(
+        {
+            "sex": np.where(u[:, 0] < design.population.female_fraction, "F", "M"),
+            "age": lo + (hi - lo) * u[:, 1],
+        },
+        index=idx,
+    )
 
 
 def _noise(
@@ -174,7 +171,7 @@ def _presents(
     seg = int(np.searchsorted(noise.times, 0.0, side="right")) - 1
     a0 = noise.values[:, seg, spec.input_names.index(ACTIVITY_INPUT)]
     z = np.divide(a0, sd, out=np.zeros_like(a0), where=sd > 0)
-    u = np.array([patient_rng(seed, int(i), "presentation").random() for i in idx])
+    u = patient_draws(seed, idx, "presentation", lambda g: g.random())
     active = (beta > 0) & (sd > 0)
     return np.where(active, u < ndtr(beta * z), True)
 
@@ -207,12 +204,9 @@ def _observe(
 ) -> pd.DataFrame:
     """Observed endpoints at each output time of ``res`` (one column per visit)."""
     n, n_t = res.y.shape[0], res.y.shape[1]
-    uni = np.empty((n, n_t, N_UNIFORMS))
-    for r, i in enumerate(idx):
-        block = patient_rng(seed, int(i), "observation").random(
-            (max(visit_numbers) + 1, N_UNIFORMS)
-        )
-        uni[r] = block[visit_numbers]
+    block = (max(visit_numbers) + 1, N_UNIFORMS)
+    uni = patient_draws(seed, idx, "observation", lambda g: g.random(block), shape=block)
+    uni = uni[:, visit_numbers, :]
     expected = {k: _output(spec, res, v).reshape(-1) for k, v in MODEL_OUTPUTS.items()}
     m = design.measurement
     obs = observe_visits(
@@ -250,16 +244,13 @@ def _eligible(design: Design, screen: pd.DataFrame) -> NDArray[np.bool_]:
 
 def _dropout_weeks(design: Design, idx: NDArray[np.int64], seed: int) -> NDArray[np.float64]:
     rate = design.dropout.rate_per_week
-    out = np.full(len(idx), np.nan)
     if rate <= 0:
-        return out
+        return np.full(len(idx), np.nan)
     shape = {"constant": 1.0, "early": 0.6, "late": 2.0}[design.dropout.pattern]
     # Weibull with the same 1-week hazard ... scale chosen so P(drop by week 1) = rate
     scale = (-np.log1p(-rate)) ** (-1.0 / shape)
-    for r, i in enumerate(idx):
-        u = patient_rng(seed, int(i), "dropout").random()
-        out[r] = scale * (-np.log1p(-u)) ** (1.0 / shape)
-    return out
+    u = patient_draws(seed, idx, "dropout", lambda g: g.random())
+    return scale * (-np.log1p(-u)) ** (1.0 / shape)
 
 
 def run_trial(
@@ -516,7 +507,4 @@ def _adherence(design: Design, idx: NDArray[np.int64], seed: int) -> NDArray[np.
         return np.ones(len(idx))
     if m <= 0.0:
         return np.zeros(len(idx))
-    out = np.empty(len(idx))
-    for r, i in enumerate(idx):
-        out[r] = patient_rng(seed, int(i), "adherence").beta(m * c, (1 - m) * c)
-    return out
+    return patient_draws(seed, idx, "adherence", lambda g: g.beta(m * c, (1 - m) * c))
