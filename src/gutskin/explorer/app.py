@@ -85,7 +85,8 @@ BASELINE_CONTROLS: tuple[tuple[str, str], ...] = (
     ("immune_reactivity", "Innate reactivity to C. acnes (inflammatory severity)"),
     ("androgen_tone", "Androgen / sebaceous tone (sebum; nearest to sex, puberty)"),
     ("igf1_host", "Host IGF-1 (nearest to age, puberty, diet)"),
-    ("flare_sd", "Flare variability (disease-activity noise)"),
+    ("flare_sd", "Flare variability (fast noise on skin inflammation)"),
+    ("activity_sd", "Disease-activity variability (weeks-long waxing and waning)"),
 )
 
 #: Model every explorer run uses, and the untreated run-in before day 0.
