@@ -329,11 +329,12 @@ async function runSimulation(e) {
   if (!res) return;
   const img = $("#sim-plot");
   img.src = res.plot + "?t=" + Date.now();
-  img.dataset.job = res.id;
   img.alt = `trajectories of ${res.patients} patient(s) over ${res.days} days`;
   renderSummary(res);
   const svg = await (await fetch(res.causal)).text();
   setCausal(svg, res.id);
+  // set last: a result is marked as this job's only once plot, summary and diagram are
+  img.dataset.job = res.id;
 }
 
 function renderSummary(res) {
