@@ -14,6 +14,7 @@ Replicate ``r`` uses seed ``replicate_seed(seed, r)`` (as ``gutskin power``).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -219,6 +220,40 @@ def _obs(t: Target) -> str:
     return "–"
 
 
+def input_digests(targets: Path | None, fitted: Path | None) -> dict[str, str]:
+    """First 12 hex digits of the SHA-256 of every data file the report depends on.
+
+    The model files (``parameters.csv``, ``acne_model.yaml``, ``strains.yaml``), the
+    targets file and the fitted-parameter file (``"none"`` when absent).  A test compares
+    them with the line the report records, so a data change without ``make validate``
+    is caught cheaply (code changes are not covered).
+    """
+    from gutskin.calibrate.targets import default_targets_path
+
+    model_data = Path(__file__).parents[1] / "model" / "data"
+    files = {
+        "parameters.csv": model_data / "parameters.csv",
+        "acne_model.yaml": model_data / "acne_model.yaml",
+        "strains.yaml": model_data / "strains.yaml",
+        "targets": Path(targets) if targets is not None else default_targets_path(),
+        "fitted": Path(fitted) if fitted is not None else None,
+    }
+    out = {}
+    for key, path in files.items():
+        if path is None or not path.exists():
+            out[key] = "none"
+        else:
+            out[key] = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return out
+
+
+def digest_line(digests: Mapping[str, str]) -> str:
+    """The report line recording :func:`input_digests`."""
+    return "Inputs (SHA-256, first 12 hex digits): " + ", ".join(
+        f"{k} `{v}`" for k, v in digests.items()
+    )
+
+
 def render_markdown(
     ts: TargetSet,
     checks: list[TargetCheck],
@@ -230,6 +265,7 @@ def render_markdown(
     seconds: float,
     figures: list[str],
     parameter_source: str,
+    digests: Mapping[str, str] | None = None,
 ) -> str:
     """The validation report as Markdown."""
     n_met = sum(c.status == "met" for c in checks)
@@ -241,6 +277,7 @@ def render_markdown(
         "",
         f"Parameters: {parameter_source}. Targets file: `{_rel(ts.path)}`.",
         "",
+        *([digest_line(digests), ""] if digests else []),
         f"Each target is simulated with its own design. Trial targets: mean and 95 % interval "
         f"(2.5th-97.5th percentile) over **{replicates} replicate trials** at the design's "
         f"sample size (Rinaldi 2022 targets: **{max(replicates, rinaldi_replicates)} "
@@ -464,6 +501,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seconds=time.monotonic() - t0,
         figures=figs,
         parameter_source=src,
+        digests=input_digests(a.targets, a.fitted if values else None),
     )
     (a.docs / "validation.md").write_text(md)
     print(
