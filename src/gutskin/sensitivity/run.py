@@ -76,7 +76,7 @@ from gutskin.sensitivity.outcomes import Outcome, OutcomeError, parse_outcome, r
 from gutskin.simulation import get_model
 from gutskin.trial.design import Design, DesignError, builtin_designs, load_design
 from gutskin.trial.observation import GAGS_IMPROVEMENT, N_UNIFORMS, observe_visits
-from gutskin.trial.run import MODEL_OUTPUTS, run_trial
+from gutskin.trial.run import MODEL_OUTPUTS, iga_cuts, run_trial
 
 __all__ = [
     "NOISE_PARAMETERS",
@@ -654,6 +654,7 @@ class ModelEvaluator:
             iga_rater_sd=m.iga_rater_sd,
             instrument_cv=m.instrument_cv,
             expectation_bias=self.design.placebo_response.expectation_bias,
+            iga_cuts=iga_cuts(spec),
         )
         if var == "iga_success":
             iga = obs["iga"].reshape(rows, n_t)
