@@ -46,3 +46,31 @@ def test_synthetic_recovery(tiny_targets):
     ]  # fmt: skip
     assert bool(tab.loc[0, "identifiable"])
     assert not bool(tab.loc[0, "at_bound"])
+
+
+def test_population_case_definition_follows_the_target():
+    """A population target's ``cases``/``controls`` pick the groups it compares."""
+    import numpy as np
+
+    from gutskin.calibrate.objective import _output, population_statistic, simulate_cohort
+    from gutskin.model import acne_model
+
+    spec = acne_model()
+    base = load_targets().by_id("yan2018_actinobacteria_ratio")
+    _, res = simulate_cohort(spec, 60, 11)
+    inf = _output(spec, res, "inflammatory_lesions")[:, 1]
+    x = _output(spec, res, "gut_bifido")[:, 1]
+    for lo, hi in ((20.0, 1.0), (5.0, 2.0)):
+        t = dataclasses.replace(
+            base,
+            options={
+                **base.options,
+                "n": 60,
+                "cases": {"inflammatory_min": lo},
+                "controls": {"inflammatory_max": hi},
+            },
+        )
+        a, c = res.ok & (inf >= lo), res.ok & (inf < hi)
+        assert a.sum() >= 3 and c.sum() >= 3
+        expect = float(np.mean(x[a]) / np.mean(x[c]))
+        assert population_statistic(spec, t, 11) == pytest.approx(expect, rel=1e-12)

@@ -211,8 +211,10 @@ def population_statistic(
 ) -> float:
     """Simulated acne-vs-control contrast of an untreated population.
 
-    Acne = >= 5 inflammatory lesions (whole face, expected count), control = < 1
-    (model definitions, assumed; stated in docs/calibration.md).
+    Acne = at least ``cases.inflammatory_min`` inflammatory lesions (whole face, expected
+    count; default 5), control = fewer than ``controls.inflammatory_max`` (default 1).
+    A target sets them to its study's inclusion criteria where these are known (the
+    defaults are model definitions, assumed; stated in docs/calibration.md).
     """
     o = target.options
     n = int(o.get("n", 400))
@@ -224,8 +226,8 @@ def population_statistic(
         if cache is not None:
             cache[key] = res
     inf = _output(spec, res, "inflammatory_lesions")[:, 1]
-    acne = res.ok & (inf >= 5.0)
-    ctrl = res.ok & (inf < 1.0)
+    acne = res.ok & (inf >= float((o.get("cases") or {}).get("inflammatory_min", 5.0)))
+    ctrl = res.ok & (inf < float((o.get("controls") or {}).get("inflammatory_max", 1.0)))
     if acne.sum() < 3 or ctrl.sum() < 3:
         return float("nan")
     x = _output(spec, res, o["output"])[:, 1]

@@ -6,6 +6,10 @@ carries ``sd`` (the objective weight, ``z = (simulated - observed) / sd``) and `
 (the acceptance half-width of the validation report), or ``range`` for targets reported
 as an interval.  ``uncertainty_note`` states what was reported and what was inferred.
 
+A case-control ratio reported with group means, a p-value and group sizes (but no
+dispersion) may give them under ``reported``; its ``range`` and ``sd`` are then derived
+by :func:`ratio_interval_from_p` rather than typed by hand.
+
 References
 ----------
 Rinaldi F et al. Dermatol Ther (Heidelb) 2022;12(2):577-589 (anchor probiotic trial).
@@ -14,6 +18,7 @@ Lamel SA et al. Arch Dermatol Res 2015;307(9):757-766 (vehicle responses).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -31,6 +36,7 @@ __all__ = [
     "TargetSet",
     "default_targets_path",
     "load_targets",
+    "ratio_interval_from_p",
 ]
 
 #: Simulators and the statistics each accepts.
@@ -55,6 +61,101 @@ _DIRECTIONS = ("decrease", "increase", "lower_in_acne", "higher_in_acne")
 
 class TargetError(ValueError):
     """The targets file is malformed (the message names the entry and the field)."""
+
+
+def ratio_interval_from_p(
+    mean_cases: float,
+    mean_controls: float,
+    p: float,
+    n_cases: int,
+    n_controls: int,
+    level: float = 0.95,
+) -> tuple[float, float, float, float]:
+    """Ratio of two group means with an interval recovered from a reported p-value.
+
+    The p-value is read as that of a two-sided pooled two-sample t test, which gives the
+    pooled SD ``s = |m_a - m_c| / (t * sqrt(1/n_a + 1/n_c))`` with ``t`` the
+    ``1 - p/2`` quantile on ``n_a + n_c - 2`` degrees of freedom.  The standard error of
+    the log ratio follows by the delta method,
+    ``se = sqrt((s^2/n_a)/m_a^2 + (s^2/n_c)/m_c^2)``, and the interval is
+    ``ratio * exp(+-z * se)`` with ``z`` the normal quantile of ``level``.
+
+    Parameters
+    ----------
+    mean_cases, mean_controls : float
+        Group means (same unit, > 0).
+    p : float
+        Reported two-sided p-value, in (0, 1).
+    n_cases, n_controls : int
+        Group sizes (>= 2 each).
+    level : float
+        Coverage of the interval.
+
+    Returns
+    -------
+    ratio, low, high, sd : float
+        ``mean_cases / mean_controls``, the interval, and the standard error on the ratio
+        scale (``ratio * se``), used as the objective weight.
+
+    Notes
+    -----
+    Microbiome case-control studies often use rank tests; reading their p-value as a
+    t test's is an approximation, stated with each target that uses it.
+    """
+    from scipy.stats import norm, t
+
+    if mean_cases <= 0 or mean_controls <= 0:
+        raise ValueError("group means must be > 0")
+    if not 0.0 < p < 1.0:
+        raise ValueError("p must be in (0, 1)")
+    if n_cases < 2 or n_controls < 2:
+        raise ValueError("group sizes must be >= 2")
+    tq = float(t.ppf(1.0 - p / 2.0, n_cases + n_controls - 2))
+    s = abs(mean_cases - mean_controls) / (tq * (1.0 / n_cases + 1.0 / n_controls) ** 0.5)
+    se_log = ((s**2 / n_cases) / mean_cases**2 + (s**2 / n_controls) / mean_controls**2) ** 0.5
+    ratio = mean_cases / mean_controls
+    z = float(norm.ppf(0.5 + level / 2.0))
+    return ratio, ratio * math.exp(-z * se_log), ratio * math.exp(z * se_log), ratio * se_log
+
+
+_REPORTED_KEYS = ("mean_cases", "mean_controls", "p", "n_cases", "n_controls")
+
+
+def _reported(raw: dict[str, Any], where: str) -> tuple[float, float, float, float] | None:
+    rep = raw.get("reported")
+    if rep is None:
+        return None
+    if not isinstance(rep, dict) or sorted(rep) != sorted(_REPORTED_KEYS):
+        raise TargetError(
+            f"{where}.reported: expected exactly the keys {', '.join(_REPORTED_KEYS)}"
+        )
+    if raw.get("simulator") != "population" or raw.get("statistic") != "ratio_of_means":
+        raise TargetError(f"{where}.reported: only for population ratio_of_means targets")
+    if "range" in raw or "sd" in raw:
+        raise TargetError(f"{where}: give 'reported' or 'range'/'sd', not both")
+    try:
+        return ratio_interval_from_p(
+            float(rep["mean_cases"]),
+            float(rep["mean_controls"]),
+            float(rep["p"]),
+            int(rep["n_cases"]),
+            int(rep["n_controls"]),
+        )
+    except (TypeError, ValueError) as exc:
+        raise TargetError(f"{where}.reported: {exc}") from None
+
+
+def _group(raw: dict[str, Any], key: str, bound: str, where: str) -> None:
+    grp = raw.get(key)
+    if grp is None:
+        return
+    if raw.get("simulator") != "population":
+        raise TargetError(f"{where}.{key}: only for population targets")
+    if not isinstance(grp, dict) or set(grp) != {bound}:
+        raise TargetError(f"{where}.{key}: expected {{{bound}: number}}")
+    v = grp[bound]
+    if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+        raise TargetError(f"{where}.{key}.{bound}: expected a number >= 0")
 
 
 @dataclass(frozen=True)
@@ -213,6 +314,9 @@ _KNOWN = {
     "n",
     "strain",
     "property",
+    "cases",
+    "controls",
+    "reported",
 }
 
 
@@ -242,6 +346,13 @@ def _target(raw: Any, i: int, designs: dict[str, Design]) -> Target:
     sd = _num(raw, "sd", where, positive=True)
     tol = _num(raw, "tolerance", where, positive=True)
     rng = raw.get("range")
+    derived = _reported(raw, where)
+    if derived is not None:
+        ratio, lo, hi, sd = derived
+        rng = [lo, hi]
+        observed = ratio if observed is None else observed
+    _group(raw, "cases", "inflammatory_min", where)
+    _group(raw, "controls", "inflammatory_max", where)
     if rng is not None:
         if (
             not isinstance(rng, list)
