@@ -66,7 +66,12 @@ def test_bad_factors_are_named(spec, name, kwargs, match):
 
 def test_factor_sets(spec):
     fs = default_factors(spec)
-    assert len(fs) == sum(1 for p in spec.parameters if p.lower < p.upper)
+    fixed = {
+        *spec.metadata.get("population_parameters", ()),
+        *spec.metadata.get("observation_parameters", ()),
+    }
+    assert fixed  # screening and grading parameters exist and are left out
+    assert len(fs) == sum(1 for p in spec.parameters if p.lower < p.upper and p.name not in fixed)
     arm = next(a for a in load_design("rinaldi2022").arms if a.name == "probiotics")
     sf = strain_factors(spec, arm.regimens)
     assert [f.name for f in sf[:2]] == ["BR03.engraftment", "BR03.bacteriocin"]

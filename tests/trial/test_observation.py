@@ -84,3 +84,18 @@ def test_same_uniforms_same_observations():
         np.array_equal(v, _obs(_expected(m), m, seed=3)[k])
         for k, v in _obs(_expected(m), m, seed=3).items()
     )
+
+
+def test_responder_rules():
+    """FDA IGA success needs grade <= 1 and a 2-grade drop; GAGS needs the set improvement."""
+    from gutskin.trial.observation import GAGS_IMPROVEMENT, gags_improved, iga_success
+
+    iga = np.array([1, 1, 0, 2, 0])
+    base = np.array([3, 2, 2, 4, 1])
+    assert iga_success(iga, base).tolist() == [1.0, 0.0, 1.0, 0.0, 0.0]
+    g = np.array([10.0, 10.0 - GAGS_IMPROVEMENT, 20.0])
+    assert gags_improved(g, np.array([10.0 + GAGS_IMPROVEMENT, 10.0, 19.0])).tolist() == [
+        1.0,
+        1.0,
+        0.0,
+    ]

@@ -65,7 +65,11 @@ Kind = Literal["parameter", "strain", "dose"]
 
 #: Named factor sets accepted by ``--factors`` besides a file path.
 FACTOR_SETS: dict[str, str] = {
-    "default": "every model parameter with a range in the parameter table",
+    "default": (
+        "every model parameter with a range in the parameter table, except the screening "
+        "(care_seeking) and IGA-grading (iga_cut_*) parameters, which act once on the "
+        "fixed cohort"
+    ),
     "strain": "every property of every probiotic strain given in the analysed arm",
 }
 
@@ -137,6 +141,29 @@ def _default_log(lo: float, hi: float) -> bool:
 def _suggest(name: str, known: Sequence[str]) -> str:
     close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
     return f"; did you mean {', '.join(close)}?" if close else ""
+
+
+def _fixed_per_analysis(spec: ModelSpec, name: str) -> str:
+    """Why a parameter cannot vary per sample ('' when it can).
+
+    Population parameters act at screening (which candidates come forward) and observation
+    parameters at grading (IGA cut points); both are applied once, to the fixed cohort of
+    the analysis, so per-sample values would be silently ignored.
+    """
+    meta = spec.metadata or {}
+    if name in (meta.get("population_parameters") or ()):
+        return (
+            "a population parameter (it acts at screening, which is done once for the "
+            "fixed cohort of the analysis); vary it across separate `gutskin trial` runs "
+            "or calibrate it instead"
+        )
+    if name in (meta.get("observation_parameters") or ()):
+        return (
+            "an observation parameter (IGA cut points grade the fixed cohort once, at "
+            "their table values); choose another outcome than IGA, or vary it across "
+            "separate `gutskin trial` runs"
+        )
+    return ""
 
 
 def make_factor(
@@ -222,6 +249,9 @@ def make_factor(
                 f"unknown factor {name!r}: not a model parameter, STRAIN.property or "
                 f"intervention.dose{_suggest(name, spec.parameter_names)}"
             )
+        fixed = _fixed_per_analysis(spec, name)
+        if fixed:
+            raise FactorError(f"factor {name!r}: {fixed}")
         rng = _table_bounds(spec, name)
         if rng is None and (lower is None or upper is None):
             raise FactorError(
@@ -262,6 +292,9 @@ def make_factor(
 def default_factors(spec: ModelSpec) -> list[Factor]:
     """Every parameter of ``spec`` with a range (``lower < upper``) in the table.
 
+    Population (screening) and observation (IGA grading) parameters are left out: they
+    act once on the analysis' fixed cohort (see :func:`make_factor`).
+
     Parameters
     ----------
     spec : ModelSpec
@@ -277,7 +310,10 @@ def default_factors(spec: ModelSpec) -> list[Factor]:
     return [
         make_factor(p.name, spec, strains=library)
         for p in spec.parameters
-        if p.lower is not None and p.upper is not None and p.lower < p.upper
+        if p.lower is not None
+        and p.upper is not None
+        and p.lower < p.upper
+        and not _fixed_per_analysis(spec, p.name)
     ]
 
 

@@ -75,7 +75,7 @@ from gutskin.sensitivity.methods import MethodError, SensitivityMethod, get_meth
 from gutskin.sensitivity.outcomes import Outcome, OutcomeError, parse_outcome, reduce_outcome
 from gutskin.simulation import get_model
 from gutskin.trial.design import Design, DesignError, builtin_designs, load_design
-from gutskin.trial.observation import GAGS_IMPROVEMENT, N_UNIFORMS, observe_visits
+from gutskin.trial.observation import N_UNIFORMS, gags_improved, iga_success, observe_visits
 from gutskin.trial.run import MODEL_OUTPUTS, iga_cuts, run_trial
 
 __all__ = [
@@ -658,10 +658,10 @@ class ModelEvaluator:
         )
         if var == "iga_success":
             iga = obs["iga"].reshape(rows, n_t)
-            return ((iga <= 1) & (iga[:, :1] - iga >= 2)).astype(float)
+            return iga_success(iga, iga[:, :1])
         if var == "gags_improved":
             g = obs["gags"].reshape(rows, n_t)
-            return (g[:, :1] - g >= GAGS_IMPROVEMENT).astype(float)
+            return gags_improved(g, g[:, :1])
         return np.asarray(obs[var], dtype=float).reshape(rows, n_t)
 
     def _simulate(

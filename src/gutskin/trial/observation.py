@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 __all__ = [
@@ -48,6 +48,8 @@ __all__ = [
     "LOCATION_SHARES",
     "N_UNIFORMS",
     "gags_band",
+    "gags_improved",
+    "iga_success",
     "observe_visits",
 ]
 
@@ -63,6 +65,29 @@ GAGS_BANDS = ((0, "none"), (18, "mild"), (30, "moderate"), (38, "severe"), (44, 
 GAGS_IMPROVEMENT = 4.0
 #: Uniform draws consumed per patient-visit (fixed so streams never shift).
 N_UNIFORMS = 32
+
+
+def iga_success(iga: ArrayLike, baseline_iga: ArrayLike) -> NDArray[np.float64]:
+    """IGA success (FDA 2018): grade 0 or 1 *and* at least 2 grades below baseline.
+
+    Parameters
+    ----------
+    iga, baseline_iga : array_like
+        Post-baseline and baseline grades (0-4), broadcastable.
+
+    Returns
+    -------
+    ndarray of float
+        1.0 for a responder, 0.0 otherwise.
+    """
+    g, b = np.asarray(iga), np.asarray(baseline_iga)
+    return ((g <= 1) & (b - g >= 2)).astype(float)
+
+
+def gags_improved(gags: ArrayLike, baseline_gags: ArrayLike) -> NDArray[np.float64]:
+    """GAGS responder: at least :data:`GAGS_IMPROVEMENT` points below baseline (1.0/0.0)."""
+    g, b = np.asarray(gags), np.asarray(baseline_gags)
+    return (b - g >= GAGS_IMPROVEMENT).astype(float)
 
 
 def gags_band(score: float) -> str:

@@ -26,7 +26,7 @@ from gutskin.engine.random import patient_draws, patient_rngs
 from gutskin.population.covariates import apply_covariates
 from gutskin.simulation import get_model
 from gutskin.trial.design import ENDPOINTS, Design, DesignError
-from gutskin.trial.observation import GAGS_IMPROVEMENT, N_UNIFORMS, observe_visits
+from gutskin.trial.observation import N_UNIFORMS, gags_improved, iga_success, observe_visits
 from gutskin.trial.randomization import allocate
 
 __all__ = ["MODEL_OUTPUTS", "TrialResult", "run_trial"]
@@ -432,8 +432,8 @@ def run_trial(
     # responder endpoints relative to baseline
     b_iga = ep["patient"].map(dict(zip(idx, base["iga"], strict=True))).to_numpy()
     b_gags = ep["patient"].map(dict(zip(idx, base["gags"], strict=True))).to_numpy()
-    ep["iga_success"] = ((ep["iga"] <= 1) & (b_iga - ep["iga"] >= 2)).astype(float)
-    ep["gags_improved"] = (b_gags - ep["gags"] >= GAGS_IMPROVEMENT).astype(float)
+    ep["iga_success"] = iga_success(ep["iga"].to_numpy(), b_iga)
+    ep["gags_improved"] = gags_improved(ep["gags"].to_numpy(), b_gags)
     ep.loc[is0, ["iga_success", "gags_improved"]] = np.nan
     # adverse-event-like flags the model supports (relative to the patient's own baseline)
     b_seb = ep["patient"].map(dict(zip(idx, base["sebum"], strict=True))).to_numpy()
