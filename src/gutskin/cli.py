@@ -107,7 +107,7 @@ def simulate(
     with atomic_output_dir(out) as tmp:
         ds.to_zarr(tmp / "trajectories.zarr", mode="w", consolidated=False)
         _summary_table(ds).to_csv(tmp / "summary.csv", index=False)
-        main = [v for v in ds.data_vars if ds[v].dims == ("patient", "time")]
+        main = [str(v) for v in ds.data_vars if ds[v].dims == ("patient", "time")]
         plot_bands(ds, main, tmp / "figures")
         write_provenance(
             tmp,

@@ -30,7 +30,7 @@ def _row(obj: Any) -> dict[str, Any]:
 def _interventions() -> list[dict[str, Any]]:
     from gutskin.model.interventions import intervention_table
 
-    return intervention_table().to_dict("records")
+    return [{str(k): v for k, v in r.items()} for r in intervention_table().to_dict("records")]
 
 
 def _strains() -> list[dict[str, Any]]:

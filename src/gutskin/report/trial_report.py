@@ -42,8 +42,11 @@ def trajectory_plot(endpoints: pd.DataFrame, endpoint: str) -> plt.Figure:
     ep = endpoints[endpoints["observed"]]
     base = ep[ep["visit_week"] == 0].set_index("patient")[endpoint]
     for arm, g in ep.groupby("arm", sort=False):
-        xs, ms, lo, hi = [], [], [], []
-        for wk, gv in g.groupby("visit_week"):
+        xs: list[float] = []
+        ms: list[float] = []
+        lo: list[float] = []
+        hi: list[float] = []
+        for _wk, gv in g.groupby("visit_week"):
             b = base.reindex(gv["patient"]).to_numpy()
             ok = b > 0
             pct = 100.0 * (gv[endpoint].to_numpy()[ok] - b[ok]) / b[ok]
@@ -51,7 +54,7 @@ def trajectory_plot(endpoints: pd.DataFrame, endpoint: str) -> plt.Figure:
                 continue
             m, se = pct.mean(), pct.std(ddof=1) / np.sqrt(len(pct))
             q = stats.t.ppf(0.975, len(pct) - 1)
-            xs.append(wk)
+            xs.append(float(gv["visit_week"].iloc[0]))
             ms.append(m)
             lo.append(m - q * se)
             hi.append(m + q * se)
