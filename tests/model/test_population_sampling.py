@@ -103,3 +103,48 @@ def test_burn_in_is_deterministic_and_reaches_baseline(spec):
     a = burn_in(spec, p, 300, noise=False)
     b = burn_in(spec, p, 600, noise=False)
     np.testing.assert_allclose(a, b, rtol=0.02, atol=1e-3)
+
+
+def test_shared_cause_correlation_keeps_marginals(spec):
+    """The copula pair (igf1_host, gut_dysbiosis) gets the Spearman correlation a Gaussian
+    copula implies, each margin stays the same distribution, and other parameters and a
+    zero correlation leave the draws bit-identical."""
+    from scipy import stats
+
+    from gutskin.engine.random import patient_rng
+    from gutskin.population import parameter_uniforms
+
+    (first, second, rho_name), *_ = spec.metadata["parameter_correlations"]
+    a, b = spec.parameter_names.index(first), spec.parameter_names.index(second)
+    n, rho = 3000, 0.6
+    raw = np.array([patient_rng(5, i, "parameters").random(len(spec.parameters)) for i in range(n)])
+    u0 = parameter_uniforms(spec, range(n), 5, values={rho_name: 0.0})
+    np.testing.assert_array_equal(u0, raw)
+    u = parameter_uniforms(spec, range(n), 5, values={rho_name: rho})
+    others = [j for j in range(len(spec.parameters)) if j != b]
+    np.testing.assert_array_equal(u[:, others], raw[:, others])
+    assert stats.kstest(u[:, b], "uniform").pvalue > 0.01
+    expected = 6.0 / np.pi * np.arcsin(rho / 2.0)  # Spearman's rho of a Gaussian copula
+    assert stats.spearmanr(u[:, a], u[:, b]).statistic == pytest.approx(expected, abs=0.04)
+    p0 = sample_parameters(spec, range(n), 5, values={rho_name: 0.0})
+    p = sample_parameters(spec, range(n), 5, values={rho_name: rho})
+    assert stats.ks_2samp(p[:, b], p0[:, b]).pvalue > 0.01
+    assert stats.spearmanr(p[:, a], p[:, b]).statistic == pytest.approx(expected, abs=0.04)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"between": ["igf1_host"], "rho": "rho_diet_igf1_dysbiosis"}, "two different"),
+        ({"between": ["igf1_host", "sebum_ref"], "rho": "rho_diet_igf1_dysbiosis"}, "cv > 0"),
+        ({"between": ["igf1_host", "gut_dysbiosis"], "rho": "igf1_host"}, "cv 0"),
+        ({"between": ["igf1_host", "gut_dysbiosis"]}, "expected"),
+    ],
+)
+def test_bad_parameter_correlation(entry, message):
+    from gutskin.engine.spec import SpecError
+    from gutskin.model.acne import _correlations, read_parameters
+
+    doc = {"parameter_correlations": [entry], "population_parameters": ["rho_diet_igf1_dysbiosis"]}
+    with pytest.raises(SpecError, match=message):
+        _correlations(doc, read_parameters())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.mark.parametrize(("name", "word"), [("care_seeking", "screening"), ("iga_cut_2", "IGA")])
+@pytest.mark.parametrize(("name", "word"), [("care_seeking", "screened"), ("iga_cut_2", "IGA")])
 def test_parameters_fixed_per_analysis_are_refused(name, word):
     """Screening and grading parameters act once on the fixed cohort: refused as factors."""
     from gutskin.model import acne_model

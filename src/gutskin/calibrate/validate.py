@@ -71,10 +71,10 @@ KNOWN_LIMITS: dict[str, str] = {
     "clascoterone_pooled_vehicle_iga_success": "As the sarecycline IGA success targets.",
     "lamel2015_vehicle_success": "As the sarecycline IGA success targets.",
     "yan2018_actinobacteria_ratio": (
-        "In the model gut dysbiosis is a latent per-patient drive only weakly correlated with "
-        "lesion counts (plasma IL-8 bounds how far the gut can drive the skin), so lesion-"
-        "defined acne and control groups differ little in gut composition: the simulated "
-        "ratio sits near the top of the interval that Yan's p-value and group sizes allow."
+        "Lesion status depends mainly on sebum, keratinisation and IGF-1; the gut contrast "
+        "between lesion-defined groups comes from the assumed shared cause of IGF-1 and "
+        "dysbiosis (rho_diet_igf1_dysbiosis), while the plasma IL-8 contrast and the "
+        "probiotic arms bound how strongly the gut can drive the skin."
     ),
     "yan2018_proteobacteria_ratio": "As the Actinobacteria ratio.",
     "deng2018_gut_shannon_lower": "As the Yan gut contrasts (weak dysbiosis-lesion coupling).",

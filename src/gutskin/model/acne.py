@@ -158,6 +158,7 @@ def _build(doc: dict[str, Any], params: list[Parameter]) -> ModelSpec:
             "noise_parameters": list(doc.get("noise_parameters", [])),
             "population_parameters": list(doc.get("population_parameters", [])),
             "observation_parameters": list(doc.get("observation_parameters", [])),
+            "parameter_correlations": _correlations(doc, params),
             "source": "gutskin.model/data/acne_model.yaml",
         },
     )
@@ -170,6 +171,31 @@ def _build(doc: dict[str, Any], params: list[Parameter]) -> ModelSpec:
         },
     )
     return spec
+
+
+def _correlations(doc: dict[str, Any], params: list[Parameter]) -> list[tuple[str, str, str]]:
+    """``parameter_correlations`` as (first, second, rho parameter) triples, checked."""
+    by_name = {p.name: p for p in params}
+    out: list[tuple[str, str, str]] = []
+    for i, entry in enumerate(doc.get("parameter_correlations") or []):
+        where = f"acne_model.yaml: parameter_correlations[{i}]"
+        if not isinstance(entry, dict) or set(entry) != {"between", "rho"}:
+            raise SpecError(f"{where}: expected {{between: [a, b], rho: PARAMETER}}")
+        pair, rho = entry["between"], entry["rho"]
+        if not isinstance(pair, list) or len(pair) != 2 or pair[0] == pair[1]:
+            raise SpecError(f"{where}.between: expected two different parameter names")
+        for name in pair:
+            if name not in by_name or not by_name[name].cv > 0:
+                raise SpecError(f"{where}.between: {name!r} is not a parameter with cv > 0")
+        r = by_name.get(rho)
+        if r is None or r.cv != 0 or not (-1.0 < (r.lower or 0.0) and (r.upper or 0.0) < 1.0):
+            raise SpecError(
+                f"{where}.rho: {rho!r} must be a parameter with cv 0 and bounds inside (-1, 1)"
+            )
+        if rho not in doc.get("population_parameters", []):
+            raise SpecError(f"{where}.rho: list {rho!r} under population_parameters")
+        out.append((str(pair[0]), str(pair[1]), str(rho)))
+    return out
 
 
 def _check_parameter_use(spec: ModelSpec, declared: set[str]) -> None:

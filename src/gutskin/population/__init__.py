@@ -5,7 +5,15 @@ from gutskin.population.sampling import (
     burn_in,
     flare_noise_schedule,
     ou_path,
+    parameter_uniforms,
     sample_parameters,
 )
 
-__all__ = ["NOISE_ORIGIN", "burn_in", "flare_noise_schedule", "ou_path", "sample_parameters"]
+__all__ = [
+    "NOISE_ORIGIN",
+    "burn_in",
+    "flare_noise_schedule",
+    "ou_path",
+    "parameter_uniforms",
+    "sample_parameters",
+]

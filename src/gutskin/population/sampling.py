@@ -10,7 +10,10 @@ worker count or which other patients are simulated:
 
 Parameters are lognormal with median ``value`` and coefficient of variation ``cv``
 (``sigma = sqrt(log(1 + cv^2))`` on the log scale, as in the Miyano 2021/2022 virtual
-populations), truncated to ``[lower, upper]`` by inverse-CDF sampling.
+populations), truncated to ``[lower, upper]`` by inverse-CDF sampling.  Pairs listed in
+the model's ``parameter_correlations`` share a cause (a Gaussian copula: the normal score
+of the second is ``rho * z_first + sqrt(1 - rho^2) * z_second``, ``rho`` itself a
+parameter of the table); each marginal distribution is unchanged.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ __all__ = [
     "burn_in",
     "flare_noise_schedule",
     "ou_path",
+    "parameter_uniforms",
     "sample_parameters",
 ]
 
@@ -54,6 +58,37 @@ def _indices(indices: Iterable[int]) -> NDArray[np.int64]:
     if idx.size and idx.min() < 0:
         raise ValueError("indices must be >= 0")
     return idx
+
+
+def parameter_uniforms(
+    spec: ModelSpec,
+    indices: Iterable[int],
+    seed: int,
+    *,
+    values: Mapping[str, float] | None = None,
+) -> NDArray[np.float64]:
+    """Per-patient uniforms behind the parameter draws (one per table row, in order).
+
+    Stream ``"parameters"`` of each patient, with the model's ``parameter_correlations``
+    applied (Gaussian copula; a pair whose ``rho`` is 0 is left bit-identical).
+
+    Returns
+    -------
+    ndarray, shape (len(indices), P)
+    """
+    idx = _indices(indices)
+    names = spec.parameter_names
+    u = np.array(
+        [patient_rng(seed, int(i), "parameters").random(len(names)) for i in idx], dtype=float
+    ).reshape(idx.size, len(names))
+    for first, second, rho_name in (spec.metadata or {}).get("parameter_correlations", ()):
+        rho = float((values or {}).get(rho_name, spec.parameter(rho_name).value))
+        if rho == 0.0:
+            continue
+        a, b = names.index(first), names.index(second)
+        za, zb = ndtri(u[:, a]), ndtri(u[:, b])
+        u[:, b] = ndtr(rho * za + math.sqrt(1.0 - rho * rho) * zb)
+    return u
 
 
 def sample_parameters(
@@ -102,10 +137,10 @@ def sample_parameters(
         )
         b = np.where(var & np.isfinite(hi), (np.log(hi) - np.log(med)) / sigma, np.inf)
     pa, pb = ndtr(a), ndtr(b)
+    uni = parameter_uniforms(spec, idx, seed, values=values)
     out = np.empty((idx.size, len(names)))
-    for row, i in enumerate(idx):
-        u = patient_rng(seed, int(i), "parameters").random(len(names))
-        z = ndtri(pa + u * (pb - pa))
+    for row in range(idx.size):
+        z = ndtri(pa + uni[row] * (pb - pa))
         out[row] = np.where(var, med * np.exp(sigma * np.where(var, z, 0.0)), med)
     return out
 

@@ -197,6 +197,25 @@ def render_model_markdown(
             ["name", "value", "unit", "range", "CV", "confidence", "source", "description", "note"],
         )
     )
+    meta = spec.metadata or {}
+    groups = [
+        ("noise_parameters", "draw each patient's flare and disease-activity paths"),
+        ("population_parameters", "act when the cohort is drawn or screened"),
+        ("observation_parameters", "are the IGA cut points of the observation model"),
+    ]
+    used = [(k, why) for k, why in groups if meta.get(k)]
+    if used or meta.get("parameter_correlations"):
+        parts.append("\n**Parameters used outside the equations.**\n")
+        for k, why in used:
+            names = ", ".join(f"`{n}`" for n in meta[k])
+            parts.append(f"- {k.replace('_', ' ')}, which {why}: {names}")
+        for first, second, rho in meta.get("parameter_correlations", ()):
+            value = spec.parameter(rho).value
+            parts.append(
+                f"- shared cause: `{first}` and `{second}` are drawn with normal-score "
+                f"correlation `{rho}` = {value:g} (Gaussian copula; margins unchanged)"
+            )
+        parts.append("")
     if interventions:
         parts.append("\n## Intervention library\n")
         cols = list(interventions[0].keys())

@@ -153,7 +153,7 @@ def _fixed_per_analysis(spec: ModelSpec, name: str) -> str:
     meta = spec.metadata or {}
     if name in (meta.get("population_parameters") or ()):
         return (
-            "a population parameter (it acts at screening, which is done once for the "
+            "a population parameter (it acts when the cohort is drawn or screened, once for the "
             "fixed cohort of the analysis); vary it across separate `gutskin trial` runs "
             "or calibrate it instead"
         )

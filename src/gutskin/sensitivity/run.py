@@ -61,7 +61,12 @@ from gutskin.engine.random import patient_rng, patient_rngs
 from gutskin.model.interventions import get_intervention, resolve
 from gutskin.model.strains import Strain, load_strains
 from gutskin.population.covariates import apply_covariates
-from gutskin.population.sampling import NOISE_INPUT, flare_noise_schedule, sample_parameters
+from gutskin.population.sampling import (
+    NOISE_INPUT,
+    flare_noise_schedule,
+    parameter_uniforms,
+    sample_parameters,
+)
 from gutskin.sensitivity.factors import (
     Factor,
     FactorError,
@@ -293,9 +298,7 @@ def build_cohort(
     idx = pts["patient"].to_numpy(dtype=np.int64)
     sex = pts["sex"].to_numpy(dtype=str)
     params = apply_covariates(spec, sample_parameters(spec, idx, seed), sex.tolist())
-    uni = np.array(
-        [patient_rng(seed, int(i), "parameters").random(len(spec.parameters)) for i in idx]
-    )
+    uni = parameter_uniforms(spec, idx, seed)
     burn = float(design.population.burn_in_days)
     days = float(design.duration_weeks) * 7.0
     res = integrate(
