@@ -88,6 +88,8 @@ def test_ratio_interval_recovers_the_reported_p_value():
     assert hi2 - lo2 < hi - lo
     with pytest.raises(ValueError, match="p must be"):
         ratio_interval_from_p(ma, mc, 1.5, na, nc)
+    with pytest.raises(ValueError, match="equal group means"):
+        ratio_interval_from_p(ma, ma, 0.5, na, nc)
 
 
 def test_packaged_yan_targets_are_derived_from_p_and_n():

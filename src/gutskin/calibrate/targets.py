@@ -110,6 +110,8 @@ def ratio_interval_from_p(
         raise ValueError("p must be in (0, 1)")
     if n_cases < 2 or n_controls < 2:
         raise ValueError("group sizes must be >= 2")
+    if mean_cases == mean_controls:
+        raise ValueError("equal group means: the p-value then says nothing about dispersion")
     tq = float(t.ppf(1.0 - p / 2.0, n_cases + n_controls - 2))
     s = abs(mean_cases - mean_controls) / (tq * (1.0 / n_cases + 1.0 / n_controls) ** 0.5)
     se_log = ((s**2 / n_cases) / mean_cases**2 + (s**2 / n_controls) / mean_controls**2) ** 0.5
