@@ -148,3 +148,27 @@ def test_bad_parameter_correlation(entry, message):
     doc = {"parameter_correlations": [entry], "population_parameters": ["rho_diet_igf1_dysbiosis"]}
     with pytest.raises(SpecError, match=message):
         _correlations(doc, read_parameters())
+
+
+def test_parameter_correlation_needs_bounded_rho():
+    """A correlation parameter without table bounds could be set outside (-1, 1)."""
+    import dataclasses
+
+    from gutskin.engine.spec import SpecError
+    from gutskin.model.acne import _correlations, read_parameters
+
+    params = [
+        dataclasses.replace(p, upper=None) if p.name == "rho_diet_igf1_dysbiosis" else p
+        for p in read_parameters()
+    ]
+    doc = {
+        "parameter_correlations": [
+            {"between": ["igf1_host", "gut_dysbiosis"], "rho": "rho_diet_igf1_dysbiosis"}
+        ],
+        "population_parameters": ["rho_diet_igf1_dysbiosis"],
+    }
+    with pytest.raises(SpecError, match="bounds inside"):
+        _correlations(doc, params)
+    assert _correlations(doc, read_parameters()) == [
+        ("igf1_host", "gut_dysbiosis", "rho_diet_igf1_dysbiosis")
+    ]

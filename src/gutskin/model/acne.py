@@ -188,7 +188,13 @@ def _correlations(doc: dict[str, Any], params: list[Parameter]) -> list[tuple[st
             if name not in by_name or not by_name[name].cv > 0:
                 raise SpecError(f"{where}.between: {name!r} is not a parameter with cv > 0")
         r = by_name.get(rho)
-        if r is None or r.cv != 0 or not (-1.0 < (r.lower or 0.0) and (r.upper or 0.0) < 1.0):
+        if (
+            r is None
+            or r.cv != 0
+            or r.lower is None
+            or r.upper is None
+            or not (-1.0 < r.lower and r.upper < 1.0)
+        ):
             raise SpecError(
                 f"{where}.rho: {rho!r} must be a parameter with cv 0 and bounds inside (-1, 1)"
             )

@@ -66,9 +66,9 @@ Kind = Literal["parameter", "strain", "dose"]
 #: Named factor sets accepted by ``--factors`` besides a file path.
 FACTOR_SETS: dict[str, str] = {
     "default": (
-        "every model parameter with a range in the parameter table, except the screening "
-        "(care_seeking) and IGA-grading (iga_cut_*) parameters, which act once on the "
-        "fixed cohort"
+        "every model parameter with a range in the parameter table, except the population "
+        "(care_seeking, the shared-cause correlation) and IGA-grading (iga_cut_*) "
+        "parameters, which act once on the fixed cohort"
     ),
     "strain": "every property of every probiotic strain given in the analysed arm",
 }
@@ -146,9 +146,10 @@ def _suggest(name: str, known: Sequence[str]) -> str:
 def _fixed_per_analysis(spec: ModelSpec, name: str) -> str:
     """Why a parameter cannot vary per sample ('' when it can).
 
-    Population parameters act at screening (which candidates come forward) and observation
-    parameters at grading (IGA cut points); both are applied once, to the fixed cohort of
-    the analysis, so per-sample values would be silently ignored.
+    Population parameters act when the cohort is drawn or screened (the shared-cause
+    correlation, which candidates come forward) and observation parameters at grading (IGA
+    cut points); both are applied once, to the fixed cohort of the analysis, so
+    per-sample values would be silently ignored.
     """
     meta = spec.metadata or {}
     if name in (meta.get("population_parameters") or ()):
@@ -292,8 +293,8 @@ def make_factor(
 def default_factors(spec: ModelSpec) -> list[Factor]:
     """Every parameter of ``spec`` with a range (``lower < upper``) in the table.
 
-    Population (screening) and observation (IGA grading) parameters are left out: they
-    act once on the analysis' fixed cohort (see :func:`make_factor`).
+    Population (drawing, screening) and observation (IGA grading) parameters are left
+    out: they act once on the analysis' fixed cohort (see :func:`make_factor`).
 
     Parameters
     ----------
