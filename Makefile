@@ -18,7 +18,7 @@ install: $(STAMP)
 
 ## run: the main job on built-in defaults (the Rinaldi 2022 four-arm in-silico trial)
 run: install
-	$(VENV)/bin/gutskin trial rinaldi2022 --seed 1 --out $(OUT)
+	$(VENV)/bin/gutskin trial rinaldi2022 --seed 1 --out $(OUT) --overwrite
 
 ## docs: regenerate docs/model.md and its figure from the model spec
 docs: install

@@ -200,9 +200,10 @@ def test_console_script_version():
     assert res.returncode == 0 and res.stdout.startswith("gutskin ")
 
 
-def test_cli_out_under_a_file_is_unwritable(tmp_path, capsys):
+def test_cli_out_under_a_file_names_the_file(tmp_path, capsys):
     f = tmp_path / "file.txt"
     f.write_text("x")
     rc = main(["simulate", "--patients", "2", "--out", str(f / "run")])
     assert rc == 2
-    assert "not writable" in capsys.readouterr().err
+    assert f"{f} is a file, not a folder" in capsys.readouterr().err
+    assert f.read_text() == "x"

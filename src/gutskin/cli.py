@@ -48,7 +48,7 @@ def _root(
 
 @app.command()
 def simulate(
-    out: Annotated[Path, typer.Option("--out", help="Output folder (created or replaced).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (new or empty).")],
     scenario: Annotated[
         str | None, typer.Option("--scenario", help="Built-in scenario name.")
     ] = None,
@@ -62,6 +62,10 @@ def simulate(
     rtol: Annotated[float, typer.Option(help="Relative tolerance.")] = 1e-6,
     atol: Annotated[float, typer.Option(help="Absolute tolerance.")] = 1e-8,
     chunk_size: Annotated[int, typer.Option(help="Patients per compiled call.")] = 4096,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace an earlier gutskin output in --out."),
+    ] = False,
 ) -> None:
     """Simulate virtual patients and write trajectories, summary, figures and provenance."""
     from gutskin.io.outdir import OutputDirError, atomic_output_dir, check_writable
@@ -81,7 +85,7 @@ def simulate(
         if not days > 0:
             raise UserError(f"--days must be > 0, got {days}")
         sc = load_scenario(design) if design else get_scenario(scenario or "placeholder-untreated")
-        check_writable(out)
+        check_writable(out, overwrite=overwrite)
     except (ScenarioError, OutputDirError) as exc:
         raise UserError(str(exc)) from None
 
@@ -104,7 +108,7 @@ def simulate(
     finally:
         bar.close()
     elapsed = time.monotonic() - t0
-    with atomic_output_dir(out) as tmp:
+    with atomic_output_dir(out, overwrite=overwrite) as tmp:
         ds.to_zarr(tmp / "trajectories.zarr", mode="w", consolidated=False)
         _summary_table(ds).to_csv(tmp / "summary.csv", index=False)
         main = [str(v) for v in ds.data_vars if ds[v].dims == ("patient", "time")]
@@ -174,8 +178,14 @@ def trial(
     design: Annotated[
         str, typer.Argument(help="Built-in design name or design YAML file.")
     ] = "rinaldi2022",
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("runs/trial"),
+    out: Annotated[Path, typer.Option("--out", help="Output folder (new or empty).")] = Path(
+        "runs/trial"
+    ),
     seed: Annotated[int, typer.Option("--seed", help="Random seed (fixes every number).")] = 0,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace an earlier gutskin output in --out."),
+    ] = False,
 ) -> None:
     """Run an in-silico randomized controlled trial and write results, report and figures."""
     from gutskin.io.outdir import OutputDirError, check_writable
@@ -187,7 +197,7 @@ def trial(
     started = now_iso()
     try:
         d = load_design(design)
-        check_writable(out)
+        check_writable(out, overwrite=overwrite)
     except (DesignError, OutputDirError) as exc:
         raise UserError(str(exc)) from None
     design_file = None if design in builtin_designs() else Path(design)
@@ -215,6 +225,7 @@ def trial(
         started=started,
         design_file=design_file,
         extra={"elapsed_s": round(elapsed, 2)},
+        overwrite=overwrite,
     )
     _print_trial_summary(results)
     console.print(
@@ -265,7 +276,13 @@ def power(
     workers: Annotated[
         int | None, typer.Option("--workers", help="Processes (default: one per core).")
     ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("runs/power"),
+    out: Annotated[Path, typer.Option("--out", help="Output folder (new or empty).")] = Path(
+        "runs/power"
+    ),
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace an earlier gutskin output in --out."),
+    ] = False,
 ) -> None:
     """Power of each planned comparison over a grid of sample sizes, by replicate trials."""
     from gutskin.io.outdir import OutputDirError, atomic_output_dir, check_writable
@@ -285,7 +302,7 @@ def power(
         raise UserError(f"--replicates must be in 1..100000, got {replicates}")
     try:
         d = load_design(design)
-        check_writable(out)
+        check_writable(out, overwrite=overwrite)
     except (DesignError, OutputDirError) as exc:
         raise UserError(str(exc)) from None
     bar = _LazyProgress(replicates, "replicate trials")
@@ -299,7 +316,7 @@ def power(
         bar.close()
     small = smallest_n(pw, target)
     design_file = None if design in builtin_designs() else Path(design)
-    with atomic_output_dir(out) as tmp:
+    with atomic_output_dir(out, overwrite=overwrite) as tmp:
         pw.to_csv(tmp / "power.csv", index=False)
         raw.to_csv(tmp / "replicates.csv", index=False)
         small.to_csv(tmp / "smallest_n.csv", index=False)
@@ -400,24 +417,22 @@ app.add_typer(export_app, name="export")
 def export_sbml(
     out: Annotated[Path, typer.Option("--out", help="SBML file to write.")] = Path("model.xml"),
     model: Annotated[str, typer.Option("--model", help="Model name.")] = "acne",
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing file at --out.")
+    ] = False,
 ) -> None:
     """Write the model as SBML Level 3 (units, annotations with sources)."""
-    from gutskin.io.outdir import OutputDirError, check_writable
+    from gutskin.io.outdir import OutputDirError, atomic_output_file, check_output_file
     from gutskin.io.sbml import to_sbml
     from gutskin.scenario import ScenarioError
     from gutskin.simulation import get_model
 
     try:
         spec = get_model(model)
-        check_writable(out.parent if str(out.parent) else Path("."))
+        check_output_file(out, overwrite=overwrite)
+        atomic_output_file(out, to_sbml(spec), overwrite=overwrite)
     except (ScenarioError, OutputDirError) as exc:
         raise UserError(str(exc)) from None
-    if out.exists() and out.is_dir():
-        raise UserError(f"--out {out}: is a folder; give a file name")
-    text = to_sbml(spec)
-    tmp = out.with_name(f".{out.name}.partial")
-    tmp.write_text(text)
-    tmp.replace(out)
     console.print(f"wrote {out} ({len(spec.states)} states, {len(spec.parameters)} parameters)")
 
 

@@ -33,6 +33,7 @@ def test_outputs(run_dir):
     for f in ("indices.csv", "factors.csv", "evaluations.parquet", "provenance.json"):
         assert (run_dir / f).exists(), f
     assert not (run_dir / ".partial").exists()
+    assert sorted(x.name for x in run_dir.parent.iterdir()) == ["morris"]  # cache removed
     figs = {p.name for p in (run_dir / "figures").glob("*.png")}
     assert {"indices.png", "indices_time.png", "indices_lines.png", "outcome.png"} <= figs
     assert "morris.png" in figs

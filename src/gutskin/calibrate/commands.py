@@ -31,7 +31,7 @@ def _load(targets: Path | None):
 
 
 def calibrate(
-    out: Annotated[Path, typer.Option("--out", help="Output folder (created or replaced).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (new or empty).")],
     targets: Annotated[
         Path | None, typer.Option("--targets", help="Targets YAML (default: packaged).")
     ] = None,
@@ -46,6 +46,10 @@ def calibrate(
         int, typer.Option("--profile-points", help="Slice points per side (uncertainty).")
     ] = 1,
     seed: Annotated[int, typer.Option("--seed", help="Common-random-numbers seed.")] = 2026,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace an earlier gutskin output in --out."),
+    ] = False,
 ) -> None:
     """Fit assumed parameters to published trials (writes fitted_parameters.csv)."""
     from gutskin.io.outdir import OutputDirError, atomic_output_dir, check_writable
@@ -70,7 +74,7 @@ def calibrate(
     if not names:
         raise UserError("no parameters to fit: give --parameters or fit_parameters in the file")
     try:
-        check_writable(out)
+        check_writable(out, overwrite=overwrite)
     except OutputDirError as exc:
         raise UserError(str(exc)) from None
 
@@ -90,7 +94,7 @@ def calibrate(
         )
     finally:
         bar.close()
-    with atomic_output_dir(out) as tmp:
+    with atomic_output_dir(out, overwrite=overwrite) as tmp:
         write_outputs(result, ts, tmp, {"budget": budget, "parameters": names})
         shutil.copyfile(ts.path, tmp / "targets.yaml")
         write_provenance(
@@ -110,7 +114,7 @@ def calibrate(
 
 
 def export_petab_cmd(
-    out: Annotated[Path, typer.Option("--out", help="Output folder (created or replaced).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (new or empty).")],
     targets: Annotated[
         Path | None, typer.Option("--targets", help="Targets YAML (default: packaged).")
     ] = None,
@@ -118,6 +122,10 @@ def export_petab_cmd(
         Path | None,
         typer.Option("--fitted", help="fitted_parameters.csv to use as model values."),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace an earlier gutskin output in --out."),
+    ] = False,
 ) -> None:
     """Write the calibration problem in PEtab format (SBML + tables + problem.yaml)."""
     from gutskin.calibrate.petab_export import export_petab
@@ -132,10 +140,10 @@ def export_petab_cmd(
     except Exception as exc:
         raise UserError(f"--fitted {fitted}: cannot read ({exc})") from None
     try:
-        check_writable(out)
+        check_writable(out, overwrite=overwrite)
     except OutputDirError as exc:
         raise UserError(str(exc)) from None
-    with atomic_output_dir(out) as tmp:
+    with atomic_output_dir(out, overwrite=overwrite) as tmp:
         info = export_petab(ts, tmp, values=values)
     console.print(
         f"wrote PEtab problem to {out}: {len(info['exported'])} targets exported, "

@@ -30,7 +30,7 @@ def profile(
             "TSV/CSV (features x samples) or a QIIME 2 FeatureTable .qza."
         ),
     ],
-    out: Annotated[Path, typer.Option("--out", help="Output folder (created or replaced).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (new or empty).")],
     metadata: Annotated[
         Path | None, typer.Option("--metadata", help="Sample metadata (mapping file, TSV).")
     ] = None,
@@ -88,6 +88,10 @@ def profile(
             help="With --simulate: 0 = one nominal patient per sample; R = R sampled patients.",
         ),
     ] = 0,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace an earlier gutskin output in --out."),
+    ] = False,
 ) -> None:
     """Profile a microbiome table (diversity, model guilds, dysbiosis) and personalise patients.
 
@@ -116,7 +120,7 @@ def profile(
     if replicates and not simulate:
         raise UserError("--replicates needs --simulate DESIGN:ARM")
     try:
-        check_writable(out)
+        check_writable(out, overwrite=overwrite)
     except OutputDirError as exc:
         raise UserError(str(exc)) from None
     design = arm = design_file = None
@@ -174,7 +178,7 @@ def profile(
         if path is not None:
             inputs[name] = path
     summary = _summary(prof.samples)
-    with atomic_output_dir(out) as tmp:
+    with atomic_output_dir(out, overwrite=overwrite) as tmp:
         prof.samples.to_csv(tmp / "profile.csv")
         figs = tmp / "figures"
         figs.mkdir()

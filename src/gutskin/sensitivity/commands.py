@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Annotated
@@ -69,9 +70,15 @@ def sensitivity(
     ] = 0.95,
     resume: Annotated[
         bool,
-        typer.Option("--resume", help="Reuse evaluations cached in OUT/.partial by a stopped run."),
+        typer.Option("--resume", help="Reuse evaluations cached beside OUT by a stopped run."),
     ] = False,
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("runs/sensitivity"),
+    out: Annotated[Path, typer.Option("--out", help="Output folder (new or empty).")] = Path(
+        "runs/sensitivity"
+    ),
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace an earlier gutskin output in --out."),
+    ] = False,
 ) -> None:
     """Global sensitivity analysis of a model or trial outcome (Morris, Sobol', PAWN)."""
     from rich.console import Console
@@ -99,7 +106,7 @@ def sensitivity(
             every=every,
             conf_level=conf_level,
         )
-        check_writable(out)
+        check_writable(out, overwrite=overwrite)
     except bad_input as exc:
         raise UserError(str(exc)) from None
     console.print(
@@ -114,15 +121,28 @@ def sensitivity(
             bar.close()
             console.print(f"estimating {p.method.name} indices for {len(p.outcome.days)} day(s)")
 
+    resolved = Path(out).expanduser().absolute()
+    cache = resolved.parent / f".{resolved.name}.sensitivity-cache"
     t0 = time.monotonic()
     try:
-        res = execute(p, partial_dir=Path(out) / ".partial", resume=resume, progress=progress)
+        res = execute(p, partial_dir=cache, resume=resume, progress=progress)
     except USER_ERRORS as exc:
         raise UserError(str(exc)) from None
     finally:
         bar.close()
     elapsed = time.monotonic() - t0
-    write_outputs(res, out, plan=p, started=started, extra={"elapsed_s": round(elapsed, 2)})
+    try:
+        write_outputs(
+            res,
+            out,
+            plan=p,
+            started=started,
+            extra={"elapsed_s": round(elapsed, 2)},
+            overwrite=overwrite,
+        )
+    except OutputDirError as exc:
+        raise UserError(str(exc)) from None
+    shutil.rmtree(cache, ignore_errors=True)
     main = res.main()
     day = res.days[-1]
     label = (

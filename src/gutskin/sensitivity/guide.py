@@ -505,7 +505,8 @@ def _render(
         "| `--cohort` | patients per factor sample (default 32) |\n"
         "| `--every` | spacing in days of a per-day outcome (default 7) |\n"
         "| `--seed` | fixes the cohort (trial seed) and the SALib sample |\n"
-        "| `--resume` | reuse evaluations cached in `OUT/.partial` by a stopped run |"
+        "| `--resume` | reuse evaluations cached in `.OUT.sensitivity-cache` (beside `OUT`) "
+        "by a stopped run |"
     )
     w("")
     w("**Outcomes** `[STAT:]VARIABLE[@TIME]`:")

@@ -252,6 +252,7 @@ def write_outputs(
     plan: Plan | None = None,
     started: str,
     extra: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write indices, factors, evaluations, figures and provenance into ``out`` atomically.
 
@@ -260,14 +261,16 @@ def write_outputs(
     res : SensitivityResult
         The analysis.
     out : path
-        Output folder (created or replaced as a whole; a ``.partial`` cache inside an
-        existing folder is removed with it).
+        Output folder: new or empty, or an earlier gutskin output when ``overwrite``
+        (see :mod:`gutskin.io.outdir`).
     plan : Plan, optional
         The plan (recorded in provenance; its design and factors files are hashed).
     started : str
         Start time (ISO 8601).
     extra : mapping, optional
         More provenance fields.
+    overwrite : bool
+        Replace an earlier gutskin output in ``out``.
 
     Returns
     -------
@@ -296,7 +299,7 @@ def write_outputs(
         ),
     }
     record_extra.update(extra or {})
-    with atomic_output_dir(out) as tmp:
+    with atomic_output_dir(out, overwrite=overwrite) as tmp:
         indices_table(res).to_csv(tmp / "indices.csv", index=False)
         pd.DataFrame(factor_table(res.factors)).to_csv(tmp / "factors.csv", index=False)
         evaluations_table(res).to_parquet(tmp / "evaluations.parquet", index=False)

@@ -26,8 +26,8 @@ baseline burn-in per sample is run only when some factor can change the untreate
 dynamics, and an arm is simulated once (not per sample) when no factor can act on it;
 both are decided from the model equations (a parameter absent from the right-hand side
 once the arm's unused inputs are zero, and the states they keep at zero, cannot act).
-Evaluated chunks are cached in ``partial_dir`` (``DIR/.partial`` from the CLI) and reused
-with ``resume=True``.
+Evaluated chunks are cached in ``partial_dir`` (``.DIR.sensitivity-cache`` beside ``DIR``
+from the CLI) and reused with ``resume=True``.
 
 References
 ----------
@@ -850,6 +850,11 @@ def _evaluate(
                     "run without --resume to start afresh"
                 )
         elif partial_dir.exists():
+            if not meta.is_file():
+                raise SensitivityError(
+                    f"{partial_dir}: exists but is not a gutskin evaluation cache (no key.json); "
+                    "move it away"
+                )
             shutil.rmtree(partial_dir)
         partial_dir.mkdir(parents=True, exist_ok=True)
         meta.write_text(json.dumps({"key": key, "n": n}))
@@ -1284,7 +1289,7 @@ def execute(
     p : Plan
         From :func:`plan`.
     partial_dir : path, optional
-        Cache of evaluated chunks (``DIR/.partial``).
+        Cache of evaluated chunks (``.DIR.sensitivity-cache`` beside ``DIR`` from the CLI).
     resume : bool
         Reuse cached chunks made with identical settings.
     progress : callable, optional

@@ -24,10 +24,15 @@ def write_trial_outputs(
     started: str,
     design_file: str | Path | None = None,
     extra: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Write every trial output into ``out`` at once; return the results dictionary."""
+    """Write every trial output into ``out`` at once; return the results dictionary.
+
+    ``out`` must be new or empty, or an earlier gutskin output when ``overwrite``
+    (rules in :mod:`gutskin.io.outdir`).
+    """
     results = results_dict(result)
-    with atomic_output_dir(out) as tmp:
+    with atomic_output_dir(out, overwrite=overwrite) as tmp:
         (tmp / "results.json").write_text(json.dumps(results, indent=2) + "\n")
         (tmp / "design.yaml").write_text(yaml.safe_dump(results["design"], sort_keys=False))
         result.endpoints.to_parquet(tmp / "endpoints.parquet", index=False)
