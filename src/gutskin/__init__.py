@@ -1,3 +1,98 @@
-"""gutskin: quantitative modelling of the gut-skin axis in acne."""
+"""gutskin: quantitative modelling of the gut-skin axis in acne.
+
+The public API, importable from here. Each name is loaded on first use (PEP 562), so
+``import gutskin`` stays light; the implementation lives in the modules named.
+
+- ``simulate``, ``get_model``: virtual patients of a scenario, a built-in model spec
+  (:mod:`gutskin.simulation`); ``get_scenario``, ``load_scenario`` (:mod:`gutskin.scenario`).
+- ``ModelSpec``, ``State``, ``Parameter``, ``integrate``: the model as data and the batched
+  solver (:mod:`gutskin.engine`).
+- ``load_design``, ``run_trial``, ``power_curve``: in-silico trials and power
+  (:mod:`gutskin.trial`).
+- ``load_targets``, ``fit``: calibration to published targets (:mod:`gutskin.calibrate`).
+- ``run_sensitivity``, ``analyse_function``: global sensitivity analysis
+  (:mod:`gutskin.sensitivity`; its one-call trial-level analysis is
+  ``gutskin.sensitivity.sensitivity``).
+- ``profile_table``, ``population_from_profile``: microbiome tables to profiles and virtual
+  patients (:mod:`gutskin.microbiome`).
+- ``to_sbml``, ``write_sbml``: SBML export (:mod:`gutskin.io.sbml`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+#: Public name -> module that defines it (imported on first access, PEP 562).
+_LAZY: dict[str, str] = {
+    "simulate": "gutskin.simulation",
+    "get_model": "gutskin.simulation",
+    "get_scenario": "gutskin.scenario",
+    "load_scenario": "gutskin.scenario",
+    "ModelSpec": "gutskin.engine",
+    "State": "gutskin.engine",
+    "Parameter": "gutskin.engine",
+    "integrate": "gutskin.engine",
+    "load_design": "gutskin.trial.design",
+    "run_trial": "gutskin.trial.run",
+    "power_curve": "gutskin.trial.power",
+    "load_targets": "gutskin.calibrate.targets",
+    "fit": "gutskin.calibrate.fit",
+    "run_sensitivity": "gutskin.sensitivity.run",
+    "analyse_function": "gutskin.sensitivity.run",
+    "profile_table": "gutskin.microbiome.personalise",
+    "population_from_profile": "gutskin.microbiome.personalise",
+    "to_sbml": "gutskin.io.sbml",
+    "write_sbml": "gutskin.io.sbml",
+}
+
+__all__ = [
+    "ModelSpec",
+    "Parameter",
+    "State",
+    "__version__",
+    "analyse_function",
+    "fit",
+    "get_model",
+    "get_scenario",
+    "integrate",
+    "load_design",
+    "load_scenario",
+    "load_targets",
+    "population_from_profile",
+    "power_curve",
+    "profile_table",
+    "run_sensitivity",
+    "run_trial",
+    "simulate",
+    "to_sbml",
+    "write_sbml",
+]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from gutskin.calibrate.fit import fit
+    from gutskin.calibrate.targets import load_targets
+    from gutskin.engine import ModelSpec, Parameter, State, integrate
+    from gutskin.io.sbml import to_sbml, write_sbml
+    from gutskin.microbiome.personalise import population_from_profile, profile_table
+    from gutskin.scenario import get_scenario, load_scenario
+    from gutskin.sensitivity.run import analyse_function, run_sensitivity
+    from gutskin.simulation import get_model, simulate
+    from gutskin.trial.design import load_design
+    from gutskin.trial.power import power_curve
+    from gutskin.trial.run import run_trial
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gutskin' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,15 +1,11 @@
-"""`gutskin calibrate` / `export-petab`: bad input -> one line, exit 2, nothing written."""
+"""`gutskin calibrate` / `export petab`: bad input -> one line, exit 2, nothing written."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from gutskin.calibrate.commands import register
-from gutskin.cli import app, main
-
-if "calibrate" not in {c.name for c in app.registered_commands}:
-    register(app)  # until gutskin.calibrate.commands is in cli.EXTENSIONS
+from gutskin.cli import main
 
 
 @pytest.mark.parametrize(
@@ -35,7 +31,18 @@ def test_out_is_file(tmp_path, capsys, tiny_targets):
     f.write_text("x")
     assert main(["calibrate", "--targets", str(tiny_targets), "--out", str(f)]) == 2
     assert "not a folder" in capsys.readouterr().err
+    assert main(["export", "petab", "--out", str(f)]) == 2
+
+
+def test_export_petab_old_spelling_is_a_deprecated_alias(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
     assert main(["export-petab", "--out", str(f)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("gutskin: note: `gutskin export-petab` is deprecated")
+    assert err[1].startswith("gutskin: error:") and "not a folder" in err[1]
+    assert main(["--help"]) == 0
+    assert "export-petab" not in capsys.readouterr().out
 
 
 def test_bad_targets_content(tmp_path, capsys, tiny_targets):

@@ -9,14 +9,6 @@ import pytest
 import xarray as xr
 
 from gutskin import cli
-from gutskin.scale import commands
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _registered():
-    """The command is registered by cli.EXTENSIONS; register it here if that is not done yet."""
-    if not any(c.name == "run" for c in cli.app.registered_commands):
-        commands.register(cli.app)
 
 
 def _main(args, capsys):

@@ -1,31 +1,27 @@
-"""``gutskin calibrate`` and ``gutskin export-petab``."""
+"""``gutskin calibrate``: fit assumed parameters to published targets."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from gutskin.cli_support import LazyProgress, UserError, console
+from gutskin.cli.support import LazyProgress, UserError, console
 
-__all__ = ["calibrate", "export_petab_cmd", "register"]
+__all__ = ["calibrate", "load_targets"]
 
 _MAX_BUDGET = 100_000
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``calibrate`` and ``export-petab`` to the gutskin app."""
-    app.command("calibrate")(calibrate)
-    app.command("export-petab")(export_petab_cmd)
-
-
-def _load(targets: Path | None):
-    from gutskin.calibrate.targets import TargetError, load_targets
+def load_targets(targets: Path | None) -> Any:
+    """The target set in ``targets`` (default: the packaged one), or a :class:`UserError`."""
+    from gutskin.calibrate.targets import TargetError
+    from gutskin.calibrate.targets import load_targets as _load_targets
 
     try:
-        return load_targets(targets)
+        return _load_targets(targets)
     except TargetError as exc:
         raise UserError(str(exc)) from None
 
@@ -59,7 +55,7 @@ def calibrate(
         raise UserError(f"--budget must be in 1..{_MAX_BUDGET}, got {budget}")
     if not 0 <= profile_points <= 10:
         raise UserError(f"--profile-points must be in 0..10, got {profile_points}")
-    ts = _load(targets)
+    ts = load_targets(targets)
     names = ts.fit_parameters
     if parameters is not None:
         from gutskin.model.acne import read_parameters
@@ -111,41 +107,3 @@ def calibrate(
         f"{result.n_evals} evaluations; wrote {Path(out) / 'fitted_parameters.csv'}"
     )
     print(result.table()[["name", "value", "at_bound", "identifiable"]].to_string(index=False))
-
-
-def export_petab_cmd(
-    out: Annotated[Path, typer.Option("--out", help="Output folder (new or empty).")],
-    targets: Annotated[
-        Path | None, typer.Option("--targets", help="Targets YAML (default: packaged).")
-    ] = None,
-    fitted: Annotated[
-        Path | None,
-        typer.Option("--fitted", help="fitted_parameters.csv to use as model values."),
-    ] = None,
-    overwrite: Annotated[
-        bool,
-        typer.Option("--overwrite", help="Replace an earlier gutskin output in --out."),
-    ] = False,
-) -> None:
-    """Write the calibration problem in PEtab format (SBML + tables + problem.yaml)."""
-    from gutskin.calibrate.petab_export import export_petab
-    from gutskin.calibrate.validate import load_fitted
-    from gutskin.io.outdir import OutputDirError, atomic_output_dir, check_writable
-
-    ts = _load(targets)
-    if fitted is not None and not fitted.is_file():
-        raise UserError(f"--fitted {fitted}: not a file")
-    try:
-        values, _ = load_fitted(fitted)
-    except Exception as exc:
-        raise UserError(f"--fitted {fitted}: cannot read ({exc})") from None
-    try:
-        check_writable(out, overwrite=overwrite)
-    except OutputDirError as exc:
-        raise UserError(str(exc)) from None
-    with atomic_output_dir(out, overwrite=overwrite) as tmp:
-        info = export_petab(ts, tmp, values=values)
-    console.print(
-        f"wrote PEtab problem to {out}: {len(info['exported'])} targets exported, "
-        f"{len(info['skipped'])} not expressible (see README.md)"
-    )

@@ -1,4 +1,4 @@
-"""The ``gutskin sensitivity`` command (registered by :func:`register`)."""
+"""``gutskin sensitivity``: global sensitivity analysis (Morris, Sobol', PAWN)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["register"]
+from gutskin.cli.support import LazyProgress, UserError, console
+
+__all__ = ["sensitivity"]
 
 
 def sensitivity(
@@ -84,7 +86,6 @@ def sensitivity(
     from rich.console import Console
     from rich.table import Table
 
-    from gutskin.cli_support import LazyProgress, UserError, console
     from gutskin.io.outdir import OutputDirError, check_writable
     from gutskin.io.provenance import now_iso
     from gutskin.sensitivity.outputs import write_outputs
@@ -163,8 +164,3 @@ def sensitivity(
     for note in res.info.get("notes", []):
         console.print(f"[yellow]note: {note}")
     console.print(f"sensitivity results ({elapsed:.1f} s): {out}")
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``sensitivity`` command to the ``gutskin`` app."""
-    app.command(name="sensitivity")(sensitivity)

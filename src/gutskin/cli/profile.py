@@ -8,18 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from gutskin.cli_support import LazyProgress, UserError, console
+from gutskin.cli.support import LazyProgress, UserError, console
 
-__all__ = ["register"]
+__all__ = ["profile"]
 
 _KINDS = ("auto", "gut", "skin")
 _NORMALISE = ("relative", "rarefy")
 _MAX_REPLICATES = 1000
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``profile`` command to the gutskin app."""
-    app.command("profile")(profile)
 
 
 def profile(

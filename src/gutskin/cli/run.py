@@ -7,17 +7,12 @@ from typing import Annotated
 
 import typer
 
-from gutskin.cli_support import LazyProgress, UserError, console
+from gutskin.cli.support import LazyProgress, UserError, console
 
-__all__ = ["register"]
+__all__ = ["run_command"]
 
 _SCHEDULERS = ("inprocess", "dask")
 _METHODS = ("auto", "dopri5", "rosenbrock")
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``run`` command to the gutskin app."""
-    app.command("run")(run_command)
 
 
 def run_command(

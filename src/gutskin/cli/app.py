@@ -1,0 +1,99 @@
+"""The ``gutskin`` Typer app: root options, command registration and :func:`main`.
+
+Every user error prints one line ``gutskin: error: ...`` to stderr and exits
+with status 2, with no traceback and no half-written output folder.
+
+Commands are registered here by explicit imports of their modules in this package. Those
+modules import only typer, rich and :mod:`gutskin.cli.support` at module level; everything
+heavy (numpy, pandas, the domain packages) is imported inside the command functions, so
+``gutskin --version`` and ``gutskin --help`` start fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from typer.exceptions import TyperException
+
+from gutskin import __version__
+from gutskin.cli import calibrate as _calibrate
+from gutskin.cli import explore as _explore
+from gutskin.cli import export as _export
+from gutskin.cli import model as _model
+from gutskin.cli import profile as _profile
+from gutskin.cli import run as _run
+from gutskin.cli import sensitivity as _sensitivity
+from gutskin.cli import simulate as _simulate
+from gutskin.cli import trial as _trial
+from gutskin.cli.support import UserError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="gutskin",
+    help="Quantitative modelling of the gut–skin axis in acne: simulate virtual patients, "
+    "run in-silico trials, export the model.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"gutskin {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show version and exit."),
+    ] = False,
+) -> None:
+    """gutskin command-line interface."""
+
+
+app.command("simulate")(_simulate.simulate)
+app.add_typer(_trial.designs_app, name="designs")
+app.command("trial")(_trial.trial)
+app.command("power")(_trial.power)
+app.command("params")(_model.params)
+app.command("interventions")(_model.interventions)
+app.command("strains")(_model.strains)
+app.add_typer(_export.export_app, name="export")
+app.command("profile")(_profile.profile)
+app.command("sensitivity")(_sensitivity.sensitivity)
+app.command("explore")(_explore.explore)
+app.command("calibrate")(_calibrate.calibrate)
+app.command("run")(_run.run_command)
+app.command("export-petab", hidden=True)(_export.export_petab_deprecated)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning user errors into one line and exit 2."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        app(args=args, prog_name="gutskin", standalone_mode=False)
+    except UserError as exc:
+        print(f"gutskin: error: {exc}", file=sys.stderr)
+        return 2
+    except typer.Exit as exc:
+        return int(getattr(exc, "exit_code", 0) or 0)
+    except typer.Abort:
+        print("gutskin: aborted", file=sys.stderr)
+        return 130
+    except TyperException as exc:  # usage errors of the vendored click parser
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            ctx = getattr(exc, "ctx", None)
+            print(ctx.get_help() if ctx is not None else "")
+            return 0
+        fmt = getattr(exc, "format_message", None)
+        text = fmt() if callable(fmt) else str(exc)
+        print(f"gutskin: error: {' '.join(str(text).split())}", file=sys.stderr)
+        return 2
+    return 0

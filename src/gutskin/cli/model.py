@@ -1,0 +1,78 @@
+"""``gutskin params``, ``gutskin interventions`` and ``gutskin strains``: the model's tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from gutskin.cli.support import UserError
+
+__all__ = ["interventions", "params", "strains"]
+
+
+def _emit_table(df: Any, fmt: str, title: str) -> None:
+    if fmt == "csv":
+        print(df.to_csv(index=False), end="")
+    elif fmt == "json":
+        print(df.to_json(orient="records", indent=2))
+    elif fmt == "table":
+        from rich.table import Table
+
+        table = Table(title=title, show_lines=False)
+        for col in df.columns:
+            table.add_column(str(col), overflow="fold")
+        for rec in df.itertuples(index=False):
+            table.add_row(*["" if v is None else str(v) for v in rec])
+        Console(width=200).print(table)
+    else:
+        raise UserError(f"--format must be table, csv or json, got {fmt!r}")
+
+
+def params(
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """Print the model's parameter table (value, unit, range, CV, source, confidence, note)."""
+    from gutskin.model import parameter_table
+
+    _emit_table(parameter_table(), fmt, "gutskin acne model parameters")
+
+
+def interventions(
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """List the intervention library (name, input, dose unit and range, mechanism, source)."""
+    from gutskin.model.interventions import intervention_table
+
+    _emit_table(intervention_table(), fmt, "gutskin interventions")
+
+
+def strains(
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    file: Annotated[
+        Path | None, typer.Option("--file", help="User strain YAML to merge and validate.")
+    ] = None,
+) -> None:
+    """List the probiotic strain library (properties with sources)."""
+    import pandas as pd
+
+    from gutskin.model.strains import load_strains
+
+    try:
+        lib = load_strains(file)
+    except (ValueError, OSError) as exc:
+        raise UserError(str(exc)) from None
+    rows = [s if isinstance(s, dict) else _as_row(s) for s in lib.values()]
+    _emit_table(pd.DataFrame(rows), fmt, "gutskin probiotic strains")
+
+
+def _as_row(obj: Any) -> dict[str, Any]:
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return asdict(obj)
+    if hasattr(obj, "model_dump"):
+        return dict(obj.model_dump())
+    return dict(vars(obj))

@@ -1,0 +1,208 @@
+"""``gutskin trial``, ``gutskin power`` and ``gutskin designs``: in-silico trials."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from gutskin.cli.support import LazyProgress, UserError, console
+
+__all__ = ["designs_app", "power", "trial"]
+
+
+designs_app = typer.Typer(
+    help="List built-in trial designs or print one as YAML.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+
+
+@designs_app.callback()
+def designs_list(ctx: typer.Context) -> None:
+    """List built-in trial designs (use `gutskin designs show NAME` to print one)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from gutskin.trial.design import builtin_designs, load_design
+
+    for name in sorted(builtin_designs()):
+        d = load_design(name)
+        print(f"{name:16s} {d.title}")
+
+
+@designs_app.command("show")
+def designs_show(name: Annotated[str, typer.Argument(help="Built-in design name.")]) -> None:
+    """Print a built-in design as YAML, to start your own from."""
+    from gutskin.trial.design import builtin_designs
+
+    designs = builtin_designs()
+    if name not in designs:
+        raise UserError(f"unknown design {name!r}; built-in designs: {', '.join(sorted(designs))}")
+    print(designs[name].read_text(), end="")
+
+
+def trial(
+    design: Annotated[
+        str, typer.Argument(help="Built-in design name or design YAML file.")
+    ] = "rinaldi2022",
+    out: Annotated[Path, typer.Option("--out", help="Output folder (new or empty).")] = Path(
+        "runs/trial"
+    ),
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (fixes every number).")] = 0,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace an earlier gutskin output in --out."),
+    ] = False,
+) -> None:
+    """Run an in-silico randomized controlled trial and write results, report and figures."""
+    from gutskin.io.outdir import OutputDirError, check_writable
+    from gutskin.io.provenance import now_iso
+    from gutskin.trial.design import DesignError, builtin_designs, load_design
+    from gutskin.trial.outputs import write_trial_outputs
+    from gutskin.trial.run import run_trial
+
+    started = now_iso()
+    try:
+        d = load_design(design)
+        check_writable(out, overwrite=overwrite)
+    except (DesignError, OutputDirError) as exc:
+        raise UserError(str(exc)) from None
+    design_file = None if design in builtin_designs() else Path(design)
+    bars: dict[str, LazyProgress] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            for b in bars.values():
+                b.close()
+            bars[stage] = LazyProgress(total, stage)
+        bars[stage](done)
+
+    t0 = time.monotonic()
+    try:
+        result = run_trial(d, seed=seed, progress=progress)
+    except (DesignError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        for b in bars.values():
+            b.close()
+    elapsed = time.monotonic() - t0
+    results = write_trial_outputs(
+        result,
+        out,
+        started=started,
+        design_file=design_file,
+        extra={"elapsed_s": round(elapsed, 2)},
+        overwrite=overwrite,
+    )
+    _print_trial_summary(results)
+    console.print(
+        f"trial {d.name}: {len(result.patients)} randomized "
+        f"({result.n_screened} screened) in {elapsed:.1f} s"
+    )
+    console.print(f"report: {Path(out) / 'report.html'}")
+
+
+def _print_trial_summary(results: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    last = results["design"]["visits_weeks"][-1]
+    table = Table(title=f"{results['design']['name']}: inflammatory lesions, week {last:g}")
+    for col in ("arm", "n", "mean", "% change", "vs ref (ANCOVA)", "95% CI", "p"):
+        table.add_column(col)
+    comps = {
+        c["arm"]: c
+        for c in results["comparisons"]
+        if c["endpoint"] == "inflammatory" and c["method"] == "ancova"
+    }
+    for e in results["endpoints"]:
+        if e["endpoint"] != "inflammatory" or e["visit_week"] != last:
+            continue
+        c = comps.get(e["arm"])
+        fmt = lambda v, f: "—" if v is None else format(v, f)  # noqa: E731
+        table.add_row(
+            e["arm"],
+            str(e["n"]),
+            fmt(e["mean"], ".1f"),
+            fmt(e.get("pct_change_mean"), "+.1f"),
+            fmt(c["estimate"], "+.2f") if c else "reference",
+            f"{fmt(c['ci_low'], '.2f')} to {fmt(c['ci_high'], '.2f')}" if c else "",
+            fmt(c["p_value"], ".3g") if c else "",
+        )
+    Console(width=max(Console().width, 110)).print(table)
+
+
+def power(
+    design: Annotated[str, typer.Argument(help="Built-in design name or design YAML file.")],
+    n: Annotated[str, typer.Option("--n", help="Total sample sizes, comma-separated.")] = (
+        "20,40,80,160"
+    ),
+    replicates: Annotated[int, typer.Option("--replicates", help="Trials per size.")] = 200,
+    target: Annotated[float, typer.Option("--target", help="Target power.")] = 0.8,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Processes (default: one per core).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder (new or empty).")] = Path(
+        "runs/power"
+    ),
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace an earlier gutskin output in --out."),
+    ] = False,
+) -> None:
+    """Power of each planned comparison over a grid of sample sizes, by replicate trials."""
+    from gutskin.io.outdir import OutputDirError, atomic_output_dir, check_writable
+    from gutskin.io.provenance import now_iso, provenance_record, write_provenance
+    from gutskin.report.power_figure import plot_power
+    from gutskin.trial.design import DesignError, builtin_designs, load_design
+    from gutskin.trial.power import power_curve, smallest_n
+
+    started = now_iso()
+    try:
+        grid = [int(x) for x in n.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"--n must be comma-separated integers, got {n!r}") from None
+    if not 0 < target < 1:
+        raise UserError(f"--target must be in (0, 1), got {target}")
+    if replicates < 1 or replicates > 100_000:
+        raise UserError(f"--replicates must be in 1..100000, got {replicates}")
+    try:
+        d = load_design(design)
+        check_writable(out, overwrite=overwrite)
+    except (DesignError, OutputDirError) as exc:
+        raise UserError(str(exc)) from None
+    bar = LazyProgress(replicates, "replicate trials")
+    try:
+        pw, raw = power_curve(
+            d, grid, replicates=replicates, seed=seed, progress=lambda done, total: bar(done)
+        )
+    except (DesignError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        bar.close()
+    small = smallest_n(pw, target)
+    design_file = None if design in builtin_designs() else Path(design)
+    with atomic_output_dir(out, overwrite=overwrite) as tmp:
+        pw.to_csv(tmp / "power.csv", index=False)
+        raw.to_csv(tmp / "replicates.csv", index=False)
+        small.to_csv(tmp / "smallest_n.csv", index=False)
+        plot_power(pw, tmp / "figures" / "power_curve.png", target=target)
+        write_provenance(
+            tmp,
+            provenance_record(
+                seed=seed,
+                started=started,
+                inputs={"design": design_file} if design_file else None,
+                extra={
+                    "design_name": d.name,
+                    "n_grid": grid,
+                    "replicates": replicates,
+                    "target": target,
+                },
+            ),
+        )
+    Console().print(small.to_string(index=False))
+    console.print(f"power results: {out}")
