@@ -24,7 +24,6 @@ from gutskin.engine import (
     integrate,
 )
 from gutskin.engine.integrate import BatchResult, Method, Status
-from gutskin.engine.random import patient_rngs
 from gutskin.population.sampling import flare_noise_schedule, sample_parameters
 from gutskin.scenario import Scenario, ScenarioError, get_scenario
 
@@ -86,9 +85,14 @@ def _schedule(
         ]
         extra, overrides = resolve(regs, t0=t0)
         exposures.extend(extra)
-    rngs = patient_rngs(seed, indices, "schedule")
     sched = build_schedule(
-        spec.input_names, [u.default for u in spec.inputs], exposures, len(indices), t0, rngs
+        spec.input_names,
+        [u.default for u in spec.inputs],
+        exposures,
+        len(indices),
+        t0,
+        seed=seed,
+        indices=np.asarray(indices, dtype=np.int64),
     )
     return sched, overrides
 

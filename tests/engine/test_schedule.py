@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gutskin.engine import Exposure, Status, build_schedule, integrate, patient_rngs
+from gutskin.engine import Exposure, Status, build_schedule, integrate
 
 METHODS = ("dopri5", "rosenbrock", "auto")
 
@@ -56,7 +56,7 @@ def _daily(n, seed, indices=None):
     idx = range(n) if indices is None else indices
     return build_schedule(
         ["u"], [0.0], [Exposure("u", 1.0, start=0.0, stop=10.0, pattern="daily", adherence=0.6)],
-        len(idx), t0=0.0, rngs=patient_rngs(seed, idx, "schedule"),
+        len(idx), t0=0.0, seed=seed, indices=np.asarray(idx),
     )  # fmt: skip
 
 

@@ -17,7 +17,6 @@ import pytest
 from numpy.typing import NDArray
 
 from gutskin.engine.integrate import integrate
-from gutskin.engine.random import patient_rngs
 from gutskin.engine.schedule import Exposure, Schedule, build_schedule
 from gutskin.engine.spec import Assignment, Input, ModelSpec, Parameter, State
 from gutskin.io.sbml import GUTSKIN_NS, SBMLExportError, check_sbml, to_sbml, write_sbml
@@ -206,7 +205,8 @@ def _schedules(spec: ModelSpec, n: int) -> dict[str, Schedule | None]:
             [Exposure("dose", 1.5, 5.0, 45.0, "daily", 0.7)],
             n,
             0.0,
-            patient_rngs(7, range(n), "schedule"),
+            seed=7,
+            indices=np.arange(n),
         ),
     }
 

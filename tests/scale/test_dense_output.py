@@ -22,7 +22,6 @@ from gutskin.engine import (
     State,
     build_schedule,
     integrate,
-    patient_rngs,
 )
 from gutskin.engine.codegen import load_kernel
 
@@ -121,7 +120,7 @@ def test_dense_requires_nothing_of_rosenbrock(decay_spec):
 def _daily_batch(n: int):
     sched = build_schedule(
         ["u"], [0.0], [Exposure("u", 1.0, start=0.0, stop=20.0, pattern="daily", adherence=0.7)],
-        n, t0=0.0, rngs=patient_rngs(11, range(n), "schedule"),
+        n, t0=0.0, seed=11, indices=np.arange(n),
     )  # fmt: skip
     rng = np.random.default_rng(3)
     k = np.exp(rng.normal(np.log(0.5), 0.5, n))[:, None]

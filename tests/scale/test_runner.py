@@ -188,7 +188,10 @@ def test_acne_run_equals_simulate_with_burn_in_and_noise(tmp_path):
     ds = _open(tmp_path / "a")
     ref = simulate("acne-ls03", patients=20, days=30, seed=8)
     for v in ("papules", "inflammatory_lesions"):
-        np.testing.assert_array_equal(ds[v].values, ref[v].values, err_msg=v)
+        # the runner asks for the burn-in and treatment noise windows separately; their
+        # OU paths agree with one long window to exp(-20) of the noise SD (see
+        # gutskin.engine.random.ou_daily_paths), hence not bit for bit
+        np.testing.assert_allclose(ds[v].values, ref[v].values, rtol=1e-8, err_msg=v)
     # the fast path (dense output, SIMD lanes) agrees to the tolerances
     run("acne-ls03", tmp_path / "b", patients=20, days=30, seed=8, chunk_size=7,
         outputs="daily", variables=["papules", "inflammatory_lesions"])  # fmt: skip

@@ -54,7 +54,7 @@ def null_run():
         factors=[make_factor(n, _spec()) for n in spec_factors],
         outcome="diff:papules@28",
         design="probiotic12wk:ls03",
-        samples=16,
+        samples=64,
         cohort=6,
         seed=2,
     )

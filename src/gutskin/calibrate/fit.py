@@ -33,6 +33,7 @@ from scipy.optimize import differential_evolution, minimize
 
 from gutskin.calibrate.objective import DEFAULT_SEED, objective
 from gutskin.calibrate.targets import TargetSet
+from gutskin.engine.random import run_rng
 
 __all__ = ["CHI2_95", "FitResult", "fit", "parameter_bounds"]
 
@@ -211,7 +212,7 @@ def fit(
     j_nom = f(x_nom)
     d = len(names)
     popsize = max(2, min(5, (budget // 2) // (d * 2)))  # population popsize*d
-    rng = np.random.default_rng(seed)
+    rng = run_rng(seed, "calibration_search")
     init = lo + (hi - lo) * _lhs(max(5, popsize * d), d, rng)
     init[0] = x_nom
     try:

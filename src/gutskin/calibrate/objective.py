@@ -30,7 +30,6 @@ from numpy.typing import NDArray
 from gutskin.calibrate.targets import Target, TargetSet
 from gutskin.engine import ModelSpec, build_schedule, integrate
 from gutskin.engine.integrate import BatchResult
-from gutskin.engine.random import patient_rngs
 
 __all__ = [
     "BURN_IN_DAYS",
@@ -172,7 +171,8 @@ def simulate_cohort(
         exposures,
         n,
         -burn_in,
-        patient_rngs(seed, idx, "schedule"),
+        seed=seed,
+        indices=idx,
     )
     end = max(days, 0.0)
     if "flare_noise" in spec.input_names:

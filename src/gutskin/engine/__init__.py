@@ -1,7 +1,7 @@
 """Numerics: model specs compiled to fast batched ODE solvers. Knows no biology."""
 
 from gutskin.engine.integrate import BatchResult, EngineError, Status, integrate
-from gutskin.engine.random import patient_rng, patient_rngs
+from gutskin.engine.random import normals, uniforms
 from gutskin.engine.schedule import Exposure, Schedule, ScheduleError, build_schedule
 from gutskin.engine.spec import Assignment, Input, ModelSpec, Parameter, SpecError, State
 
@@ -20,6 +20,6 @@ __all__ = [
     "Status",
     "build_schedule",
     "integrate",
-    "patient_rng",
-    "patient_rngs",
+    "normals",
+    "uniforms",
 ]

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
+
+from gutskin.engine.random import uniforms
 
 __all__ = ["Exposure", "Schedule", "ScheduleError", "build_schedule"]
 
@@ -121,7 +123,9 @@ def build_schedule(
     exposures: Sequence[Exposure],
     n_patients: int,
     t0: float,
-    rngs: Sequence[np.random.Generator] | None = None,
+    *,
+    seed: int | None = None,
+    indices: ArrayLike | None = None,
     adherence: NDArray[np.float64] | None = None,
 ) -> Schedule:
     """Compile exposures (shared by all patients) into a :class:`Schedule`.
@@ -136,9 +140,11 @@ def build_schedule(
         Batch size N.
     t0
         Start of integration (first breakpoint).
-    rngs
-        One generator per patient; required when a ``daily`` exposure has
-        adherence < 1 (missed days are drawn from it).
+    seed, indices
+        Run seed and the N patient numbers; required when a ``daily`` exposure has
+        adherence < 1.  Day ``d`` of exposure ``e`` (its position in ``exposures``) is
+        taken when uniform ``d`` of the patient's ``"schedule"`` stream, sub-key ``e``, is
+        below the adherence, so a missed day does not depend on the window simulated.
     adherence : array (N,), optional
         Per-patient adherence fractions that replace each daily exposure's own
         ``adherence`` (continuous exposures are scaled by them).
@@ -168,7 +174,7 @@ def build_schedule(
         adherence = np.asarray(adherence, dtype=np.float64)
         if adherence.shape != (n_patients,) or np.any((adherence < 0) | (adherence > 1)):
             raise ScheduleError("adherence: expected one fraction in [0, 1] per patient")
-    for e in exposures:
+    for e_no, e in enumerate(exposures):
         col = names.index(e.input)
         active = (left >= e.start) & (left < e.stop)
         p_take = np.full(n_patients, e.adherence) if adherence is None else adherence
@@ -178,15 +184,16 @@ def build_schedule(
         if np.all(p_take >= 1.0):
             values[:, active, col] += e.level
             continue
-        if rngs is None or len(rngs) != n_patients:
+        if seed is None or indices is None or np.asarray(indices).shape != (n_patients,):
             raise ScheduleError(
-                f"exposure {e.input!r}: daily adherence < 1 needs one random generator per patient"
+                f"exposure {e.input!r}: daily adherence < 1 needs the seed and one patient "
+                "number per patient"
             )
         seg_idx = np.flatnonzero(active)
         day_of_seg = np.floor(left[seg_idx]).astype(np.int64)
         first_day = int(np.floor(e.start))
         n_days = int(np.ceil(e.stop)) - first_day
-        for i, rng in enumerate(rngs):
-            taken = rng.random(n_days) < p_take[i]
-            values[i, seg_idx, col] += e.level * taken[day_of_seg - first_day]
+        u = uniforms(seed, "schedule", np.asarray(indices), n_days, sub=e_no, first=first_day)
+        taken = u < p_take[:, None]
+        values[:, seg_idx, col] += e.level * taken[:, day_of_seg - first_day]
     return Schedule(times=times, values=values)

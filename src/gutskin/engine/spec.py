@@ -335,16 +335,23 @@ class ModelSpec:
         }
 
     def structure_hash(self) -> str:
-        """Hash of everything that changes generated code (not parameter values)."""
-        d = self.to_dict()
+        """Hash of everything that changes generated code (not parameter values).
+
+        Computed once per spec (specs are immutable) and kept on the instance.
+        """
+        cached = self.__dict__.get("_structure_hash")
+        if cached is not None:
+            return str(cached)
         struct = {
-            "states": [(s["name"], s["nonnegative"]) for s in d["states"]],
-            "parameters": [p["name"] for p in d["parameters"]],
-            "inputs": [u["name"] for u in d["inputs"]],
-            "assignments": [(a["name"], a["expr"]) for a in d["assignments"]],
-            "rates": d["rates"],
+            "states": [(s.name, s.nonnegative) for s in self.states],
+            "parameters": [p.name for p in self.parameters],
+            "inputs": [u.name for u in self.inputs],
+            "assignments": [(a.name, a.expr) for a in self.assignments],
+            "rates": dict(self.rates),
         }
-        return hashlib.sha256(json.dumps(struct, sort_keys=True).encode()).hexdigest()[:16]
+        digest = hashlib.sha256(json.dumps(struct, sort_keys=True).encode()).hexdigest()[:16]
+        object.__setattr__(self, "_structure_hash", digest)
+        return digest
 
     def with_parameters(self, **values: float) -> ModelSpec:
         """Copy of the spec with new nominal parameter values."""

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from gutskin.engine.random import run_rng
 from gutskin.microbiome.readers import FeatureTable, TableError, stable_key
 
 __all__ = [
@@ -124,9 +125,10 @@ def relative_abundance(table: FeatureTable) -> FeatureTable:
 def rarefy(table: FeatureTable, depth: int, seed: int) -> FeatureTable:
     """Subsample every sample to ``depth`` reads without replacement (seeded).
 
-    Each sample draws from its own stream ``SeedSequence(seed, spawn_key=(key,))`` with a
-    key derived from the sample ID, so a sample's rarefied counts do not depend on which
-    other samples are in the table or on their order.  Uses
+    Each sample draws from its own generator (run stream ``"rarefaction"`` of
+    :mod:`gutskin.engine.random`, sub-key derived from the sample ID), so a sample's
+    rarefied counts do not depend on which other samples are in the table or on their
+    order.  Uses
     :func:`skbio.stats.subsample_counts`.
 
     Parameters
@@ -178,9 +180,7 @@ def rarefy(table: FeatureTable, depth: int, seed: int) -> FeatureTable:
     cols: list[np.ndarray] = []
     for j in range(table.n_samples):
         lo, hi = indptr[j], indptr[j + 1]
-        rng = np.random.default_rng(
-            np.random.SeedSequence(seed, spawn_key=(stable_key(str(table.sample_ids[j])),))
-        )
+        rng = run_rng(seed, "rarefaction", sub=stable_key(str(table.sample_ids[j])))
         sub = subsample_counts(data[lo:hi].astype(np.int64), depth, seed=rng)
         nz = np.flatnonzero(sub)
         rows.append(indices[lo:hi][nz])

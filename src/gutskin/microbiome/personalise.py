@@ -750,7 +750,7 @@ def simulate_samples(
     -------
     SampleSimulation
     """
-    from gutskin.engine import build_schedule, integrate, patient_rngs
+    from gutskin.engine import build_schedule, integrate
     from gutskin.model.interventions import resolve
     from gutskin.population.sampling import burn_in, flare_noise_schedule, sample_parameters
 
@@ -809,7 +809,8 @@ def simulate_samples(
             exps,
             len(idx),
             0.0,
-            patient_rngs(seed, idx, "schedule"),
+            seed=seed,
+            indices=idx,
             adherence=np.full(len(idx), adherence if noisy else 1.0),
         )
         if noise is not None:

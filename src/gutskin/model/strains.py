@@ -8,6 +8,7 @@ to the slot parameter ``pb<k>_<property>`` of the model when the strain occupies
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -204,6 +205,13 @@ def _parse(doc: Any, origin: str, base: Mapping[str, Strain] | None = None) -> d
     return out
 
 
+@functools.cache
+def _packaged_library() -> dict[str, Strain]:
+    """The packaged library, parsed once per process (strains are frozen records)."""
+    text = (resources.files("gutskin.model") / "data" / "strains.yaml").read_text("utf-8")
+    return _parse(yaml.safe_load(text), "strains.yaml")
+
+
 def load_strains(user_file: str | Path | None = None) -> dict[str, Strain]:
     """The strain library, optionally merged with a user YAML file.
 
@@ -225,8 +233,7 @@ def load_strains(user_file: str | Path | None = None) -> dict[str, Strain]:
     StrainError
         Naming the strain and field, for any invalid entry.
     """
-    text = (resources.files("gutskin.model") / "data" / "strains.yaml").read_text("utf-8")
-    library = _parse(yaml.safe_load(text), "strains.yaml")
+    library = dict(_packaged_library())
     if user_file is None:
         return library
     path = Path(user_file)

@@ -4,7 +4,6 @@ from gutskin.population.sampling import (
     NOISE_ORIGIN,
     burn_in,
     flare_noise_schedule,
-    ou_path,
     parameter_uniforms,
     sample_parameters,
 )
@@ -13,7 +12,6 @@ __all__ = [
     "NOISE_ORIGIN",
     "burn_in",
     "flare_noise_schedule",
-    "ou_path",
     "parameter_uniforms",
     "sample_parameters",
 ]

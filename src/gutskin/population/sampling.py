@@ -1,12 +1,14 @@
 """Virtual patients: parameter sampling, disease-activity noise and burn-in to baseline.
 
-Every random draw of patient ``i`` comes from its own stream
-(:func:`gutskin.engine.random.patient_rng`), so results never depend on chunking,
-worker count or which other patients are simulated:
+Every random draw of patient ``i`` comes from its own counter-based stream
+(:mod:`gutskin.engine.random`), so results never depend on chunking, worker count or
+which other patients are simulated:
 
-- parameters: stream ``"parameters"``, one uniform per model parameter in table order;
+- parameters: stream ``"parameters"``, one uniform per model parameter, keyed by the
+  parameter's *name* (adding or reordering rows of the table leaves every other draw
+  unchanged);
 - flare noise: stream ``"noise"`` (fast flares) and ``"activity"`` (slow disease
-  activity), one standard normal per day each from :data:`NOISE_ORIGIN`.
+  activity), one standard normal per day, day ``d`` being number ``d - NOISE_ORIGIN``.
 
 Parameters are lognormal with median ``value`` and coefficient of variation ``cv``
 (``sigma = sqrt(log(1 + cv^2))`` on the log scale, as in the Miyano 2021/2022 virtual
@@ -23,11 +25,10 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.signal import lfilter
 from scipy.special import ndtr, ndtri
 
 from gutskin.engine.integrate import Method, integrate
-from gutskin.engine.random import patient_rng
+from gutskin.engine.random import name_key, ou_daily_paths, uniforms
 from gutskin.engine.schedule import Schedule
 from gutskin.engine.spec import ModelSpec
 
@@ -37,7 +38,6 @@ __all__ = [
     "NOISE_ORIGIN",
     "burn_in",
     "flare_noise_schedule",
-    "ou_path",
     "parameter_uniforms",
     "sample_parameters",
 ]
@@ -67,10 +67,11 @@ def parameter_uniforms(
     *,
     values: Mapping[str, float] | None = None,
 ) -> NDArray[np.float64]:
-    """Per-patient uniforms behind the parameter draws (one per table row, in order).
+    """Per-patient uniforms behind the parameter draws (columns in table order).
 
-    Stream ``"parameters"`` of each patient, with the model's ``parameter_correlations``
-    applied (Gaussian copula; a pair whose ``rho`` is 0 is left bit-identical).
+    Stream ``"parameters"`` of each patient, sub-key :func:`~gutskin.engine.random.name_key`
+    of the parameter name, with the model's ``parameter_correlations`` applied (Gaussian
+    copula; a pair whose ``rho`` is 0 is left bit-identical).
 
     Returns
     -------
@@ -78,9 +79,12 @@ def parameter_uniforms(
     """
     idx = _indices(indices)
     names = spec.parameter_names
-    u = np.array(
-        [patient_rng(seed, int(i), "parameters").random(len(names)) for i in idx], dtype=float
-    ).reshape(idx.size, len(names))
+    keys = [name_key(n) for n in names]
+    if len(set(keys)) != len(keys):
+        raise ValueError("two parameter names share a random-stream key; rename one")
+    u = np.empty((idx.size, len(names)))
+    for j, k in enumerate(keys):
+        u[:, j] = uniforms(seed, "parameters", idx, 1, sub=k)[:, 0]
     for first, second, rho_name in (spec.metadata or {}).get("parameter_correlations", ()):
         rho = float((values or {}).get(rho_name, spec.parameter(rho_name).value))
         if rho == 0.0:
@@ -138,49 +142,8 @@ def sample_parameters(
         b = np.where(var & np.isfinite(hi), (np.log(hi) - np.log(med)) / sigma, np.inf)
     pa, pb = ndtr(a), ndtr(b)
     uni = parameter_uniforms(spec, idx, seed, values=values)
-    out = np.empty((idx.size, len(names)))
-    for row in range(idx.size):
-        z = ndtri(pa + uni[row] * (pb - pa))
-        out[row] = np.where(var, med * np.exp(sigma * np.where(var, z, 0.0)), med)
-    return out
-
-
-def ou_path(z: ArrayLike, sd: float, tau: float, dt: float = 1.0) -> NDArray[np.float64]:
-    """Stationary Ornstein-Uhlenbeck path sampled every ``dt`` (exact discretisation).
-
-    ``x[0] = sd*z[0]`` and ``x[k] = a*x[k-1] + sd*sqrt(1 - a^2)*z[k]`` with
-    ``a = exp(-dt/tau)``, so every ``x[k]`` has standard deviation ``sd`` and
-    ``corr(x[k], x[k+m]) = exp(-m*dt/tau)``.
-
-    Parameters
-    ----------
-    z : array_like
-        Standard normal innovations (one per step).
-    sd : float
-        Stationary standard deviation (>= 0).
-    tau : float
-        Correlation time (> 0), same unit as ``dt``.
-    dt : float
-        Step.
-
-    Returns
-    -------
-    ndarray
-        The path, same length as ``z``.
-    """
-    zz = np.asarray(z, dtype=np.float64)
-    if sd < 0 or not tau > 0:
-        raise ValueError(f"ou_path: need sd >= 0 and tau > 0, got sd={sd}, tau={tau}")
-    a = math.exp(-dt / tau)
-    b = sd * math.sqrt(max(0.0, 1.0 - a * a))
-    if zz.size == 0:
-        return np.empty_like(zz)
-    # AR(1) recursion x[k] = a*x[k-1] + b*z[k] for k >= 1, started at x[0] = sd*z[0]
-    x = np.empty_like(zz)
-    x[0] = sd * zz[0]
-    if zz.size > 1:
-        x[1:], _ = lfilter([b], [1.0, -a], zz[1:], zi=[a * x[0]])
-    return x
+    z = ndtri(pa + uni * (pb - pa))
+    return np.where(var, med * np.exp(sigma * np.where(var, z, 0.0)), med)
 
 
 def flare_noise_schedule(
@@ -195,12 +158,14 @@ def flare_noise_schedule(
 ) -> Schedule:
     """Daily piecewise-constant flare-noise input for a batch of patients.
 
-    Each patient's path is one stationary OU process on integer days from
-    :data:`NOISE_ORIGIN`, with that patient's ``flare_sd`` and ``flare_tau`` (columns of
-    ``params``) and innovations from its ``"noise"`` stream.  Where the model has the
-    input :data:`ACTIVITY_INPUT`, that input gets a second, slow OU path (disease
-    activity: ``activity_sd``, ``activity_tau``, stream ``"activity"``; zero where
-    ``activity_sd`` is 0).  This function returns the
+    Each patient's path is one stationary OU process on integer days
+    (:func:`gutskin.engine.random.ou_daily_paths`: day ``d``'s innovation is number
+    ``d - NOISE_ORIGIN`` of the patient's ``"noise"`` stream, the path starts 20
+    correlation times before the window, so windows of one patient agree to 2e-9 of the
+    SD), with that patient's ``flare_sd`` and ``flare_tau`` (columns of ``params``).
+    Where the model has the input :data:`ACTIVITY_INPUT`, that input gets a second,
+    slow OU path (disease activity: ``activity_sd``, ``activity_tau``, stream
+    ``"activity"``; zero where ``activity_sd`` is 0).  This function returns the
     part on ``[t_start, t_end)``.  Burn-in and trial windows of the same patient are thus
     segments of one path.  All other inputs are at their defaults (0), so the result can
     be added to a treatment schedule with ``+``.
@@ -250,20 +215,21 @@ def flare_noise_schedule(
         j_sd = spec.parameter_names.index("flare_sd")
         j_tau = spec.parameter_names.index("flare_tau")
         origin = int(NOISE_ORIGIN)
-        n_days = last - origin
         names = spec.parameter_names
         slow = ACTIVITY_INPUT in spec.input_names
         col_a = spec.input_names.index(ACTIVITY_INPUT) if slow else -1
         j_asd = names.index("activity_sd") if slow else -1
         j_atau = names.index("activity_tau") if slow else -1
-        for row, i in enumerate(idx):
-            z = patient_rng(seed, int(i), "noise").standard_normal(n_days)
-            path = ou_path(z, float(pa[row, j_sd]), float(pa[row, j_tau]))
-            values[row, :, col] = defaults[col] + path[seg_day - origin]
-            if slow and pa[row, j_asd] > 0.0:
-                z_slow = patient_rng(seed, int(i), "activity").standard_normal(n_days)
-                slow_path = ou_path(z_slow, float(pa[row, j_asd]), float(pa[row, j_atau]))
-                values[row, :, col_a] = defaults[col_a] + slow_path[seg_day - origin]
+        span = int(last - first)
+        fast = ou_daily_paths(
+            seed, "noise", idx, pa[:, j_sd], pa[:, j_tau], first, span, origin=origin
+        )
+        values[:, :, col] = defaults[col] + fast[:, seg_day - first]
+        if slow:
+            slow_path = ou_daily_paths(
+                seed, "activity", idx, pa[:, j_asd], pa[:, j_atau], first, span, origin=origin
+            )
+            values[:, :, col_a] = defaults[col_a] + slow_path[:, seg_day - first]
     return Schedule(times=times, values=values)
 
 

@@ -57,7 +57,7 @@ from scipy.special import ndtr, ndtri
 
 from gutskin.engine import Exposure, ModelSpec, Schedule, build_schedule, integrate
 from gutskin.engine.integrate import BatchResult, Status
-from gutskin.engine.random import patient_rng, patient_rngs
+from gutskin.engine.random import derived_seed, uniforms
 from gutskin.model.interventions import get_intervention, resolve
 from gutskin.model.strains import Strain, load_strains
 from gutskin.population.covariates import apply_covariates
@@ -113,8 +113,8 @@ class SensitivityError(ValueError):
 
 
 def _derived_seed(seed: int, stream: int) -> int:
-    ss = np.random.SeedSequence(seed, spawn_key=(2000 + stream,))
-    return int(ss.generate_state(1, dtype=np.uint32)[0])
+    # 32 bits: SALib seeds numpy's legacy global generator
+    return derived_seed(seed, "sensitivity_sample", stream) & 0xFFFFFFFF
 
 
 # --------------------------------------------------------------------------- structure
@@ -477,7 +477,8 @@ class ModelEvaluator:
                 exs,
                 cohort.size,
                 0.0,
-                patient_rngs(cohort.seed, cohort.indices, "schedule"),
+                seed=cohort.seed,
+                indices=cohort.indices,
                 adherence=cohort.adherence,
             )
             if NOISE_INPUT in spec.input_names:
@@ -535,11 +536,8 @@ class ModelEvaluator:
                 rows.append(extra)
                 extra += 1
         block = max(rows) + 1
-        out = np.empty((self.cohort.size, len(rows), N_UNIFORMS))
-        for c, i in enumerate(self.cohort.indices):
-            u = patient_rng(self.cohort.seed, int(i), "observation").random((block, N_UNIFORMS))
-            out[c] = u[rows]
-        return out
+        u = uniforms(self.cohort.seed, "observation", self.cohort.indices, block * N_UNIFORMS)
+        return u.reshape(self.cohort.size, block, N_UNIFORMS)[:, rows, :]
 
     # -- evaluation ---------------------------------------------------------------
     @property

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gutskin import __version__
-
-if TYPE_CHECKING:
-    from gutskin.trial.run import TrialResult
+from gutskin.trial.result import TrialResult
 
 __all__ = ["analyse_trial", "results_dict"]
 
 
-def analyse_trial(result: TrialResult) -> None:
-    """Fill ``result.summary`` and ``result.comparisons`` from the design's analysis plan."""
+def analyse_trial(result: TrialResult) -> TrialResult:
+    """A copy of ``result`` with ``summary`` and ``comparisons`` from the design's plan."""
     from gutskin.trial.statistics import compare, describe
 
     design = result.design
     ep = result.endpoints
-    result.summary = describe(ep, list(design.endpoints))
+    summary = describe(ep, list(design.endpoints))
     ref = design.reference_arm
     comps: list[dict[str, Any]] = []
     for c in design.resolved_comparisons():
@@ -39,7 +38,7 @@ def analyse_trial(result: TrialResult) -> None:
                     alpha=design.analysis.alpha,
                 )
             )
-    result.comparisons = comps
+    return dataclasses.replace(result, summary=summary, comparisons=comps)
 
 
 def _clean(v: Any) -> Any:

@@ -12,7 +12,7 @@ from gutskin.io.outdir import atomic_output_dir
 from gutskin.io.provenance import provenance_record, write_provenance
 from gutskin.report.trial_report import render_html, write_figures
 from gutskin.trial.analysis import results_dict
-from gutskin.trial.run import TrialResult
+from gutskin.trial.result import TrialResult
 
 __all__ = ["write_trial_outputs"]
 

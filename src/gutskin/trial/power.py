@@ -20,16 +20,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gutskin.engine.random import derived_seed
 from gutskin.trial.design import Design, DesignError
-from gutskin.trial.run import TrialResult, run_trial
+from gutskin.trial.result import TrialResult
+from gutskin.trial.run import run_trial
 
 __all__ = ["power_curve", "replicate_seed", "smallest_n"]
 
 
 def replicate_seed(seed: int, replicate: int) -> int:
     """Seed of replicate trial ``replicate`` of a power run with ``seed``."""
-    ss = np.random.SeedSequence(seed, spawn_key=(1000, replicate))
-    return int(ss.generate_state(1, dtype=np.uint32)[0])
+    return derived_seed(seed, "power_replicate", replicate)
 
 
 def _subset(result: TrialResult, n: int) -> TrialResult:
@@ -64,8 +65,7 @@ def _replicate(big: Design, grid: list[int], seed: int, r: int) -> list[dict[str
     full = run_trial(big, seed=replicate_seed(seed, r), analyse=False)
     rows: list[dict[str, Any]] = []
     for n in grid:
-        sub = _subset(full, n)
-        analyse_trial(sub)
+        sub = analyse_trial(_subset(full, n))
         rows.extend({**c, "n": n, "replicate": r} for c in sub.comparisons)
     return rows
 

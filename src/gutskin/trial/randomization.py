@@ -1,8 +1,8 @@
 """Allocation of randomized patients to arms: simple, permuted-block, stratified blocks.
 
-The allocation sequence comes from a trial-level stream
-``SeedSequence(seed, spawn_key=(STREAMS['randomization'],))`` and patients are
-allocated in screening order, as in a real trial.
+The allocation sequence comes from the trial-level stream ``"randomization"``
+(:func:`gutskin.engine.random.run_rng`) and patients are allocated in screening
+order, as in a real trial.
 """
 
 from __future__ import annotations
@@ -11,16 +11,14 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from gutskin.engine.random import STREAMS
+from gutskin.engine.random import run_rng
 from gutskin.trial.design import Design
 
 __all__ = ["allocate"]
 
 
 def _rng(seed: int) -> np.random.Generator:
-    return np.random.default_rng(
-        np.random.SeedSequence(seed, spawn_key=(STREAMS["randomization"],))
-    )
+    return run_rng(seed, "randomization")
 
 
 def _blocks(

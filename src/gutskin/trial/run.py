@@ -13,7 +13,6 @@ trial and a patient's data do not depend on who else was screened.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,12 +21,13 @@ from numpy.typing import NDArray
 
 from gutskin.engine import Exposure, ModelSpec, Schedule, build_schedule, integrate
 from gutskin.engine.integrate import BatchResult
-from gutskin.engine.random import patient_draws, patient_rngs
+from gutskin.engine.random import uniforms
 from gutskin.population.covariates import apply_covariates
 from gutskin.simulation import get_model
 from gutskin.trial.design import ENDPOINTS, Design, DesignError
 from gutskin.trial.observation import N_UNIFORMS, gags_improved, iga_success, observe_visits
 from gutskin.trial.randomization import allocate
+from gutskin.trial.result import AE_DRY_SKIN, AE_SHANNON_DROP, TrialResult
 
 __all__ = ["MODEL_OUTPUTS", "TrialResult", "run_trial"]
 
@@ -46,64 +46,6 @@ MODEL_OUTPUTS: dict[str, str] = {
 }
 
 
-#: Adverse-event-like flags (assumed thresholds, documented in docs/design-file.md):
-#: dry skin = observed sebum below this fraction of baseline (retinoid/isotretinoin xerosis);
-AE_DRY_SKIN = 0.5
-#: gut diversity loss = observed gut Shannon below baseline minus this many nats.
-AE_SHANNON_DROP = 0.15
-
-
-@dataclass
-class TrialResult:
-    """Everything a trial produced.
-
-    ``endpoints`` has one row per randomized patient × visit; ``patients`` one
-    row per randomized patient (covariates, arm, dropout, solver status).
-    """
-
-    design: Design
-    seed: int
-    endpoints: pd.DataFrame
-    patients: pd.DataFrame
-    n_screened: int
-    solver_failures: dict[str, int] = field(default_factory=dict)
-    summary: pd.DataFrame | None = None
-    comparisons: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def screen_failure_rate(self) -> float:
-        return 1.0 - len(self.patients) / max(self.n_screened, 1)
-
-    def adverse_events(self) -> list[dict[str, Any]]:
-        """Per arm: patients with each adverse-event-like flag at any post-baseline visit."""
-        out = []
-        ep = self.endpoints[self.endpoints["visit_week"] > 0]
-        for arm in self.design.arms:
-            g = ep[ep["arm"] == arm.name]
-            row: dict[str, Any] = {"arm": arm.name}
-            for col in ("ae_dry_skin", "ae_gut_diversity_loss"):
-                flagged = g.groupby("patient")[col].max()
-                row[col] = int((flagged == 1).sum())
-            row["n_at_risk"] = int(g["patient"].nunique())
-            out.append(row)
-        return out
-
-    def arms_table(self) -> list[dict[str, Any]]:
-        last = self.design.visits_weeks[-1]
-        out = []
-        for arm in self.design.arms:
-            pts = self.patients[self.patients["arm"] == arm.name]
-            done = pts["dropout_week"].isna() | (pts["dropout_week"] > last)
-            out.append(
-                {
-                    "name": arm.name,
-                    "n_randomized": len(pts),
-                    "n_completed": int((done & pts["solver_ok"]).sum()),
-                }
-            )
-        return out
-
-
 def _output(spec: ModelSpec, res: BatchResult, name: str) -> NDArray[np.float64]:
     if name in spec.state_names:
         return res.y[:, :, spec.state_names.index(name)]
@@ -115,7 +57,7 @@ def _output(spec: ModelSpec, res: BatchResult, name: str) -> NDArray[np.float64]
 def _covariates(design: Design, idx: NDArray[np.int64], seed: int) -> pd.DataFrame:
     lo = design.population.age.min if design.population.age.min is not None else 12.0
     hi = design.population.age.max if design.population.age.max is not None else 40.0
-    u = patient_draws(seed, idx, "screening", lambda g: g.random(2), shape=(2,))
+    u = uniforms(seed, "screening", idx, 2)
     return pd.DataFrame(
         {
             "sex": np.where(u[:, 0] < design.population.female_fraction, "F", "M"),
@@ -171,7 +113,7 @@ def _presents(
     seg = int(np.searchsorted(noise.times, 0.0, side="right")) - 1
     a0 = noise.values[:, seg, spec.input_names.index(ACTIVITY_INPUT)]
     z = np.divide(a0, sd, out=np.zeros_like(a0), where=sd > 0)
-    u = patient_draws(seed, idx, "presentation", lambda g: g.random())
+    u = uniforms(seed, "presentation", idx, 1)[:, 0]
     active = (beta > 0) & (sd > 0)
     return np.where(active, u < ndtr(beta * z), True)
 
@@ -205,7 +147,7 @@ def _observe(
     """Observed endpoints at each output time of ``res`` (one column per visit)."""
     n, n_t = res.y.shape[0], res.y.shape[1]
     block = (max(visit_numbers) + 1, N_UNIFORMS)
-    uni = patient_draws(seed, idx, "observation", lambda g: g.random(block), shape=block)
+    uni = uniforms(seed, "observation", idx, block[0] * block[1]).reshape(len(idx), *block)
     uni = uni[:, visit_numbers, :]
     expected = {k: _output(spec, res, v).reshape(-1) for k, v in MODEL_OUTPUTS.items()}
     m = design.measurement
@@ -249,7 +191,7 @@ def _dropout_weeks(design: Design, idx: NDArray[np.int64], seed: int) -> NDArray
     shape = {"constant": 1.0, "early": 0.6, "late": 2.0}[design.dropout.pattern]
     # Weibull with the same 1-week hazard ... scale chosen so P(drop by week 1) = rate
     scale = (-np.log1p(-rate)) ** (-1.0 / shape)
-    u = patient_draws(seed, idx, "dropout", lambda g: g.random())
+    u = uniforms(seed, "dropout", idx, 1)[:, 0]
     return scale * (-np.log1p(-u)) ** (1.0 / shape)
 
 
@@ -374,7 +316,8 @@ def run_trial(
             exposures,
             len(sel),
             0.0,
-            patient_rngs(seed, idx[sel], "schedule"),
+            seed=seed,
+            indices=idx[sel],
             adherence=adherence[sel],
         )
         sched = _pad(sched, spec, _noise(spec, params[sel], idx[sel], seed, -burn, days))
@@ -472,7 +415,7 @@ def run_trial(
     if analyse:
         from gutskin.trial.analysis import analyse_trial
 
-        analyse_trial(result)
+        result = analyse_trial(result)
     return result
 
 
@@ -507,4 +450,8 @@ def _adherence(design: Design, idx: NDArray[np.int64], seed: int) -> NDArray[np.
         return np.ones(len(idx))
     if m <= 0.0:
         return np.zeros(len(idx))
-    return patient_draws(seed, idx, "adherence", lambda g: g.beta(m * c, (1 - m) * c))
+    from scipy.special import betaincinv
+
+    # Beta(m c, (1 - m) c) by its inverse CDF of the patient's "adherence" uniform
+    u = uniforms(seed, "adherence", idx, 1)[:, 0]
+    return np.asarray(betaincinv(m * c, (1 - m) * c, u), dtype=np.float64)

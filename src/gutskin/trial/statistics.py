@@ -82,6 +82,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from gutskin.engine.random import run_rng
+
 __all__ = [
     "BINARY_ENDPOINTS",
     "CONTINUOUS_ENDPOINTS",
@@ -1165,7 +1167,7 @@ def compare(
             and np.isnan(values[:, impute_cols if method == "mmrm" else [target_col]]).any()
         ):
             _check_n(n_arm_all, n_ref_all, arm, reference, method)
-            rng = np.random.default_rng(seed)
+            rng = run_rng(seed, "imputation")
             fits = [
                 analyse(_impute(values, ind, impute_cols, has_baseline, rng))
                 for _ in range(n_imputations)
