@@ -46,6 +46,7 @@ lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 format: install
 	$(VENV)/bin/ruff check --fix src tests benchmarks
@@ -54,6 +55,7 @@ format: install
 bench: install
 	$(PY) benchmarks/bench_engine_vs_scipy.py
 	$(PY) benchmarks/bench_vs_roadrunner.py
+	$(PY) benchmarks/bench_pipeline.py
 
 clean:
 	rm -rf $(VENV) .gutskin_cache .pytest_cache .mypy_cache .ruff_cache runs

@@ -78,7 +78,6 @@ from numpy.typing import NDArray
 
 from gutskin.engine import Exposure, Schedule, build_schedule, integrate
 from gutskin.engine.codegen import load_kernel
-from gutskin.engine.random import patient_rngs
 from gutskin.engine.spec import ModelSpec
 from gutskin.model import acne_model, resolve
 from gutskin.population.sampling import burn_in, sample_parameters
@@ -106,7 +105,7 @@ def workload(
     exps = [Exposure(e.input, e.level, e.start, e.stop, e.pattern, e.adherence) for e in exposures]
     defaults = [u.default for u in spec.inputs]
     sched = build_schedule(
-        spec.input_names, defaults, exps, n, 0.0, patient_rngs(seed, idx, "schedule")
+        spec.input_names, defaults, exps, n, 0.0, seed=seed, indices=np.asarray(idx)
     )
     return spec, params, y0, sched
 

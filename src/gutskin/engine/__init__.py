@@ -1,6 +1,7 @@
 """Numerics: model specs compiled to fast batched ODE solvers. Knows no biology."""
 
 from gutskin.engine.integrate import BatchResult, EngineError, Status, integrate
+from gutskin.engine.options import SolverOptions
 from gutskin.engine.random import normals, uniforms
 from gutskin.engine.schedule import Exposure, Schedule, ScheduleError, build_schedule
 from gutskin.engine.spec import Assignment, Input, ModelSpec, Parameter, SpecError, State
@@ -15,6 +16,7 @@ __all__ = [
     "Parameter",
     "Schedule",
     "ScheduleError",
+    "SolverOptions",
     "SpecError",
     "State",
     "Status",

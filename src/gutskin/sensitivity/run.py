@@ -57,6 +57,7 @@ from scipy.special import ndtr, ndtri
 
 from gutskin.engine import Exposure, ModelSpec, Schedule, build_schedule, integrate
 from gutskin.engine.integrate import BatchResult, Status
+from gutskin.engine.options import SolverOptions
 from gutskin.engine.random import derived_seed, uniforms
 from gutskin.model.interventions import get_intervention, resolve
 from gutskin.model.strains import Strain, load_strains
@@ -290,8 +291,7 @@ def build_cohort(
     trial = run_trial(
         design.model_copy(update={"sample_size": n_total}),
         seed=seed,
-        rtol=rtol,
-        atol=atol,
+        solver=SolverOptions(rtol=rtol, atol=atol),
         analyse=False,
     )
     pts = trial.patients.iloc[:size]
@@ -307,8 +307,7 @@ def build_cohort(
         params,
         np.array([-burn, 0.0]),
         _burn_schedule(spec, params, idx, seed, burn, days),
-        rtol=rtol,
-        atol=atol,
+        **SolverOptions(rtol=rtol, atol=atol).kwargs(),
     )
     return Cohort(
         spec=spec,
@@ -618,8 +617,7 @@ class ModelEvaluator:
             params,
             np.array([-c.burn_in_days, 0.0]),
             Schedule(times=burn.times, values=values),
-            rtol=self.rtol,
-            atol=self.atol,
+            **SolverOptions(rtol=self.rtol, atol=self.atol).kwargs(),
             chunk_size=max(1, values.shape[0]),
         )
         self.n_solves += values.shape[0]
@@ -696,8 +694,7 @@ class ModelEvaluator:
             params,
             self.t_eval,
             Schedule(times=arm.times, values=values),
-            rtol=self.rtol,
-            atol=self.atol,
+            **SolverOptions(rtol=self.rtol, atol=self.atol).kwargs(),
             chunk_size=max(1, values.shape[0]),
         )
         self.n_solves += values.shape[0]

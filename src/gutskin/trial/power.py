@@ -45,6 +45,7 @@ def _subset(result: TrialResult, n: int) -> TrialResult:
         patients=pts,
         n_screened=result.n_screened,
         solver_failures=result.solver_failures,
+        n_candidates=result.n_candidates,
     )
 
 
@@ -66,7 +67,10 @@ def _replicate(big: Design, grid: list[int], seed: int, r: int) -> list[dict[str
     rows: list[dict[str, Any]] = []
     for n in grid:
         sub = analyse_trial(_subset(full, n))
-        rows.extend({**c, "n": n, "replicate": r} for c in sub.comparisons)
+        rows.extend(
+            {**c, "n": n, "replicate": r, "n_candidates": full.n_candidates}
+            for c in sub.comparisons
+        )
     return rows
 
 

@@ -35,6 +35,8 @@ class TrialResult:
     patients: pd.DataFrame
     n_screened: int
     solver_failures: dict[str, int] = field(default_factory=dict)
+    #: Candidates simulated through the burn-in (those who came forward or not).
+    n_candidates: int = 0
     summary: pd.DataFrame | None = None
     comparisons: list[dict[str, Any]] = field(default_factory=list)
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from gutskin.engine import Exposure, ModelSpec, Schedule, build_schedule, integrate
+from gutskin.engine import Exposure, ModelSpec, Schedule, SolverOptions, build_schedule, integrate
 from gutskin.engine.integrate import BatchResult
 from gutskin.engine.random import uniforms
 from gutskin.population.covariates import apply_covariates
@@ -200,8 +200,7 @@ def run_trial(
     *,
     seed: int = 0,
     progress: Callable[[str, int, int], None] | None = None,
-    rtol: float = 1e-6,
-    atol: float = 1e-8,
+    solver: SolverOptions | None = None,
     analyse: bool = True,
 ) -> TrialResult:
     """Simulate and analyse one trial.
@@ -214,12 +213,14 @@ def run_trial(
         Fixes every random number of the trial.
     progress : callable, optional
         ``progress(stage, done, total)`` with stage ``"screening"`` or ``"treatment"``.
-    rtol, atol : float
-        Solver tolerances.
+    solver : SolverOptions, optional
+        How the engine integrates (default ``SolverOptions()``: auto method, rtol 1e-6,
+        atol 1e-8, dense output).
     analyse : bool
         Compute summaries and comparisons (``False`` for raw replicates).
     """
     spec = get_model(design.model)
+    opts = (solver or SolverOptions()).kwargs()
     days = design.duration_weeks * 7.0
     burn = design.population.burn_in_days
     n_target = design.sample_size
@@ -256,7 +257,7 @@ def run_trial(
         sched = _pad(sched, spec, noise)
         if table_pop is not None:
             params = table_pop.apply_parameters(spec, params, table_pop.sample_of(idx))
-        res = integrate(spec, y0, params, [-burn, 0.0], sched, rtol=rtol, atol=atol)
+        res = integrate(spec, y0, params, [-burn, 0.0], sched, **opts)
         if table_pop is not None:
             res, params = table_pop.apply_to_burn_in(spec, res, params, table_pop.sample_of(idx))
         screen = _observe(design, spec, res, idx, seed, [0, 0], [False, False])
@@ -321,7 +322,7 @@ def run_trial(
             adherence=adherence[sel],
         )
         sched = _pad(sched, spec, _noise(spec, params[sel], idx[sel], seed, -burn, days))
-        res = integrate(spec, y0[sel], p_arm, t_eval, sched, rtol=rtol, atol=atol)
+        res = integrate(spec, y0[sel], p_arm, t_eval, sched, **opts)
         status[sel] = res.status
         for name, cnt in res.failures().items():
             failures[name] = failures.get(name, 0) + cnt
@@ -411,6 +412,7 @@ def run_trial(
         patients=pts,
         n_screened=n_presented,
         solver_failures=failures,
+        n_candidates=screened,
     )
     if analyse:
         from gutskin.trial.analysis import analyse_trial
