@@ -41,7 +41,7 @@ DAYS = 84
 def engine_only(patient_days: float, seed: int = 0) -> tuple[float, int]:
     """Best-of-two wall time of the engine's fast path on ``patient_days``."""
     spec = get_model("acne")
-    n = max(8, int(round(patient_days / DAYS)))
+    n = max(8, round(patient_days / DAYS))
     idx = np.arange(n)
     params = sample_parameters(spec, idx, seed)
     exposures, overrides = resolve(

@@ -18,8 +18,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gutskin.engine.yamlio import YamlInputError, load_yaml
 
 __all__ = [
     "SCENARIOS",
@@ -36,10 +37,25 @@ class ScenarioError(ValueError):
     """A scenario is invalid; the message names the field."""
 
 
-class ExposureSpec(BaseModel):
+class InputModel(BaseModel):
+    """Base of user-input models: unknown keys, NaN/inf and booleans-as-numbers refused."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                value = data.get(name)
+                if isinstance(value, bool) and "bool" not in str(field.annotation):
+                    raise ValueError(f"{name}: expected a number, got {value!r}")
+        return data
+
+
+class ExposureSpec(InputModel):
     """One engine-level exposure of a model input."""
 
-    model_config = ConfigDict(extra="forbid")
     input: str
     level: float = Field(ge=0)
     start_day: float = Field(ge=0)
@@ -56,10 +72,9 @@ class ExposureSpec(BaseModel):
         return self
 
 
-class RegimenSpec(BaseModel):
+class RegimenSpec(InputModel):
     """One intervention regimen, resolved through the model's intervention registry."""
 
-    model_config = ConfigDict(extra="forbid")
     intervention: str
     dose: float | None = Field(default=None, ge=0)
     start_day: float = Field(default=0.0, ge=0)
@@ -76,13 +91,12 @@ class RegimenSpec(BaseModel):
         return self
 
 
-class Scenario(BaseModel):
+class Scenario(InputModel):
     """A named simulation scenario."""
 
-    model_config = ConfigDict(extra="forbid")
-    name: str = "custom"
+    name: str = Field(default="custom", min_length=1, max_length=100)
     model: str = "placeholder"
-    description: str = ""
+    description: str = Field(default="", max_length=2000)
     burn_in_days: float = Field(default=0.0, ge=0)
     exposures: list[ExposureSpec] = Field(default_factory=list)
     regimens: list[RegimenSpec] = Field(default_factory=list)
@@ -102,14 +116,18 @@ def load_scenario(path: str | Path) -> Scenario:
     except OSError as exc:
         raise ScenarioError(f"cannot read scenario file {p}: {exc.strerror}") from None
     try:
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ScenarioError(f"{p}: malformed YAML{where}") from None
+        data: Any = load_yaml(text, str(p))
+    except YamlInputError as exc:
+        raise ScenarioError(str(exc)) from None
     if not isinstance(data, dict):
         raise ScenarioError(f"{p}: expected a mapping with keys model, exposures/regimens")
-    data.setdefault("name", p.stem)
+    trial_keys = [k for k in ("sample_size", "arms", "visits_weeks") if k in data]
+    if trial_keys:
+        raise ScenarioError(
+            f"{p}: this is a trial design (it has {trial_keys[0]!r}), not a scenario; "
+            f"run it with `gutskin trial {p}`"
+        )
+    data.setdefault("name", p.stem[:100])
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:

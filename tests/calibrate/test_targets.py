@@ -45,7 +45,7 @@ def test_observed_values_match_publications():
         (("visit_week: 8", "visit_week: 9"), "visit_week"),
         (("fit_parameters: [iso_ed50]", "fit_parameters: [nope]"), "unknown parameter"),
         (("sd: 5.0", "sd: -1"), "must be > 0"),
-        (("schema_version: 1", "schema_version: 1\n  : ["), "not valid YAML"),
+        (("schema_version: 1", "schema_version: 1\n  : ["), "malformed YAML"),
     ],
 )
 def test_bad_targets_file(tiny_targets, edit, message):

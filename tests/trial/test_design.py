@@ -65,7 +65,7 @@ def test_bad_designs_name_the_field(mutate, needle):
 def test_malformed_yaml(tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_text("name: x\narms: [unclosed\n")
-    with pytest.raises(DesignError, match="malformed YAML at line"):
+    with pytest.raises(DesignError, match=r"malformed YAML: line [23]"):
         load_design(p)
 
 

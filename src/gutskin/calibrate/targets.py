@@ -24,8 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from gutskin.engine.yamlio import YamlInputError, read_yaml_file
 from gutskin.trial.design import Design, DesignError, load_design, parse_design
 
 __all__ = [
@@ -465,13 +464,11 @@ def load_targets(path: str | Path | None = None) -> TargetSet:
     """
     p = Path(path) if path is not None else default_targets_path()
     try:
-        doc = yaml.safe_load(p.read_text())
+        doc = read_yaml_file(p)
     except OSError as exc:
         raise TargetError(f"targets file {p}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        at = f" (line {line + 1})" if line is not None else ""
-        raise TargetError(f"targets file {p}: not valid YAML{at}") from None
+    except YamlInputError as exc:
+        raise TargetError(f"targets file {exc}") from None
     try:
         return _parse(doc, p)
     except TargetError as exc:

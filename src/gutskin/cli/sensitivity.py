@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from gutskin.cli.support import LazyProgress, UserError, console
+from gutskin.cli.support import LazyProgress, UserError, check_seed, console, solver_options
 
 __all__ = ["sensitivity"]
 
@@ -50,6 +50,8 @@ def sensitivity(
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed (cohort and SALib sample).")] = 0,
+    rtol: Annotated[float, typer.Option(help="Relative tolerance (1e-12 to 1e-2).")] = 1e-6,
+    atol: Annotated[float, typer.Option(help="Absolute tolerance (1e-16 to 1e-2).")] = 1e-8,
     second_order: Annotated[
         bool, typer.Option("--second-order", help="Sobol' second-order indices.")
     ] = False,
@@ -91,6 +93,8 @@ def sensitivity(
     from gutskin.sensitivity.outputs import write_outputs
     from gutskin.sensitivity.run import USER_ERRORS, execute, plan
 
+    check_seed(seed)
+    solver = solver_options("auto", rtol, atol)
     started = now_iso()
     bad_input: tuple[type[Exception], ...] = (*USER_ERRORS, OutputDirError)
     try:
@@ -106,6 +110,8 @@ def sensitivity(
             cohort=cohort,
             every=every,
             conf_level=conf_level,
+            rtol=solver.rtol,
+            atol=solver.atol,
         )
         check_writable(out, overwrite=overwrite)
     except bad_input as exc:

@@ -8,7 +8,17 @@ from typing import Annotated, Any
 
 import typer
 
-from gutskin.cli.support import LazyProgress, UserError, console
+from gutskin.cli.support import (
+    MAX_DAYS,
+    MAX_SIMULATE_PATIENTS,
+    LazyProgress,
+    UserError,
+    check_int,
+    check_number,
+    check_seed,
+    console,
+    solver_options,
+)
 
 __all__ = ["simulate"]
 
@@ -44,12 +54,17 @@ def simulate(
     try:
         if scenario and design:
             raise UserError("give either --scenario or --design, not both")
-        if method not in ("auto", "dopri5", "rosenbrock"):
-            raise UserError(f"--method must be auto, dopri5 or rosenbrock, got {method!r}")
-        if patients < 1:
-            raise UserError(f"--patients must be >= 1, got {patients}")
-        if not days > 0:
-            raise UserError(f"--days must be > 0, got {days}")
+        solver_options(method, rtol, atol)
+        check_int(
+            "--patients",
+            patients,
+            1,
+            MAX_SIMULATE_PATIENTS,
+            why=" (gutskin run streams larger cohorts to disk)",
+        )
+        check_number("--days", days, 0.0, MAX_DAYS, lo_open=True)
+        check_seed(seed)
+        check_int("--chunk-size", chunk_size, 1)
         sc = load_scenario(design) if design else get_scenario(scenario or "placeholder-untreated")
         check_writable(out, overwrite=overwrite)
     except (ScenarioError, OutputDirError) as exc:

@@ -9,7 +9,15 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from gutskin.cli.support import LazyProgress, UserError, console
+from gutskin.cli.support import (
+    LazyProgress,
+    UserError,
+    check_int,
+    check_number,
+    check_seed,
+    console,
+    solver_options,
+)
 
 __all__ = ["designs_app", "power", "trial"]
 
@@ -52,6 +60,9 @@ def trial(
         "runs/trial"
     ),
     seed: Annotated[int, typer.Option("--seed", help="Random seed (fixes every number).")] = 0,
+    method: Annotated[str, typer.Option(help="Solver: auto, dopri5 or rosenbrock.")] = "auto",
+    rtol: Annotated[float, typer.Option(help="Relative tolerance (1e-12 to 1e-2).")] = 1e-6,
+    atol: Annotated[float, typer.Option(help="Absolute tolerance (1e-16 to 1e-2).")] = 1e-8,
     overwrite: Annotated[
         bool,
         typer.Option("--overwrite", help="Replace an earlier gutskin output in --out."),
@@ -65,6 +76,8 @@ def trial(
     from gutskin.trial.run import run_trial
 
     started = now_iso()
+    check_seed(seed)
+    solver = solver_options(method, rtol, atol)
     try:
         d = load_design(design)
         check_writable(out, overwrite=overwrite)
@@ -82,7 +95,7 @@ def trial(
 
     t0 = time.monotonic()
     try:
-        result = run_trial(d, seed=seed, progress=progress)
+        result = run_trial(d, seed=seed, progress=progress, solver=solver)
     except (DesignError, ValueError) as exc:
         raise UserError(str(exc)) from None
     finally:
@@ -94,7 +107,7 @@ def trial(
         out,
         started=started,
         design_file=design_file,
-        extra={"elapsed_s": round(elapsed, 2)},
+        extra={"elapsed_s": round(elapsed, 2), "solver": solver.kwargs()},
         overwrite=overwrite,
     )
     _print_trial_summary(results)
@@ -142,6 +155,9 @@ def power(
     replicates: Annotated[int, typer.Option("--replicates", help="Trials per size.")] = 200,
     target: Annotated[float, typer.Option("--target", help="Target power.")] = 0.8,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    method: Annotated[str, typer.Option(help="Solver: auto, dopri5 or rosenbrock.")] = "auto",
+    rtol: Annotated[float, typer.Option(help="Relative tolerance (1e-12 to 1e-2).")] = 1e-6,
+    atol: Annotated[float, typer.Option(help="Absolute tolerance (1e-16 to 1e-2).")] = 1e-8,
     workers: Annotated[
         int | None, typer.Option("--workers", help="Processes (default: one per core).")
     ] = None,
@@ -154,6 +170,8 @@ def power(
     ] = False,
 ) -> None:
     """Power of each planned comparison over a grid of sample sizes, by replicate trials."""
+    from concurrent.futures.process import BrokenProcessPool
+
     from gutskin.io.outdir import OutputDirError, atomic_output_dir, check_writable
     from gutskin.io.provenance import now_iso, provenance_record, write_provenance
     from gutskin.report.power_figure import plot_power
@@ -167,20 +185,40 @@ def power(
         raise UserError(f"--n must be comma-separated integers, got {n!r}") from None
     if not 0 < target < 1:
         raise UserError(f"--target must be in (0, 1), got {target}")
-    if replicates < 1 or replicates > 100_000:
-        raise UserError(f"--replicates must be in 1..100000, got {replicates}")
+    check_number("--target", target, 0.0, 1.0, lo_open=True)
+    if target >= 1:
+        raise UserError(f"--target must be below 1, got {target:g}")
+    check_int("--replicates", replicates, 1, 100_000)
+    check_seed(seed)
+    if workers is not None:
+        check_int("--workers", workers, 1, 256)
+    solver = solver_options(method, rtol, atol)
     try:
         d = load_design(design)
         check_writable(out, overwrite=overwrite)
     except (DesignError, OutputDirError) as exc:
         raise UserError(str(exc)) from None
+    from gutskin.trial.design import MAX_SAMPLE_SIZE
+
+    for size in grid:
+        check_int("--n", size, 2 * len(d.arms), MAX_SAMPLE_SIZE, why=" (2 per arm at least)")
     bar = LazyProgress(replicates, "replicate trials")
     try:
         pw, raw = power_curve(
-            d, grid, replicates=replicates, seed=seed, progress=lambda done, total: bar(done)
+            d,
+            grid,
+            replicates=replicates,
+            seed=seed,
+            workers=workers,
+            solver=solver,
+            progress=lambda done, total: bar(done),
         )
     except (DesignError, ValueError) as exc:
         raise UserError(str(exc)) from None
+    except BrokenProcessPool:
+        raise UserError(
+            "a worker process died (most often out of memory); lower --n or --workers"
+        ) from None
     finally:
         bar.close()
     small = smallest_n(pw, target)
@@ -201,6 +239,7 @@ def power(
                     "n_grid": grid,
                     "replicates": replicates,
                     "target": target,
+                    "solver": solver.kwargs(),
                 },
             ),
         )

@@ -176,6 +176,10 @@ def _sniff(path: Path) -> str:
         return "hdf5"
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         return "zip"
+    if path.suffix.lower() in (".qza", ".qzv"):
+        raise TableError(
+            f"{path}: a QIIME 2 artifact must be a zip archive, and this file is not one"
+        )
     if head.lstrip()[:1] == b"{":
         return "json"
     return "text"
@@ -197,6 +201,32 @@ class _Artifact:
     data: dict[str, bytes]
 
 
+#: Largest decompressed size of one member, and of all members, of a ``.qza`` (bytes).
+MAX_MEMBER_BYTES = 1 << 30
+MAX_ARCHIVE_BYTES = 2 << 30
+#: Largest decompressed/compressed ratio of a member (real BIOM tables compress < 50x;
+#: deflate tops out near 1000x).
+MAX_COMPRESSION_RATIO = 500
+
+
+def _read_member(zf: zipfile.ZipFile, name: str, path: Path, budget: int) -> bytes:
+    """Read one archive member, refusing zip bombs before and while decompressing."""
+    info = zf.getinfo(name)
+    limit = min(MAX_MEMBER_BYTES, budget)
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size > limit or ratio > MAX_COMPRESSION_RATIO:
+        raise TableError(
+            f"{path}: member {name} would decompress to {info.file_size} bytes "
+            f"({ratio:.0f}x its stored size); refused (limits: {limit} bytes, "
+            f"{MAX_COMPRESSION_RATIO}x)"
+        )
+    with zf.open(info) as fh:  # the header may lie: stop reading at the limit
+        blob = fh.read(limit + 1)
+    if len(blob) > limit:
+        raise TableError(f"{path}: member {name} decompresses past {limit} bytes; refused")
+    return blob
+
+
 def _read_qza(path: Path) -> _Artifact:
     """Type and ``data/`` members of a QIIME 2 archive (``.qza``)."""
     try:
@@ -207,18 +237,21 @@ def _read_qza(path: Path) -> _Artifact:
                 raise TableError(
                     f"{path}: zip archive without <uuid>/metadata.yaml: not a QIIME 2 artifact"
                 )
-            import yaml
+            from gutskin.engine.yamlio import YamlInputError, load_yaml
 
             try:
-                info = yaml.safe_load(zf.read(meta[0]).decode("utf-8")) or {}
-            except (yaml.YAMLError, UnicodeDecodeError):
+                raw = _read_member(zf, meta[0], path, 1 << 20)
+                info = load_yaml(raw.decode("utf-8"), meta[0]) or {}
+            except (YamlInputError, UnicodeDecodeError):
                 raise TableError(f"{path}: {meta[0]} is not readable YAML") from None
             root = meta[0].split("/", 1)[0]
-            data = {
-                n.split("/data/", 1)[1]: zf.read(n)
-                for n in names
-                if n.startswith(f"{root}/data/") and not n.endswith("/")
-            }
+            members = [n for n in names if n.startswith(f"{root}/data/") and not n.endswith("/")]
+            total = 0
+            data: dict[str, bytes] = {}
+            for n in members:
+                blob = _read_member(zf, n, path, MAX_ARCHIVE_BYTES - total)
+                total += len(blob)
+                data[n.split("/data/", 1)[1]] = blob
     except zipfile.BadZipFile as exc:
         raise TableError(f"{path}: corrupt or truncated zip archive ({exc})") from None
     except (zipfile.LargeZipFile, OSError, EOFError) as exc:

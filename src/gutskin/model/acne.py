@@ -15,9 +15,9 @@ from importlib import resources
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from gutskin.engine.spec import Assignment, Input, ModelSpec, Parameter, SpecError, State
+from gutskin.engine.yamlio import load_yaml
 
 __all__ = [
     "CONFIDENCE_CODES",
@@ -230,7 +230,7 @@ def acne_model() -> ModelSpec:
         If the data files are inconsistent (unknown names, a parameter without a
         row or a row no equation uses, malformed values).
     """
-    doc = yaml.safe_load(_data_text("acne_model.yaml"))
+    doc = load_yaml(_data_text("acne_model.yaml"), "acne_model.yaml")
     return _build(doc, read_parameters())
 
 

@@ -285,6 +285,9 @@ def intervention_table(strains: Mapping[str, Strain] | None = None) -> pd.DataFr
     ----------
     strains : mapping, optional
         Strain library; default: the packaged one.
+    where : str, optional
+        Location prefix of error messages: regimen ``i`` is ``f"{where}.{i}"`` (e.g.
+        ``"arms.1.regimens"`` gives ``arms.1.regimens.0.dose``); default ``regimen[i]``.
 
     Returns
     -------
@@ -338,6 +341,7 @@ def resolve(
     t0: float = 0.0,
     *,
     strains: Mapping[str, Strain] | None = None,
+    where: str | None = None,
 ) -> tuple[list[Exposure], dict[str, float]]:
     """Turn regimens into model exposures and parameter overrides.
 
@@ -373,45 +377,45 @@ def resolve(
     overrides: dict[str, float] = {}
     slots: dict[str, int] = {}
     for i, reg in enumerate(regimen_list):
-        where = f"regimen[{i}]"
-        name = _field(reg, "intervention", where)
+        loc = f"regimen[{i}]" if where is None else f"{where}.{i}"
+        name = _field(reg, "intervention", loc)
         if not isinstance(name, str):
-            raise InterventionError(f"{where}.intervention: expected a name, got {name!r}")
+            raise InterventionError(f"{loc}.intervention: expected a name, got {name!r}")
         try:
             iv = get_intervention(name, library)
         except InterventionError as exc:
-            raise InterventionError(f"{where}.{exc}") from None
-        raw_dose = _field(reg, "dose", where, None)
-        dose = iv.default_dose if raw_dose is None else _number(raw_dose, f"{where}.dose")
+            raise InterventionError(f"{loc}.{exc}") from None
+        raw_dose = _field(reg, "dose", loc, None)
+        dose = iv.default_dose if raw_dose is None else _number(raw_dose, f"{loc}.dose")
         lo, hi = iv.dose_range
         if dose < 0:
             raise InterventionError(
-                f"{where}.dose: {dose!r} is negative; allowed for {iv.name!r}: "
+                f"{loc}.dose: {dose!r} is negative; allowed for {iv.name!r}: "
                 f"{lo:g} to {hi:g} {iv.dose_unit}"
             )
         if not lo <= dose <= hi:
             raise InterventionError(
-                f"{where}.dose: {dose!r} is out of range for {iv.name!r}; allowed: "
+                f"{loc}.dose: {dose!r} is out of range for {iv.name!r}; allowed: "
                 f"{lo:g} to {hi:g} {iv.dose_unit}"
             )
-        start = _number(_field(reg, "start_day", where), f"{where}.start_day")
-        stop = _number(_field(reg, "stop_day", where), f"{where}.stop_day")
+        start = _number(_field(reg, "start_day", loc), f"{loc}.start_day")
+        stop = _number(_field(reg, "stop_day", loc), f"{loc}.stop_day")
         if start + t0 < 0:
             raise InterventionError(
-                f"{where}.start_day: t0 + start_day must be >= 0, got {start + t0}"
+                f"{loc}.start_day: t0 + start_day must be >= 0, got {start + t0}"
             )
         if not stop > start:
             raise InterventionError(
-                f"{where}.stop_day: must be after start_day ({start}), got {stop}"
+                f"{loc}.stop_day: must be after start_day ({start}), got {stop}"
             )
-        pattern = _field(reg, "pattern", where, "daily")
+        pattern = _field(reg, "pattern", loc, "daily")
         if pattern not in ("daily", "continuous"):
             raise InterventionError(
-                f"{where}.pattern: {pattern!r} is not allowed; use 'daily' or 'continuous'"
+                f"{loc}.pattern: {pattern!r} is not allowed; use 'daily' or 'continuous'"
             )
-        adherence = _number(_field(reg, "adherence", where, 1.0), f"{where}.adherence")
+        adherence = _number(_field(reg, "adherence", loc, 1.0), f"{loc}.adherence")
         if not 0.0 <= adherence <= 1.0:
-            raise InterventionError(f"{where}.adherence: must be in [0, 1], got {adherence}")
+            raise InterventionError(f"{loc}.adherence: must be in [0, 1], got {adherence}")
         if iv.kind == "placebo":
             continue
         if iv.kind == "probiotic":
@@ -419,7 +423,7 @@ def resolve(
             if iv.strain not in slots:
                 if len(slots) == 3:
                     raise InterventionError(
-                        f"{where}.intervention: {iv.strain!r} would be a 4th distinct "
+                        f"{loc}.intervention: {iv.strain!r} would be a 4th distinct "
                         f"probiotic strain; at most 3 are allowed (already: {list(slots)})"
                     )
                 slots[iv.strain] = len(slots) + 1
@@ -440,5 +444,5 @@ def resolve(
                 )
             )
         except ScheduleError as exc:  # pragma: no cover - pre-validated above
-            raise InterventionError(f"{where}: {exc}") from None
+            raise InterventionError(f"{loc}: {exc}") from None
     return exposures, overrides

@@ -17,8 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from gutskin.engine.yamlio import YamlInputError, load_yaml, read_yaml_file
 from gutskin.model.acne import CONFIDENCE_CODES, read_parameters
 
 __all__ = ["STRAIN_PROPERTIES", "Strain", "StrainError", "StrainProperty", "load_strains"]
@@ -209,7 +208,7 @@ def _parse(doc: Any, origin: str, base: Mapping[str, Strain] | None = None) -> d
 def _packaged_library() -> dict[str, Strain]:
     """The packaged library, parsed once per process (strains are frozen records)."""
     text = (resources.files("gutskin.model") / "data" / "strains.yaml").read_text("utf-8")
-    return _parse(yaml.safe_load(text), "strains.yaml")
+    return _parse(load_yaml(text, "strains.yaml"), "strains.yaml")
 
 
 def load_strains(user_file: str | Path | None = None) -> dict[str, Strain]:
@@ -238,10 +237,10 @@ def load_strains(user_file: str | Path | None = None) -> dict[str, Strain]:
         return library
     path = Path(user_file)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = read_yaml_file(path)
     except OSError as exc:
-        raise StrainError(f"cannot read strain file {path}: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise StrainError(f"strain file {path} is not valid YAML: {exc}") from None
+        raise StrainError(f"cannot read strain file {path}: {exc.strerror or exc}") from None
+    except YamlInputError as exc:
+        raise StrainError(f"strain file {exc}") from None
     library.update(_parse(doc, str(path), base=library))
     return library

@@ -206,6 +206,9 @@ def render_html(results: dict[str, Any], figures: dict[str, Path]) -> str:
         ep[ep["endpoint"].isin(["inflammatory", "noninflammatory", "total"])] if len(ep) else ep
     )
     figs = "".join(_img(p, name) for name, p in figures.items())
+    warn_html = "".join(
+        f"<p class='warning'><b>Warning:</b> {esc(w)}</p>" for w in results.get("warnings", [])
+    )
     failures = results.get("solver_failures") or {}
     fail_txt = (", ".join(f"{k}: {v}" for k, v in failures.items())) or "none"
     return f"""<!DOCTYPE html>
@@ -218,6 +221,7 @@ th, td {{ padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: right; }}
 th {{ background: #f3f3f3; }} td:first-child, th:first-child {{ text-align: left; }}
 figure {{ display: inline-block; margin: 0.5em; }} img {{ max-width: 480px; }}
 .note {{ color: #666; font-size: 0.85em; }}
+.warning {{ background: #fff4e5; border-left: 4px solid #e67e22; padding: 0.4em 0.8em; }}
 </style></head><body>
 <h1>In-silico trial: {esc(d.get("title") or d["name"])}</h1>
 <p class="note">gutskin {esc(results["gutskin_version"])} · seed {results["seed"]} ·
@@ -225,6 +229,7 @@ model {esc(d["model"])} · {d["duration_weeks"]:g} weeks · visits at weeks
 {", ".join(f"{w:g}" for w in d["visits_weeks"])} · randomization {esc(d["randomization"]["method"])}
 · missing data: {esc(d["analysis"]["missing"])} · solver failures: {esc(fail_txt)}</p>
 <p class="note">{esc(d.get("reference", ""))}</p>
+{warn_html}
 <h2>Design</h2>
 <table class="design"><tr><th>arm</th><th>description</th><th>regimens</th></tr>{arm_rows}</table>
 <h2>Participant flow (CONSORT-style)</h2>{flow}

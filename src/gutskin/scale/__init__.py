@@ -5,7 +5,7 @@
   this process or as Dask tasks (``scheduler="dask"``).
 - :func:`simulate_chunk` — one chunk, exactly as :func:`gutskin.simulation.simulate`
   would simulate those patients.
-- :mod:`gutskin.scale.commands` — the ``gutskin run`` command.
+- the ``gutskin run`` command lives in :mod:`gutskin.cli.run`.
 
 See ``docs/scale.md``.
 """

@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
 from numpy.typing import NDArray
 
 from gutskin.engine.spec import ModelSpec
+from gutskin.engine.yamlio import YamlInputError, load_yaml
 from gutskin.model.interventions import InterventionError, get_intervention
 from gutskin.model.strains import STRAIN_PROPERTIES, Strain, load_strains
 
@@ -433,9 +433,9 @@ def _rows_from_file(path: Path) -> list[dict[str, Any]]:
             )
         return [dict(r) for r in reader]
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise FactorError(f"factors file {path}: not valid YAML (or use a .csv file)") from None
+        doc = load_yaml(text, str(path))
+    except YamlInputError as exc:
+        raise FactorError(f"factors file {exc} (or use a .csv file)") from None
     if isinstance(doc, Mapping) and "factors" in doc:
         doc = doc["factors"]
     if isinstance(doc, Mapping):

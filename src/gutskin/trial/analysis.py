@@ -88,4 +88,20 @@ def results_dict(result: TrialResult) -> dict[str, Any]:
         "adverse_events": result.adverse_events(),
         "endpoints": endpoints,
         "comparisons": comparisons,
+        "warnings": trial_warnings(result),
     }
+
+
+def trial_warnings(result: TrialResult) -> list[str]:
+    """Plain-language warnings a reader of the results must see (also shown in the report)."""
+    out: list[str] = []
+    design = result.design
+    if len(design.arms) < 2:
+        out.append(
+            f"one-arm trial ({design.arms[0].name}): there is no reference arm, so no "
+            "comparison, p-value or verdict is made; only within-arm summaries are reported"
+        )
+    if result.solver_failures:
+        n = sum(result.solver_failures.values())
+        out.append(f"{n} patient(s) had solver failures and are not observed after baseline")
+    return out

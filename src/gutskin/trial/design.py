@@ -11,10 +11,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from gutskin.scenario import RegimenSpec
+from gutskin.engine.yamlio import YamlInputError, read_yaml_file
+from gutskin.scenario import InputModel, RegimenSpec
 
 __all__ = [
     "ENDPOINTS",
@@ -58,17 +58,21 @@ class DesignError(ValueError):
     """A design file is invalid; the message names the field and what is allowed."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+#: Largest design file accepted (bytes); designs are a few kB.
+MAX_DESIGN_BYTES = 1_000_000
+
+
+class _Strict(InputModel):
+    """Unknown keys, NaN/inf and booleans given as numbers are refused."""
 
 
 class Arm(_Strict):
     """One arm: a name and the regimens its patients receive (empty = no intervention)."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=64)
     regimens: list[RegimenSpec] = Field(default_factory=list)
     ratio: int = Field(default=1, ge=1, le=10)
-    description: str = ""
+    description: str = Field(default="", max_length=2000)
 
 
 class Range(_Strict):
@@ -199,9 +203,9 @@ class Analysis(_Strict):
 class Design(_Strict):
     """A complete in-silico trial design."""
 
-    name: str = Field(min_length=1)
-    title: str = ""
-    reference: str = ""
+    name: str = Field(min_length=1, max_length=100)
+    title: str = Field(default="", max_length=1000)
+    reference: str = Field(default="", max_length=2000)
     model: str = "acne"
     sample_size: int = Field(ge=2)
     duration_weeks: float = Field(gt=0, le=260)
@@ -247,6 +251,13 @@ class Design(_Strict):
         for e in self.endpoints:
             if e not in ENDPOINTS:
                 raise ValueError(f"endpoints: unknown endpoint {e!r}; allowed: {list(ENDPOINTS)}")
+        block = self.randomization.block_size
+        unit = sum(a.ratio for a in self.arms)
+        if block is not None and self.randomization.method != "simple" and block % unit:
+            raise ValueError(
+                f"randomization.block_size: {block} is not a multiple of the sum of the arm "
+                f"ratios ({unit}); use {unit}, {2 * unit}, {3 * unit}, ..."
+            )
         ref = self.analysis.reference_arm
         if ref is not None and ref not in names:
             raise ValueError(f"analysis.reference_arm {ref!r} is not an arm; arms are {names}")
@@ -287,9 +298,27 @@ def parse_design(data: Any, where: str = "design") -> Design:
     if not isinstance(data, dict):
         raise DesignError(f"{where}: expected a mapping of design fields at the top level")
     try:
-        return Design.model_validate(data)
+        design = Design.model_validate(data)
     except ValidationError as exc:
         raise DesignError(_format(exc, where)) from None
+    _check_regimens(design, where)
+    return design
+
+
+def _check_regimens(design: Design, where: str) -> None:
+    """Resolve every arm's regimens now, so a bad dose is named before anything runs."""
+    from gutskin.model.interventions import InterventionError, resolve
+
+    days = design.duration_weeks * 7.0
+    for k, arm in enumerate(design.arms):
+        regs = [
+            {**r.model_dump(), "stop_day": r.stop_day if r.stop_day is not None else days}
+            for r in arm.regimens
+        ]
+        try:
+            resolve(regs, where=f"arms.{k}.regimens")
+        except InterventionError as exc:
+            raise DesignError(f"{where}: {exc}") from None
 
 
 def builtin_designs() -> dict[str, Path]:
@@ -311,11 +340,9 @@ def load_design(name_or_path: str | Path) -> Design:
                 f"({', '.join(sorted(builtins))})"
             )
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        raise DesignError(f"{path}: malformed YAML{line}") from None
+        data = read_yaml_file(path, max_bytes=MAX_DESIGN_BYTES)
+    except YamlInputError as exc:
+        raise DesignError(str(exc)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DesignError(f"{path}: cannot read design file ({exc})") from None
     design = parse_design(data, where=str(path))

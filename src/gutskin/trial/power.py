@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gutskin.engine.options import SolverOptions
 from gutskin.engine.random import derived_seed
 from gutskin.trial.design import Design, DesignError
 from gutskin.trial.result import TrialResult
@@ -60,10 +61,12 @@ def _init_worker() -> None:
     numba.set_num_threads(1)
 
 
-def _replicate(big: Design, grid: list[int], seed: int, r: int) -> list[dict[str, Any]]:
+def _replicate(
+    big: Design, grid: list[int], seed: int, r: int, solver: SolverOptions | None = None
+) -> list[dict[str, Any]]:
     from gutskin.trial.analysis import analyse_trial
 
-    full = run_trial(big, seed=replicate_seed(seed, r), analyse=False)
+    full = run_trial(big, seed=replicate_seed(seed, r), analyse=False, solver=solver)
     rows: list[dict[str, Any]] = []
     for n in grid:
         sub = analyse_trial(_subset(full, n))
@@ -81,6 +84,7 @@ def power_curve(
     replicates: int,
     seed: int = 0,
     workers: int | None = None,
+    solver: SolverOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Power of each planned comparison at each total sample size.
@@ -111,13 +115,15 @@ def power_curve(
     n_workers = _workers(workers, replicates)
     if n_workers == 1:
         for r in range(replicates):
-            rows.extend(_replicate(big, grid, seed, r))
+            rows.extend(_replicate(big, grid, seed, r, solver))
             if progress:
                 progress(r + 1, replicates)
     else:
         ctx = mp.get_context("spawn")
         with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker) as pool:
-            futures = [pool.submit(_replicate, big, grid, seed, r) for r in range(replicates)]
+            futures = [
+                pool.submit(_replicate, big, grid, seed, r, solver) for r in range(replicates)
+            ]
             for done, _fut in enumerate(as_completed(futures), start=1):
                 if progress:
                     progress(done, replicates)

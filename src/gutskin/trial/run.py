@@ -443,7 +443,18 @@ def _table_population(design: Design, spec: ModelSpec, seed: int) -> Any:
             spec=spec,
         )
     except TableError as exc:
-        raise DesignError(f"population.from_table: {exc}") from None
+        # the reader's messages name CLI flags; in a design they are fields of from_table
+        msg = str(exc)
+        for flag, fld in (
+            ("--where", "where"),
+            ("--depth", "depth"),
+            ("--metadata", "metadata"),
+            ("--drop-empty", "drop_empty: true"),
+            ("--normalise", "normalise"),
+            ("--taxonomy", "taxonomy"),
+        ):
+            msg = msg.replace(flag, fld)
+        raise DesignError(f"population.from_table: {msg}") from None
 
 
 def _adherence(design: Design, idx: NDArray[np.int64], seed: int) -> NDArray[np.float64]:

@@ -1,0 +1,204 @@
+"""A table of hostile and mistaken inputs across the commands.
+
+Every case must: exit 2, print exactly one ``gutskin: error:`` line and no traceback,
+write nothing (the work folder holds exactly what it held before), and leave the
+user's own files byte for byte as they were.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from gutskin.cli import main
+from gutskin.trial.design import builtin_designs
+
+SIM = ["simulate", "--scenario", "placeholder-untreated", "--patients", "2", "--days", "3"]
+TRIAL_DESIGN = builtin_designs()["probiotic12wk"].read_text()
+
+
+def _design(text_old: str, text_new: str) -> str:
+    assert text_old in TRIAL_DESIGN, text_old
+    return TRIAL_DESIGN.replace(text_old, text_new, 1)
+
+
+def _qza_bomb() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("u1/metadata.yaml", "uuid: u1\ntype: FeatureTable[Frequency]\nformat: X\n")
+        zf.writestr("u1/data/feature-table.biom", b"\0" * (20 << 20))  # ~20 kB stored
+    return buf.getvalue()
+
+
+FILES: dict[str, str | bytes] = {
+    "keep.txt": "the user's own notes\n",
+    "user/notes.md": "do not touch\n",
+    "a_file": "x",
+    "malformed.yaml": "model: acne\nexposures: [unclosed\n",
+    "dup.yaml": "model: placeholder\nmodel: acne\n",
+    "big.yaml": "model: placeholder\ndescription: " + "x" * 2_100_000 + "\n",
+    "trial_as_scenario.yaml": TRIAL_DESIGN,
+    "d_dup.yaml": _design("sample_size: 200", "sample_size: 200\nsample_size: 100"),
+    "d_block.yaml": _design(
+        "randomization: {method: stratified, strata: [sex]}",
+        "randomization: {method: block, block_size: 3}",
+    ),
+    "d_nan_dose.yaml": _design("dose: 1.0e9", "dose: .nan"),
+    "d_neg_dose.yaml": _design("dose: 1.0e9", "dose: -5"),
+    "d_huge_dose.yaml": _design("dose: 1.0e9", "dose: 1.0e30"),
+    "d_inf_weeks.yaml": _design("duration_weeks: 12", "duration_weeks: .inf"),
+    "d_bool_n.yaml": _design("sample_size: 200", "sample_size: true"),
+    "d_extra.yaml": _design("sample_size: 200", "sample_size: 200\nsampel_size: 3"),
+    "d_long_title.yaml": _design("title: ", "title: " + "T" * 3000 + " "),
+    "d_one_visit_late.yaml": _design("visits_weeks: [0, 2, 4, 8, 12]", "visits_weeks: [0, 20]"),
+    "d_too_big.yaml": TRIAL_DESIGN + "# " + "y" * 1_100_000 + "\n",
+    "d_not_mapping.yaml": "- just\n- a list\n",
+    "empty.tsv": "",
+    "not_zip.qza": "#OTU ID\ts1\nf1\t3\n",
+    "bomb.qza": _qza_bomb(),
+    "strains_bad.yaml": "strains:\n  X: {name: [unclosed\n",
+    "strains_dup.yaml": "strains:\n  LS03: {default_dose: 1}\n  LS03: {default_dose: 2}\n",
+    "model.xml": "<my own model/>",
+}
+
+OUT = ["--out", "{d}/out"]
+
+CASES: list[tuple[str, list[str], str]] = [
+    # --- simulate: options validated where they are parsed, naming the option
+    ("sim-rtol-0", [*SIM, "--rtol", "0", *OUT], "--rtol"),
+    ("sim-rtol-neg", [*SIM, "--rtol", "-1e-6", *OUT], "--rtol"),
+    ("sim-rtol-nan", [*SIM, "--rtol", "nan", *OUT], "--rtol must be a finite number"),
+    ("sim-rtol-10", [*SIM, "--rtol", "10", *OUT], "--rtol must be in"),
+    ("sim-rtol-tiny", [*SIM, "--rtol", "1e-30", *OUT], "--rtol must be in"),
+    ("sim-atol-0", [*SIM, "--atol", "0", *OUT], "--atol"),
+    ("sim-atol-inf", [*SIM, "--atol", "inf", *OUT], "--atol must be a finite number"),
+    ("sim-chunk-0", [*SIM, "--chunk-size", "0", *OUT], "--chunk-size"),
+    ("sim-chunk-neg", [*SIM, "--chunk-size", "-3", *OUT], "--chunk-size"),
+    ("sim-seed-neg", [*SIM, "--seed", "-1", *OUT], "--seed must be an integer"),
+    ("sim-seed-huge", [*SIM, "--seed", str(2**64), *OUT], "--seed"),
+    ("sim-patients-0", [*SIM, "--patients", "0", *OUT], "--patients"),
+    ("sim-patients-huge", [*SIM, "--patients", "10000000", *OUT], "gutskin run"),
+    ("sim-days-0", [*SIM, "--days", "0", *OUT], "--days"),
+    ("sim-days-inf", [*SIM, "--days", "inf", *OUT], "--days must be a finite number"),
+    ("sim-days-nan", [*SIM, "--days", "nan", *OUT], "--days must be a finite number"),
+    ("sim-days-huge", [*SIM, "--days", "1e7", *OUT], "--days must be in"),
+    ("sim-days-text", [*SIM, "--days", "abc", *OUT], "--days"),
+    ("sim-method", [*SIM, "--method", "euler", *OUT], "--method"),
+    ("sim-unknown-scenario", ["simulate", "--scenario", "nope", *OUT], "nope"),
+    (
+        "sim-both",
+        ["simulate", "--scenario", "acne-ls03", "--design", "{d}/dup.yaml", *OUT],
+        "not both",
+    ),
+    ("sim-missing-file", ["simulate", "--design", "{d}/missing.yaml", *OUT], "missing.yaml"),
+    ("sim-malformed", ["simulate", "--design", "{d}/malformed.yaml", *OUT], "malformed YAML: line"),
+    ("sim-dup-key", ["simulate", "--design", "{d}/dup.yaml", *OUT], "duplicate key 'model'"),
+    ("sim-big-file", ["simulate", "--design", "{d}/big.yaml", *OUT], "refused"),
+    (
+        "sim-trial-design",
+        ["simulate", "--design", "{d}/trial_as_scenario.yaml", *OUT],
+        "gutskin trial",
+    ),
+    ("sim-out-user-folder", [*SIM, "--out", "{d}/user"], "not empty"),
+    ("sim-out-user-overwrite", [*SIM, "--out", "{d}/user", "--overwrite"], "not empty"),
+    ("sim-out-is-file", [*SIM, "--out", "{d}/a_file"], "is a file"),
+    ("sim-out-below-file", [*SIM, "--out", "{d}/a_file/sub"], "is a file, not a folder"),
+    ("sim-out-cwd", [*SIM, "--out", "."], "not empty"),
+    ("sim-unknown-option", [*SIM, "--bogus", "1", *OUT], "--bogus"),
+    # --- trial
+    ("trial-seed-neg", ["trial", "rinaldi2022", "--seed", "-1", *OUT], "--seed must be an integer"),
+    ("trial-unknown", ["trial", "no-such-design", *OUT], "neither a file nor a built-in"),
+    ("trial-malformed", ["trial", "{d}/malformed.yaml", *OUT], "malformed YAML"),
+    ("trial-dup-key", ["trial", "{d}/d_dup.yaml", *OUT], "duplicate key 'sample_size'"),
+    ("trial-block-size", ["trial", "{d}/d_block.yaml", *OUT], "block_size: 3 is not a multiple"),
+    ("trial-nan-dose", ["trial", "{d}/d_nan_dose.yaml", *OUT], "finite number"),
+    ("trial-neg-dose", ["trial", "{d}/d_neg_dose.yaml", *OUT], "arms.1.regimens.0.dose"),
+    ("trial-huge-dose", ["trial", "{d}/d_huge_dose.yaml", *OUT], "arms.1.regimens.0.dose"),
+    ("trial-inf-weeks", ["trial", "{d}/d_inf_weeks.yaml", *OUT], "finite number"),
+    ("trial-bool-n", ["trial", "{d}/d_bool_n.yaml", *OUT], "sample_size"),
+    ("trial-extra-key", ["trial", "{d}/d_extra.yaml", *OUT], "sampel_size"),
+    ("trial-long-title", ["trial", "{d}/d_long_title.yaml", *OUT], "title"),
+    ("trial-late-visit", ["trial", "{d}/d_one_visit_late.yaml", *OUT], "after the end"),
+    ("trial-file-too-big", ["trial", "{d}/d_too_big.yaml", *OUT], "refused"),
+    ("trial-not-mapping", ["trial", "{d}/d_not_mapping.yaml", *OUT], "mapping"),
+    ("trial-rtol-0", ["trial", "rinaldi2022", "--rtol", "0", *OUT], "--rtol"),
+    ("trial-atol-nan", ["trial", "rinaldi2022", "--atol", "nan", *OUT], "--atol"),
+    ("trial-out-user", ["trial", "rinaldi2022", "--out", "{d}/user"], "not empty"),
+    ("trial-out-cwd", ["trial", "rinaldi2022", "--out", "."], "not empty"),
+    # --- power
+    ("power-n-huge", ["power", "probiotic12wk", "--n", "1000000000", *OUT], "--n must be in"),
+    ("power-n-small", ["power", "probiotic12wk", "--n", "1", *OUT], "--n"),
+    ("power-n-text", ["power", "probiotic12wk", "--n", "abc", *OUT], "--n"),
+    ("power-replicates-0", ["power", "probiotic12wk", "--replicates", "0", *OUT], "--replicates"),
+    ("power-target-big", ["power", "probiotic12wk", "--target", "1.5", *OUT], "--target"),
+    ("power-target-nan", ["power", "probiotic12wk", "--target", "nan", *OUT], "--target"),
+    ("power-workers-0", ["power", "probiotic12wk", "--workers", "0", *OUT], "--workers"),
+    ("power-seed-neg", ["power", "probiotic12wk", "--seed", "-1", *OUT], "--seed"),
+    ("power-unknown", ["power", "nope", *OUT], "neither a file nor a built-in"),
+    ("power-out-user", ["power", "probiotic12wk", "--out", "{d}/user"], "not empty"),
+    # --- profile (microbiome tables)
+    ("profile-not-zip-qza", ["profile", "{d}/not_zip.qza", *OUT], "must be a zip archive"),
+    ("profile-zip-bomb", ["profile", "{d}/bomb.qza", *OUT], "refused"),
+    ("profile-missing", ["profile", "{d}/none.tsv", *OUT], "no such"),
+    ("profile-empty", ["profile", "{d}/empty.tsv", *OUT], "empty"),
+    # --- strains, params, designs, export
+    ("strains-malformed", ["strains", "--file", "{d}/strains_bad.yaml"], "malformed YAML"),
+    ("strains-dup", ["strains", "--file", "{d}/strains_dup.yaml"], "duplicate key 'LS03'"),
+    ("strains-missing", ["strains", "--file", "{d}/none.yaml"], "cannot read"),
+    ("params-format", ["params", "--format", "xml"], "--format"),
+    ("designs-show-unknown", ["designs", "show", "nope"], "unknown design"),
+    ("export-sbml-existing", ["export", "sbml", "--out", "{d}/model.xml"], "--overwrite"),
+    ("export-sbml-folder", ["export", "sbml", "--out", "{d}/user"], "is a folder"),
+    ("export-petab-user", ["export", "petab", "--out", "{d}/user"], "not empty"),
+    # --- sensitivity
+    ("sens-method", ["sensitivity", "--method", "nope", "--outcome", "papules", *OUT], "nope"),
+    ("sens-seed", ["sensitivity", "--outcome", "papules", "--seed", "-1", *OUT], "--seed"),
+    ("sens-rtol", ["sensitivity", "--outcome", "papules", "--rtol", "0", *OUT], "--rtol"),
+    ("sens-out-user", ["sensitivity", "--outcome", "papules", "--out", "{d}/user"], "not empty"),
+]
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    } | {p.relative_to(folder).as_posix() + "/": b"" for p in folder.rglob("*") if p.is_dir()}
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    d = tmp_path / "work"
+    for name, content in FILES.items():
+        p = d / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            p.write_bytes(content)
+        else:
+            p.write_text(content)
+    monkeypatch.chdir(d)
+    return d
+
+
+def test_the_table_is_large_enough():
+    assert len(CASES) >= 60
+    assert len({c[0] for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize(("name", "args", "expect"), CASES, ids=[c[0] for c in CASES])
+def test_hostile_input_is_refused_cleanly(work, capsys, name, args, expect):
+    before = _snapshot(work)
+    argv = [a.replace("{d}", str(work)) for a in args]
+    rc = main(argv)
+    captured = capsys.readouterr()
+    err_lines = [ln for ln in captured.err.splitlines() if ln.strip()]
+    assert rc == 2, (name, captured.err)
+    assert "Traceback" not in captured.err + captured.out
+    errors = [ln for ln in err_lines if ln.startswith("gutskin: error:")]
+    assert len(errors) == 1, (name, err_lines)
+    assert expect in errors[0], (name, errors[0])
+    assert _snapshot(work) == before, f"{name}: the work folder changed"
+    assert not list(work.parent.glob(".*partial*")), name
