@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from gutskin.calibrate.validate import FITTED_DEFAULT, digest_line, input_digests
 
 DOC = Path(__file__).parents[2] / "docs" / "validation.md"
@@ -25,3 +27,20 @@ def test_digests_change_with_the_file(tmp_path):
     two = input_digests(f, None)
     assert one["targets"] != two["targets"] and one["parameters.csv"] == two["parameters.csv"]
     assert one["fitted"] == "none"
+
+
+@pytest.mark.slow
+def test_validation_replicates_do_not_depend_on_worker_count():
+    from gutskin.calibrate.targets import load_targets
+    from gutskin.calibrate.validate import FITTED_DEFAULT, load_fitted, run_validation
+
+    ts = load_targets()
+    values, _ = load_fitted(FITTED_DEFAULT)
+    kw = {"replicates": 1, "rinaldi_replicates": 3, "seed": 5}
+    one = run_validation(ts, values, workers=1, **kw)
+    two = run_validation(ts, values, workers=2, **kw)
+    assert one.keys() == two.keys()
+    for k in one:
+        assert repr(one[k]) == repr(two[k]), k
+    rin = [t.id for t in ts.targets if t.options.get("design") == "rinaldi2022"]
+    assert rin and all(len(one[k]) == 3 for k in rin)

@@ -166,6 +166,25 @@ def check_targets(ts: TargetSet, reps: Mapping[str, list[Any]]) -> list[TargetCh
     return out
 
 
+def _validation_replicate(
+    ts: TargetSet, values: Mapping[str, float] | None, seed: int, r: int, rinaldi_only: bool
+) -> dict[str, Any]:
+    from gutskin.trial.power import replicate_seed
+
+    rin = None
+    if rinaldi_only:
+        rin = [
+            t for t in ts.targets if t.simulator == "trial" and t.options["design"] == "rinaldi2022"
+        ]
+    return dict(evaluate(ts, values, seed=replicate_seed(seed, r), targets=rin, scale="validate"))
+
+
+def _init_worker() -> None:
+    import numba
+
+    numba.set_num_threads(1)
+
+
 def run_validation(
     ts: TargetSet,
     values: Mapping[str, float] | None,
@@ -173,31 +192,50 @@ def run_validation(
     replicates: int = 20,
     rinaldi_replicates: int = 200,
     seed: int = 0,
+    workers: int | None = 1,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, list[Any]]:
     """Replicate simulations of every target; Rinaldi targets get ``rinaldi_replicates``.
+
+    Replicates run in ``workers`` processes (None: one per core; numba single-threaded in
+    each) and are collected in replicate order, so results do not depend on ``workers``.
 
     Returns
     -------
     dict
         Target id -> list of per-replicate simulated values.
     """
-    from gutskin.trial.power import replicate_seed
+    import multiprocessing as mp
+    import os
+    from concurrent.futures import ProcessPoolExecutor
 
+    jobs = [(r, False) for r in range(replicates)] + [
+        (r, True) for r in range(replicates, max(replicates, rinaldi_replicates))
+    ]
+    n_workers = max(1, min(len(jobs), (os.cpu_count() or 1) if workers is None else workers))
     reps: dict[str, list[Any]] = {t.id: [] for t in ts.targets}
-    for r in range(replicates):
-        sim = evaluate(ts, values, seed=replicate_seed(seed, r), scale="validate")
-        for k, v in sim.items():
-            reps[k].append(v)
-        if progress:
-            progress(f"replicate {r + 1}/{replicates}")
-    rin = [t for t in ts.targets if t.simulator == "trial" and t.options["design"] == "rinaldi2022"]
-    for r in range(replicates, max(replicates, rinaldi_replicates)):
-        sim = evaluate(ts, values, seed=replicate_seed(seed, r), targets=rin, scale="validate")
-        for k, v in sim.items():
-            reps[k].append(v)
-        if progress and (r + 1) % 20 == 0:
-            progress(f"rinaldi replicate {r + 1}/{rinaldi_replicates}")
+
+    def report(done: int) -> None:
+        if progress and (done <= replicates or done % 20 == 0 or done == len(jobs)):
+            progress(f"replicate {done}/{len(jobs)}")
+
+    results: list[dict[str, Any]] = []
+    if n_workers == 1:
+        for k, (r, rin) in enumerate(jobs, start=1):
+            results.append(_validation_replicate(ts, values, seed, r, rin))
+            report(k)
+    else:
+        ctx = mp.get_context("spawn")
+        with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker) as pool:
+            futures = [
+                pool.submit(_validation_replicate, ts, values, seed, r, rin) for r, rin in jobs
+            ]
+            for k, fut in enumerate(futures, start=1):
+                results.append(fut.result())  # in replicate order
+                report(k)
+    for sim in results:
+        for key, v in sim.items():
+            reps[key].append(v)
     return reps
 
 
@@ -468,6 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--replicates", type=int, default=20)
     ap.add_argument("--rinaldi-replicates", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=None, help="processes (default: per core)")
     ap.add_argument("--docs", type=Path, default=Path("docs"))
     a = ap.parse_args(argv)
     if a.replicates < 1 or a.rinaldi_replicates < 0:
@@ -481,6 +520,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         replicates=a.replicates,
         rinaldi_replicates=a.rinaldi_replicates,
         seed=a.seed,
+        workers=a.workers,
         progress=lambda s: print(s, flush=True),
     )
     checks = check_targets(ts, reps)
