@@ -25,7 +25,7 @@ READY_TIMEOUT = 600  # a cold kernel cache compiles the model first
 
 @pytest.fixture(scope="module")
 def client():
-    with TestClient(create_app(max_pending=2)) as c:
+    with TestClient(create_app(max_pending=2), base_url="http://127.0.0.1:8765") as c:
         end = time.monotonic() + READY_TIMEOUT
         while not c.get("/api/health").json()["ready"]:
             assert time.monotonic() < end, "model did not load"

@@ -44,8 +44,24 @@ def explore(
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on (default: this machine only).")
     ] = "127.0.0.1",
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            help="Another name this server may be reached by (Host header; repeatable). "
+            "Loopback names and --host are always allowed.",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the web explorer (model, patients, quick trials) on a local web page."""
+    """Serve the web explorer (model, patients, quick trials) on a local web page.
+
+    Requests whose Host is not a loopback name, --host or an --allow-host name, and
+    requests from another web origin, are refused (DNS rebinding, cross-site requests).
+    """
+    extra = [h.strip() for h in allow_host or []]
+    for name in extra:
+        if not name or any(c in name for c in "/@?# "):
+            raise UserError(f"--allow-host: give a host name or address, got {name!r}")
     sock = bind_socket(host, port)
     import uvicorn
 
@@ -57,7 +73,8 @@ def explore(
         f"gutskin explorer on http://{shown}:{actual}/ (the first start compiles the "
         "model, about a minute; Ctrl+C stops)"
     )
-    config = uvicorn.Config(create_app(), log_level="warning", lifespan="on")
+    app = create_app(allowed_hosts=[host, *extra])
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])

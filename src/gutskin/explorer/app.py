@@ -13,9 +13,27 @@ Endpoints (all JSON unless noted)::
     GET    /api/jobs/{id}/files/{f}   a job's figure or download (design.yaml, results.json, ...)
 
 Every input is bounded and validated here, before a job is queued: a bad request gets
-HTTP 422 with ``{"error": message, "field": name}``; a full queue gets 429.  Jobs run
-one at a time on a worker thread (:mod:`gutskin.explorer.jobs`), report progress and
-can be cancelled.
+HTTP 422 with ``{"error": message, "field": name}``; a full queue gets 429.  Numbers are
+read strictly: a boolean is not a number, a string is not a number, a fraction is not an
+integer, and NaN/Infinity are refused ("must be a finite number").  Jobs run one at a
+time on a worker thread (:mod:`gutskin.explorer.jobs`), report progress and can be
+cancelled.
+
+Every request, on every route, first passes :class:`RequestGuard` (the server listens
+on this machine and must not be driven by the web pages its user visits):
+
+* ``Host`` must be a loopback name (``127.0.0.1``, ``localhost``, ``[::1]``, any port)
+  or the ``--host``/``--allow-host`` the server was started with, else 421: a DNS
+  rebinding page (``evil.example`` resolving to 127.0.0.1) cannot read results;
+* an ``Origin`` header, when present, must be this server's own origin (scheme http or
+  https, the same host and port as ``Host``), else 403: no cross-site page can queue
+  or cancel jobs (no Origin: a non-browser client, accepted);
+* a POST body must be ``application/json`` (else 415), so a cross-site form or
+  ``text/plain`` fetch cannot even be sent without a CORS preflight, which this server
+  never grants;
+* a body is at most ``LIMITS["body_bytes"]``: a larger ``Content-Length`` is refused
+  (413) before anything is read, and a body without one (chunked) is read piece by
+  piece and refused as soon as it passes the cap.
 
 The app holds no model or statistics logic: simulations go through
 :func:`gutskin.simulation.simulate`, trials through
@@ -34,16 +52,27 @@ import json
 import math
 import re
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gutskin import __version__
 from gutskin.engine.spec import ModelSpec
@@ -53,7 +82,9 @@ from gutskin.scenario import SCENARIOS, RegimenSpec, Scenario
 __all__ = [
     "BASELINE_CONTROLS",
     "LIMITS",
+    "LOOPBACK_HOSTS",
     "ApiError",
+    "RequestGuard",
     "SimulateRequest",
     "TrialRequest",
     "create_app",
@@ -116,7 +147,7 @@ class SimulateRequest(BaseModel):
     nominal parameters are the female ones.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
     mode: Literal["population", "typical"] = "population"
     sex: Literal["F", "M"] = "F"
     patients: int = Field(default=100, ge=1, le=LIMITS["patients"])
@@ -130,16 +161,21 @@ class SimulateRequest(BaseModel):
 class ArmRequest(BaseModel):
     """One trial arm: a name and its regimens (empty: no intervention)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
     name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.+\-]*$")
     regimens: list[RegimenSpec] = Field(default_factory=list, max_length=LIMITS["regimens"])
 
 
 class TrialRequest(BaseModel):
-    """Body of ``POST /api/trial``: a quick parallel-group trial."""
+    """Body of ``POST /api/trial``: a quick parallel-group trial.
 
-    model_config = ConfigDict(extra="forbid")
-    arms: list[ArmRequest] = Field(min_length=LIMITS["arms_min"], max_length=LIMITS["arms_max"])
+    Two to four arms: the explorer compares every arm with the first (control) arm, so a
+    one-arm trial has nothing to compare and is refused here (``gutskin trial`` runs
+    one-arm designs, with a warning).
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+    arms: list[ArmRequest]
     n_per_arm: int = Field(default=30, ge=2, le=LIMITS["n_per_arm"])
     duration_weeks: float = Field(default=12.0, ge=1, le=LIMITS["duration_weeks"])
     seed: int = Field(default=0, ge=0, le=2**32 - 1)
@@ -149,6 +185,20 @@ class TrialRequest(BaseModel):
     age_max: float = Field(default=40.0, ge=0, le=100)
     iga_min: int = Field(default=2, ge=0, le=4)
     iga_max: int = Field(default=3, ge=0, le=4)
+
+    @field_validator("arms")
+    @classmethod
+    def _arm_count(cls, arms: list[ArmRequest]) -> list[ArmRequest]:
+        lo, hi = LIMITS["arms_min"], LIMITS["arms_max"]
+        if len(arms) < lo:
+            raise ValueError(
+                f"needs {lo} to {hi} arms, got {len(arms)}: the explorer compares each arm "
+                "with the first (control) arm, so a one-arm trial has no comparison; run "
+                "one-arm designs with `gutskin trial DESIGN.yaml`"
+            )
+        if len(arms) > hi:
+            raise ValueError(f"at most {hi} arms, got {len(arms)}")
+        return arms
 
     @model_validator(mode="after")
     def _ordered(self) -> TrialRequest:
@@ -171,17 +221,41 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
+#: What a field of each pydantic type error allows (strict mode: no coercion).
+_TYPE_MESSAGES = {
+    "int_type": "must be a whole number (a JSON integer; not a boolean, string or fraction)",
+    "int_from_float": "must be a whole number (a JSON integer, not a fraction)",
+    "float_type": "must be a number (not a boolean or a string)",
+    "finite_number": "must be a finite number",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+}
+
+#: A validator message that names its own field (``"age_max: ..."``, ``"dose: ..."``).
+_NAMED = re.compile(r"^([A-Za-z_]\w*(?:\[\d+\])?(?:\.[A-Za-z_]\w*)*): ")
+
+
 def _parse(model: type[BaseModel], data: Any) -> Any:
+    """Validate ``data`` strictly (no type coercion); errors name the field."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, strict=True)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = _loc(tuple(err["loc"]))
         msg = err["msg"].removeprefix("Value error, ")
-        if not field:
-            m = re.match(r"^(age_max|iga_max|arms\[\d+\]\.name): ", msg)
+        if err["type"] in _TYPE_MESSAGES:
+            value = err.get("input")
+            shown = json.dumps(value) if isinstance(value, bool | int | float | str) else None
+            msg = _TYPE_MESSAGES[err["type"]] + (f", got {shown}" if shown else "")
+        else:
+            m = _NAMED.match(msg)
             if m:
-                field, msg = m.group(1), msg[m.end() :]
+                name = m.group(1)
+                field = f"{field}.{name}" if field and not name.startswith(field) else name
+                msg = msg[m.end() :]
         raise ApiError(f"{field or 'body'}: {msg}", field or None) from None
 
 
@@ -547,17 +621,144 @@ def _error(exc: ApiError) -> JSONResponse:
     return JSONResponse({"error": exc.message, "field": exc.field}, status_code=exc.status)
 
 
+def _too_large() -> ApiError:
+    return ApiError(f"request body over {LIMITS['body_bytes']} bytes", None, 413)
+
+
 async def _body(request: Request) -> Any:
-    raw = await request.body()
-    if len(raw) > LIMITS["body_bytes"]:
-        raise ApiError(f"request body over {LIMITS['body_bytes']} bytes", None, 413)
+    """The JSON object of a request body, read piece by piece and never past the cap.
+
+    A declared ``Content-Length`` over the cap was already refused by
+    :class:`RequestGuard`; this catches bodies without one (chunked) and bodies longer
+    than they declared.
+    """
+    cap = LIMITS["body_bytes"]
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > cap:
+            raise _too_large()
+        parts.append(part)
+    raw = b"".join(parts)
     try:
         data = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError("request body is not valid JSON", None, 400) from None
     if not isinstance(data, dict):
         raise ApiError("request body must be a JSON object", None, 422)
     return data
+
+
+# ---------------------------------------------------------------------- request guard
+#: Host names always accepted (with any port): this machine's loopback names.
+LOOPBACK_HOSTS: frozenset[str] = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_PORT = re.compile(r"^\d{1,5}$")
+
+
+def normalise_host(name: str) -> str:
+    """A host name as it appears in a ``Host`` header: lower case, IPv6 in brackets."""
+    name = name.strip().lower().rstrip(".")
+    if ":" in name and not name.startswith("["):
+        name = f"[{name}]"
+    return name
+
+
+def _split_netloc(netloc: str) -> tuple[str, str] | None:
+    """``(host, port)`` of ``host[:port]`` (port ``""`` if absent); None if malformed."""
+    netloc = netloc.strip().lower()
+    if netloc.startswith("["):
+        end = netloc.find("]")
+        if end < 0:
+            return None
+        host, rest = netloc[: end + 1], netloc[end + 1 :]
+    else:
+        host, sep, port = netloc.partition(":")
+        rest = sep + port
+    if rest and not (rest.startswith(":") and _PORT.match(rest[1:])):
+        return None
+    if not host or any(c in host for c in "/@?# \t\\"):
+        return None
+    return host.rstrip("."), rest[1:]
+
+
+class RequestGuard:
+    """ASGI middleware: Host, Origin, Content-Type and Content-Length checks on every route.
+
+    See the module docstring for the rules.  Refusals are JSON ``{"error", "field"}``
+    with 421 (Host), 403 (Origin), 415 (Content-Type), 413 (size) or 400 (a malformed
+    header).
+    """
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str] = ()) -> None:
+        self.app = app
+        self.allowed = LOOPBACK_HOSTS | {normalise_host(h) for h in allowed_hosts if h.strip()}
+
+    def check(self, method: str, headers: Headers) -> ApiError | None:
+        """The refusal of a request with these headers, or None if it may pass."""
+        allowed = ", ".join(sorted(self.allowed))
+        host_header = headers.get("host")
+        if host_header is None:
+            return ApiError(f"Host header missing; allowed hosts: {allowed}", "Host", 421)
+        parts = _split_netloc(host_header)
+        if parts is None or parts[0] not in self.allowed:
+            return ApiError(
+                f"Host {host_header[:100]!r} is not served here; allowed hosts: {allowed} "
+                "(any port; start with --host or --allow-host to add one)",
+                "Host",
+                421,
+            )
+        origin = headers.get("origin")
+        if origin is not None:
+            o = urlsplit(origin.strip()) if origin.strip().lower() != "null" else None
+            o_parts = _split_netloc(o.netloc) if o and o.scheme in ("http", "https") else None
+            default = {"http": "80", "https": "443"}.get(o.scheme if o else "", "")
+            if (
+                o_parts is None
+                or o is None
+                or o.path not in ("", "/")
+                or o_parts[0] != parts[0]
+                or (o_parts[1] or default) != (parts[1] or default)
+            ):
+                return ApiError(
+                    f"cross-origin request refused: Origin {origin[:100]!r} is not this "
+                    f"server ({host_header[:100]}); use the explorer page itself",
+                    "Origin",
+                    403,
+                )
+        if method in _BODY_METHODS:
+            ctype = headers.get("content-type", "")
+            media = ctype.split(";", 1)[0].strip().lower()
+            if media != "application/json":
+                shown = repr(ctype[:100]) if ctype else "none"
+                return ApiError(
+                    f"Content-Type must be application/json, got {shown}", "Content-Type", 415
+                )
+        length = headers.get("content-length")
+        if length is not None:
+            if not length.strip().isdigit():
+                return ApiError(
+                    f"Content-Length must be a whole number of bytes, got {length[:40]!r}",
+                    "Content-Length",
+                    400,
+                )
+            if int(length) > LIMITS["body_bytes"]:
+                return _too_large()
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        refusal = self.check(scope.get("method", "GET"), Headers(scope=scope))
+        if refusal is None:
+            await self.app(scope, receive, send)
+        elif scope["type"] == "http":
+            await _error(refusal)(scope, receive, send)
+        else:  # pragma: no cover - no websocket routes
+            await send({"type": "websocket.close", "code": 1008})
 
 
 def _jobs(request: Request) -> JobManager:
@@ -674,7 +875,11 @@ async def job_file(request: Request) -> Response:
 
 
 def create_app(
-    *, max_pending: int = LIMITS["max_pending_jobs"], warm_up: bool = True, keep: int = 40
+    *,
+    max_pending: int = LIMITS["max_pending_jobs"],
+    warm_up: bool = True,
+    keep: int = 40,
+    allowed_hosts: Iterable[str] = (),
 ) -> Starlette:
     """The explorer as an ASGI app.
 
@@ -687,6 +892,9 @@ def create_app(
         first run is fast; ``/api/health`` reports ``ready`` once done.
     keep : int
         Finished jobs kept for polling and downloads.
+    allowed_hosts : iterable of str
+        Host names accepted in the ``Host`` header besides :data:`LOOPBACK_HOSTS`
+        (``gutskin explore`` passes its ``--host`` and ``--allow-host`` values).
 
     Returns
     -------
@@ -723,4 +931,5 @@ def create_app(
         Route("/api/jobs/{job_id}/files/{name:path}", job_file),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    guard = Middleware(RequestGuard, allowed_hosts=tuple(allowed_hosts))
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[guard])
