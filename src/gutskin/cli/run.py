@@ -17,8 +17,9 @@ _METHODS = ("auto", "dopri5", "rosenbrock")
 
 def run_command(
     out: Annotated[
-        Path, typer.Option("--out", help="Output folder (new or empty; or a run to --resume).")
-    ],
+        Path | None,
+        typer.Option("--out", help="Output folder (new or empty; or a run to --resume)."),
+    ] = None,
     scenario: Annotated[
         str | None,
         typer.Option("--scenario", help="Built-in scenario name (default acne-untreated)."),
@@ -46,8 +47,20 @@ def run_command(
         bool, typer.Option("--parameters", help="Also store each patient's parameters.")
     ] = False,
     resume: Annotated[
-        bool, typer.Option("--resume", help="Complete an interrupted run in --out.")
+        bool,
+        typer.Option(
+            "--resume",
+            help="Complete an interrupted run in --out; damaged chunks are recomputed.",
+        ),
     ] = False,
+    verify: Annotated[
+        Path | None,
+        typer.Option(
+            "--verify",
+            help="Check every chunk of the run in this folder against its SHA-256 and "
+            "exit (0: complete and intact; 2: damaged or unfinished). Repairs nothing.",
+        ),
+    ] = None,
     scheduler: Annotated[
         str, typer.Option("--scheduler", help="inprocess (default) or dask.")
     ] = "inprocess",
@@ -66,17 +79,32 @@ def run_command(
     ] = True,
 ) -> None:
     """Simulate many virtual patients chunk by chunk into DIR/trajectories.zarr (resumable)."""
-    from gutskin.scale.runner import ScaleError, run
+    from gutskin.scale.runner import MAX_CHUNKS, MAX_PATIENTS, ScaleError, run
     from gutskin.scenario import ScenarioError, get_scenario, load_scenario
 
+    if verify is not None:
+        if out is not None or resume:
+            raise UserError("--verify DIR checks a finished run; give it without --out/--resume")
+        _verify(verify)
+        return
+    if out is None:
+        raise UserError("--out DIR is required (or --verify DIR to check a run)")
     if scenario and design:
         raise UserError("give either --scenario or --design, not both")
     if patients < 1:
         raise UserError(f"--patients must be >= 1, got {patients}")
+    if patients > MAX_PATIENTS:
+        raise UserError(f"--patients must be <= {MAX_PATIENTS} (10**9), got {patients}")
     if not days > 0:
         raise UserError(f"--days must be > 0, got {days}")
     if chunk_size < 1:
         raise UserError(f"--chunk-size must be >= 1, got {chunk_size}")
+    if -(-patients // chunk_size) > MAX_CHUNKS:
+        raise UserError(
+            f"--chunk-size {chunk_size} makes {-(-patients // chunk_size)} chunks of "
+            f"{patients} patients, more than {MAX_CHUNKS}; use --chunk-size >= "
+            f"{-(-patients // MAX_CHUNKS)}"
+        )
     if scheduler not in _SCHEDULERS:
         raise UserError(f"--scheduler must be inprocess or dask, got {scheduler!r}")
     if method not in _METHODS:
@@ -122,9 +150,27 @@ def run_command(
     finally:
         bar.close()
     note = f" ({summary.chunks_skipped} chunks already done)" if summary.chunks_skipped else ""
+    if summary.chunks_repaired:
+        note += f" ({summary.chunks_repaired} damaged chunks recomputed)"
     console.print(
         f"simulated {summary.patients} patients × {days:g} days in {summary.elapsed_s:.1f} s"
         f"{note} → {summary.store}"
     )
     if summary.failures:
         console.print(f"[yellow]solver failures (kept, status in the store): {summary.failures}")
+
+
+def _verify(folder: Path) -> None:
+    """``--verify DIR``: report, exit 0 if complete and intact, else one error line."""
+    from gutskin.scale.runner import ScaleError, verify
+
+    try:
+        check = verify(folder)
+    except ScaleError as exc:
+        raise UserError(str(exc)) from None
+    if not check.complete:
+        raise UserError(
+            f"{check.out}: {check.describe()}; run the same `gutskin run` command with "
+            "--resume to recompute them"
+        )
+    console.print(f"{check.out}: {check.describe()} (SHA-256 checked); the run is complete")

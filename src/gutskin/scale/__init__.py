@@ -2,7 +2,9 @@
 
 - :func:`run` — simulate patients chunk by chunk into a Zarr store, keeping only visit
   days (or every day) and chosen variables; resumable after a crash; chunks run in
-  this process or as Dask tasks (``scheduler="dask"``).
+  this process or as Dask tasks (``scheduler="dask"``); every chunk's files are
+  hashed (SHA-256) and a resumed run recomputes damaged chunks.
+- :func:`verify` — check a run's store against those hashes.
 - :func:`simulate_chunk` — one chunk, exactly as :func:`gutskin.simulation.simulate`
   would simulate those patients.
 - the ``gutskin run`` command lives in :mod:`gutskin.cli.run`.
@@ -11,21 +13,29 @@ See ``docs/scale.md``.
 """
 
 from gutskin.scale.runner import (
+    MAX_CHUNKS,
+    MAX_PATIENTS,
     VISIT_DAYS,
     RunConfig,
     RunSummary,
     ScaleError,
+    StoreCheck,
     output_times,
     run,
     simulate_chunk,
+    verify,
 )
 
 __all__ = [
+    "MAX_CHUNKS",
+    "MAX_PATIENTS",
     "VISIT_DAYS",
     "RunConfig",
     "RunSummary",
     "ScaleError",
+    "StoreCheck",
     "output_times",
     "run",
     "simulate_chunk",
+    "verify",
 ]

@@ -14,7 +14,8 @@ Layout of an output folder ``DIR``::
     DIR/trajectories.zarr     xarray-readable store, patient x time per variable,
                               ``status`` and ``n_steps`` per patient (and
                               ``parameters``, patient x parameter, if asked)
-    DIR/chunks/NNNNNNN.json   one marker per finished chunk (patients, failures, s)
+    DIR/chunks/NNNNNNN.json   one marker per finished chunk (patients, failures, s,
+                              SHA-256 of every Zarr chunk file it wrote)
     DIR/provenance.json       written when every chunk is done
 
 A chunk's marker is written (atomically) only after all its arrays are stored,
@@ -22,6 +23,17 @@ so a run killed at any moment is completed by running it again with
 ``resume=True``: chunks with a marker are skipped, the others are (re)computed,
 and since each chunk always writes the same values to the same Zarr chunks the
 result equals that of an uninterrupted run.
+
+Integrity: a marker records the SHA-256 of each Zarr chunk file its chunk wrote
+(``None``: Zarr wrote no file because every value equals the fill value), and
+``run.json`` records those of the store's metadata files.  :func:`verify` checks
+them all; a resumed run recomputes every chunk whose marker or files do not match
+(flipped bytes, a deleted or truncated file, an unreadable marker, a marker of an
+older gutskin without hashes) and rewrites damaged metadata, and ``complete`` is
+set in ``run.json`` only after a final check of the whole store passes.  Hashes
+are of the files' bytes, so they need no Zarr codec, catch a deleted chunk (which
+Zarr itself would silently read as the fill value) and can be checked without
+decoding or importing the model.
 
 Chunks run in this process (numba threads over the patients of a chunk) or, with
 ``scheduler="dask"``, as tasks on a Dask cluster (a local one with ``workers``
@@ -31,9 +43,12 @@ into the store directly, so ``DIR`` must be on a file system all workers see.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -50,14 +65,23 @@ from gutskin.engine.spec import ModelSpec
 from gutskin.scenario import Scenario, ScenarioError, get_scenario
 
 __all__ = [
+    "MAX_CHUNKS",
+    "MAX_PATIENTS",
     "VISIT_DAYS",
     "RunConfig",
     "RunSummary",
     "ScaleError",
+    "StoreCheck",
     "output_times",
     "run",
     "simulate_chunk",
+    "verify",
 ]
+
+#: Most patients of one run (patient numbers, markers and the store stay manageable).
+MAX_PATIENTS = 10**9
+#: Most chunks of one run (one marker file each): raise ``chunk_size`` for more patients.
+MAX_CHUNKS = 10**6
 
 #: Default visit days (weeks 0, 2, 4, 8, 12) kept with ``outputs="visits"``.
 VISIT_DAYS: tuple[float, ...] = (0.0, 14.0, 28.0, 56.0, 84.0)
@@ -152,6 +176,8 @@ class RunSummary:
         Patients and chunks of the run.
     chunks_run, chunks_skipped : int
         Chunks computed by this call, and chunks found finished (resume).
+    chunks_repaired : int
+        Of ``chunks_run``: chunks found finished but damaged, recomputed (resume).
     elapsed_s : float
         Wall time of this call.
     failures : dict
@@ -165,10 +191,64 @@ class RunSummary:
     chunks_skipped: int
     elapsed_s: float
     failures: dict[str, int]
+    chunks_repaired: int = 0
 
     @property
     def store(self) -> Path:
         return self.out / STORE
+
+
+@dataclass(frozen=True)
+class StoreCheck:
+    """Outcome of checking a run's store against its recorded hashes (:func:`verify`).
+
+    Attributes
+    ----------
+    out : Path
+        The output folder.
+    chunks : int
+        Chunks of the run.
+    missing : tuple of int
+        Chunks without a marker: not computed yet (an interrupted run).
+    damaged : dict
+        Chunk number -> what is wrong (a file changed or missing, a bad marker).
+    metadata : tuple of str
+        Damaged or missing store metadata files (paths in the store).
+    """
+
+    out: Path
+    chunks: int
+    missing: tuple[int, ...] = ()
+    damaged: dict[int, str] = field(default_factory=dict)
+    metadata: tuple[str, ...] = ()
+
+    @property
+    def intact(self) -> bool:
+        """No damaged chunk and no damaged metadata (chunks may still be missing)."""
+        return not self.damaged and not self.metadata
+
+    @property
+    def complete(self) -> bool:
+        """Intact and every chunk computed."""
+        return self.intact and not self.missing
+
+    def describe(self) -> str:
+        """One line: what is damaged or missing."""
+        parts = []
+        if self.metadata:
+            parts.append(f"store metadata damaged ({', '.join(self.metadata[:5])})")
+        if self.damaged:
+            items = sorted(self.damaged.items())
+            shown = "; ".join(f"chunk {c}: {why}" for c, why in items[:5])
+            more = f"; and {len(items) - 5} more" if len(items) > 5 else ""
+            parts.append(f"{len(items)} damaged chunk(s) ({shown}{more})")
+        if self.missing:
+            first = ", ".join(str(c) for c in self.missing[:10])
+            more = ", ..." if len(self.missing) > 10 else ""
+            parts.append(
+                f"{len(self.missing)} of {self.chunks} chunk(s) not computed yet ({first}{more})"
+            )
+        return "; ".join(parts) or f"all {self.chunks} chunk(s) intact"
 
 
 def output_times(outputs: str | Sequence[float], days: float) -> tuple[float, ...]:
@@ -290,6 +370,144 @@ def _marker(out: Path, chunk: int) -> Path:
     return out / MARKERS / f"{chunk:07d}.json"
 
 
+def _chunk_files(cfg: RunConfig, chunk: int) -> list[str]:
+    """Paths, in the store, of the Zarr chunk files that chunk ``chunk`` writes."""
+    two_d = [*cfg.variables, *(["parameters"] if cfg.parameters else [])]
+    one_d = ["status", "n_steps", "patient"]
+    return [f"{v}/c/{chunk}/0" for v in two_d] + [f"{v}/c/{chunk}" for v in one_d]
+
+
+def _sha256(path: Path) -> str | None:
+    """SHA-256 of a file's bytes; None if there is no such file."""
+    h = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:  # a folder in its place, no permission: never a match
+        return f"unreadable ({exc.strerror or type(exc).__name__})"
+    return h.hexdigest()
+
+
+def _hashes(store: Path, names: Sequence[str]) -> dict[str, str | None]:
+    return {name: _sha256(store / name) for name in names}
+
+
+def _metadata_files(store: Path) -> list[str]:
+    """Files of a freshly initialised store (metadata, ``time`` and ``parameter``)."""
+    return sorted(str(f.relative_to(store)) for f in store.rglob("*") if f.is_file())
+
+
+def _check_chunk(store: Path, cfg: RunConfig, chunk: int, marker: Path) -> str | None:
+    """What is wrong with a finished chunk (None: its marker and files match)."""
+    try:
+        rec = json.loads(marker.read_text())
+    except (OSError, ValueError) as exc:
+        return f"marker unreadable ({type(exc).__name__})"
+    start, stop = cfg.bounds(chunk)
+    if not isinstance(rec, dict) or (rec.get("start"), rec.get("stop")) != (start, stop):
+        return "marker does not fit the run"
+    if not isinstance(rec.get("failures"), dict):
+        return "marker does not fit the run"
+    recorded = rec.get("sha256")
+    expected = _chunk_files(cfg, chunk)
+    if not isinstance(recorded, dict) or sorted(recorded) != sorted(expected):
+        return "marker has no content hashes (written by an older gutskin)"
+    for name in expected:
+        actual = _sha256(store / name)
+        if actual != recorded[name]:
+            what = "missing" if actual is None else "changed"
+            if recorded[name] is None:
+                what = "present but should be empty"
+            return f"{STORE}/{name} {what}"
+    return None
+
+
+def _check(root: Path, cfg: RunConfig, recorded_meta: Any) -> StoreCheck:
+    store = root / STORE
+    missing: list[int] = []
+    damaged: dict[int, str] = {}
+    for c in range(cfg.n_chunks):
+        marker = _marker(root, c)
+        if not marker.is_file():
+            missing.append(c)
+            continue
+        why = _check_chunk(store, cfg, c, marker)
+        if why is not None:
+            damaged[c] = why
+    bad_meta: list[str] = []
+    if isinstance(recorded_meta, dict):
+        for name, digest in sorted(recorded_meta.items()):
+            if _sha256(store / str(name)) != digest:
+                bad_meta.append(f"{STORE}/{name}")
+    return StoreCheck(root, cfg.n_chunks, tuple(missing), damaged, tuple(bad_meta))
+
+
+def _read_run_json(out: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((out / CONFIG).read_text())
+        if not isinstance(data, dict):
+            raise TypeError("not a JSON object")
+        RunConfig.from_json(data["config"])
+    except FileNotFoundError:
+        raise ScaleError(f"out {out}: holds no gutskin run ({CONFIG} missing)") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ScaleError(f"out {out}: cannot read {CONFIG}: {exc}") from None
+    return data
+
+
+def verify(out: str | Path) -> StoreCheck:
+    """Check every chunk and metadata file of the run in ``out`` against its SHA-256.
+
+    Reads only ``run.json``, the markers and the store's files (no model, no Zarr
+    decoding).  The store is usable when ``.complete``; ``run(..., resume=True)``
+    with the run's settings recomputes what is damaged or missing.  Repairs
+    nothing, but a store found damaged or unfinished gets ``"complete": false``
+    in ``run.json``.
+
+    Raises
+    ------
+    ScaleError
+        If ``out`` holds no run or its ``run.json`` cannot be read.
+    """
+    root = Path(out).expanduser().resolve()
+    data = _read_run_json(root)
+    cfg = RunConfig.from_json(data["config"])
+    if not (root / STORE).is_dir():
+        raise ScaleError(f"out {root}: {STORE} is missing")
+    check = _check(root, cfg, data.get("store_sha256"))
+    if not check.complete and data.get("complete"):
+        # the store must not go on saying it is complete
+        _write_run_json(root, cfg, False, data.get("store_sha256"))
+    return check
+
+
+def _write_run_json(root: Path, cfg: RunConfig, complete: bool, meta: Any) -> None:
+    data: dict[str, Any] = {"config": cfg.to_json(), "complete": complete}
+    if meta is not None:
+        data["store_sha256"] = meta
+    _write_atomic(root / CONFIG, json.dumps(data, indent=2))
+
+
+def _repair_metadata(root: Path, cfg: RunConfig, spec: ModelSpec, names: Sequence[str]) -> Any:
+    """Rewrite damaged metadata files from a fresh store of the same settings.
+
+    Returns the metadata hashes to record (those of the rebuilt store).
+    """
+    with tempfile.TemporaryDirectory(dir=root, prefix=".rebuild-") as tmp:
+        fresh = Path(tmp) / "fresh"
+        fresh.mkdir()
+        _init_store(fresh, cfg, spec)
+        for name in names:
+            rel = name.removeprefix(f"{STORE}/")
+            target = root / STORE / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(fresh / STORE / rel, target)
+        return _hashes(fresh / STORE, _metadata_files(fresh / STORE))
+
+
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
@@ -342,6 +560,7 @@ def run_chunk(out: str, config: dict[str, Any], chunk: int, n_threads: int | Non
         "stop": stop,
         "failures": res.failures(),
         "seconds": round(time.perf_counter() - t0, 3),
+        "sha256": _hashes(root / STORE, _chunk_files(cfg, chunk)),
     }
     _write_atomic(_marker(root, chunk), json.dumps(record))
     return record
@@ -442,8 +661,9 @@ def _prepare_folder(out: Path, cfg: RunConfig, spec: ModelSpec, resume: bool) ->
     except OSError as exc:
         raise ScaleError(f"out {out}: cannot create folder: {exc.strerror}") from None
     _init_store(out, cfg, spec)
+    meta = _hashes(out / STORE, _metadata_files(out / STORE))
     # run.json last: a folder without it is not a run and may be started afresh
-    _write_atomic(config_path, json.dumps({"config": cfg.to_json(), "complete": False}, indent=2))
+    _write_run_json(out, cfg, False, meta)
     return False
 
 
@@ -523,14 +743,16 @@ def run(
         Output folder (see the module docstring for its layout).  It must not
         exist, be empty, or (with ``resume``) hold a run with the same settings.
     patients : int
-        Number of patients (>= 1); patient numbers are ``0 .. patients-1``.
+        Number of patients (1 to :data:`MAX_PATIENTS`); patient numbers are
+        ``0 .. patients-1``.
     days : float
         Duration (days, > 0).
     seed : int
         Run seed; the same seed gives the same patients as ``simulate``.
     chunk_size : int
         Patients per chunk: the unit of work, of storage and of resumption.
-        Peak memory grows with it, not with ``patients``.
+        Peak memory grows with it, not with ``patients``.  At most
+        :data:`MAX_CHUNKS` chunks per run.
     outputs : "visits", "daily" or sequence of float
         Stored output times: :data:`VISIT_DAYS` (and ``days``), every day, or
         the given days.
@@ -544,8 +766,10 @@ def run(
         DOPRI5 dense output between output times (default; see ``integrate``).
         With False the outputs equal those of :func:`gutskin.simulation.simulate`.
     resume : bool
-        Complete an interrupted run in ``out``: only chunks without a marker are
-        computed.  Without an existing run it starts one.
+        Complete an interrupted run in ``out``: every finished chunk is checked
+        against its recorded SHA-256 hashes (:func:`verify`); chunks without a
+        marker, and damaged ones, are computed (damaged metadata is rewritten).
+        Without an existing run it starts one.
     scheduler : {"inprocess", "dask"}
         Run chunks here (numba threads over the patients of a chunk) or as Dask
         tasks.
@@ -582,8 +806,16 @@ def run(
         raise ScaleError(f"patients must be a positive integer, got {patients!r}")
     if not (isinstance(days, int | float) and math.isfinite(days) and days > 0):
         raise ScaleError(f"days must be a positive number, got {days!r}")
+    if patients > MAX_PATIENTS:
+        raise ScaleError(f"patients must be at most {MAX_PATIENTS:_} (10**9), got {patients:_}")
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ScaleError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    if math.ceil(patients / chunk_size) > MAX_CHUNKS:
+        raise ScaleError(
+            f"{patients:_} patients in chunks of {chunk_size:_} make "
+            f"{math.ceil(patients / chunk_size):_} chunks, more than {MAX_CHUNKS:_}; "
+            f"use chunk_size >= {math.ceil(patients / MAX_CHUNKS):_}"
+        )
     if method not in METHODS:
         raise ScaleError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     if not (rtol > 0 and atol > 0):
@@ -626,7 +858,18 @@ def run(
     )
     root = Path(out).expanduser().resolve()
     resumed = _prepare_folder(root, cfg, spec, resume)
-    pending = [c for c in range(cfg.n_chunks) if not _marker(root, c).is_file()]
+    state = _read_run_json(root)
+    meta = state.get("store_sha256")
+    check = _check(root, cfg, meta)
+    if not check.complete and state.get("complete"):
+        # never leave "complete" on a store that is being repaired
+        _write_run_json(root, cfg, False, meta)
+    if check.metadata:
+        meta = _repair_metadata(root, cfg, spec, check.metadata)
+        _write_run_json(root, cfg, False, meta)
+    for c in check.damaged:
+        _marker(root, c).unlink()
+    pending = sorted([*check.missing, *check.damaged])
     skipped = cfg.n_chunks - len(pending)
     done = cfg.patients - sum(cfg.bounds(c)[1] - cfg.bounds(c)[0] for c in pending)
     if progress is not None and done:
@@ -645,6 +888,12 @@ def run(
             for c in pending:
                 on_done(run_chunk(str(root), cfg.to_json(), c, n_threads))
 
+    final = _check(root, cfg, meta)
+    if not final.complete:
+        raise ScaleError(
+            f"out {root}: store damaged during the run: {final.describe()}; "
+            "run the same command again with --resume"
+        )
     failures: dict[str, int] = {}
     for c in range(cfg.n_chunks):
         rec = json.loads(_marker(root, c).read_text())
@@ -663,12 +912,14 @@ def run(
                 "resumed": resumed,
                 "chunks_run": len(pending),
                 "chunks_skipped": skipped,
+                "chunks_repaired": len(check.damaged),
+                "metadata_repaired": list(check.metadata),
                 "elapsed_s": round(elapsed, 3),
                 "failures": failures,
             },
         ),
     )
-    _write_atomic(root / CONFIG, json.dumps({"config": cfg.to_json(), "complete": True}, indent=2))
+    _write_run_json(root, cfg, True, meta)
     return RunSummary(
         out=root,
         patients=cfg.patients,
@@ -677,6 +928,7 @@ def run(
         chunks_skipped=skipped,
         elapsed_s=elapsed,
         failures=failures,
+        chunks_repaired=len(check.damaged),
     )
 
 
