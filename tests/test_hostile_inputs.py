@@ -108,6 +108,12 @@ CASES: list[tuple[str, list[str], str]] = [
     ("sim-out-below-file", [*SIM, "--out", "{d}/a_file/sub"], "is a file, not a folder"),
     ("sim-out-cwd", [*SIM, "--out", "."], "not empty"),
     ("sim-unknown-option", [*SIM, "--bogus", "1", *OUT], "--bogus"),
+    (
+        "run-seed-neg",
+        ["run", "--scenario", "acne-ls03", "--patients", "3", "--seed", "-1", *OUT],
+        "--seed must be an integer",
+    ),
+    ("run-patients-huge", ["run", "--patients", str(10**12), *OUT], "--patients"),
     # --- trial
     ("trial-seed-neg", ["trial", "rinaldi2022", "--seed", "-1", *OUT], "--seed must be an integer"),
     ("trial-unknown", ["trial", "no-such-design", *OUT], "neither a file nor a built-in"),

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gutskin.cli.support import LazyProgress, UserError, console
+from gutskin.cli.support import LazyProgress, UserError, check_seed, console
 
 __all__ = ["run_command"]
 
@@ -89,6 +89,7 @@ def run_command(
         return
     if out is None:
         raise UserError("--out DIR is required (or --verify DIR to check a run)")
+    check_seed(seed)
     if scenario and design:
         raise UserError("give either --scenario or --design, not both")
     if patients < 1:
