@@ -138,3 +138,38 @@ def test_resolve_rejects_a_fourth_strain():
     regs = [dict(intervention=s, start_day=0, stop_day=5) for s in ["LS03", "BR03", "LC03", "SP1"]]
     with pytest.raises(InterventionError, match="at most 3"):
         resolve(regs)
+
+
+def test_interventions_are_data_and_checked():
+    """The non-probiotic library is read from model/data/interventions.yaml; every entry
+    sets an input the model has, and a malformed entry is refused with its name."""
+    import pytest as _pytest
+
+    from gutskin.model import interventions as iv
+    from gutskin.simulation import get_model
+
+    inputs = set(get_model("acne").input_names)
+    entries, aliases = iv._library()
+    assert {e.name for e in entries} <= set(iv.INTERVENTIONS)
+    for e in entries:
+        assert e.kind == "placebo" or e.input in inputs, e.name
+    assert aliases == iv.ALIASES and aliases["doxycycline"] == "oral_antibiotic"
+    good = {
+        "description": "d",
+        "kind": "input",
+        "input": "botanical",
+        "dose_unit": "1",
+        "default_dose": 1.0,
+        "dose_range": [0.0, 2.0],
+        "mechanism": "m",
+        "source": "assumed",
+    }
+    assert iv._entry("x", good).dose_range == (0.0, 2.0)
+    for bad, msg in (
+        ({**good, "kind": "magic"}, "kind"),
+        ({**good, "default_dose": 5.0}, "default_dose"),
+        ({k: v for k, v in good.items() if k != "source"}, "missing"),
+        ({**good, "input": None}, "input"),
+    ):
+        with _pytest.raises(iv.InterventionError, match=msg):
+            iv._entry("x", bad)

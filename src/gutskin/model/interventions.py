@@ -9,14 +9,17 @@ overrides; the trial layer compiles them with :func:`gutskin.engine.build_schedu
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any, Literal
 
 import pandas as pd
 
 from gutskin.engine.schedule import Exposure, ScheduleError
+from gutskin.engine.yamlio import load_yaml
 from gutskin.model.strains import Strain, load_strains
 
 __all__ = [
@@ -112,130 +115,70 @@ def _probiotic(strain: Strain) -> Intervention:
     )
 
 
-_FIXED: tuple[Intervention, ...] = (
-    Intervention(
-        name="placebo",
-        description="Oral placebo or inert comparator",
-        kind="placebo",
-        input=None,
-        dose_unit="1",
-        default_dose=1.0,
-        dose_range=(0.0, 1.0),
-        mechanism="No biological effect; placebo response arises from regression to the mean "
-        "and the natural course, handled by the trial layer",
-        source="Evidence brief §4.6",
-    ),
-    Intervention(
-        name="prebiotic_fibre",
-        description="Fermentable prebiotic fibre supplement",
-        kind="input",
-        input="prebiotic",
-        dose_unit="g/day",
-        default_dose=10.0,
-        dose_range=(0.0, 50.0),
-        mechanism="Raises growth of butyrate producers and Bifidobacterium (gLV perturbation) "
-        "and so SCFA output and barrier repair",
-        source="assumed (general knowledge, L)",
-    ),
-    Intervention(
-        name="botanical",
-        description="Lupeol (Solanum melongena) + Echinacea extract; 1 = the Rinaldi 2022 dose",
-        kind="input",
-        input="botanical",
-        dose_unit="1 (Rinaldi 2022 dose)",
-        default_dose=1.0,
-        dose_range=(0.0, 5.0),
-        mechanism="Direct (non-gut) suppression of systemic inflammatory tone",
-        source="Rinaldi F et al., Dermatol Ther (Heidelb) 2022;12:577 (group III)",
-    ),
-    Intervention(
-        name="oral_antibiotic",
-        description="Oral tetracycline-class antibiotic (doxycycline/minocycline), "
-        "doxycycline-equivalent dose",
-        kind="input",
-        input="antibiotic_oral",
-        dose_unit="mg/day",
-        default_dose=100.0,
-        dose_range=(0.0, 400.0),
-        mechanism="Kills C. acnes (and staphylococci), suppresses skin IL-8 "
-        "(anti-inflammatory), depletes gut Bifidobacterium/Lactobacillus and butyrate "
-        "producers (lower gut diversity)",
-        source="Evidence brief §1 (standard interventions); minocycline gut study PMC7992645",
-    ),
-    Intervention(
-        name="benzoyl_peroxide",
-        description="Topical benzoyl peroxide",
-        kind="input",
-        input="bpo_topical",
-        dose_unit="1 (applied)",
-        default_dose=1.0,
-        dose_range=(0.0, 1.0),
-        mechanism="Bactericidal to C. acnes (and, less, to staphylococci)",
-        source="Evidence brief §1 (standard interventions)",
-    ),
-    Intervention(
-        name="topical_retinoid",
-        description="Topical retinoid (e.g. adapalene)",
-        kind="input",
-        input="retinoid_topical",
-        dose_unit="1 (applied)",
-        default_dose=1.0,
-        dose_range=(0.0, 1.0),
-        mechanism="Comedolytic: speeds clearance of follicular occlusion",
-        source="Evidence brief §1 (standard interventions); Matharoo et al., "
-        "Pharmaceutics 2025;17:1108",
-    ),
-    Intervention(
-        name="isotretinoin",
-        description="Oral isotretinoin",
-        kind="input",
-        input="isotretinoin",
-        dose_unit="mg/kg/day",
-        default_dose=0.5,
-        dose_range=(0.0, 2.0),
-        mechanism="Suppresses sebum production; C. acnes and occlusion fall secondarily",
-        source="Stewart ME et al., J Am Acad Dermatol 1983;8:532; Janiczek-Dolphin N et al., "
-        "Br J Dermatol 2010;163:683",
-    ),
-    Intervention(
-        name="high_glycemic_diet",
-        description="High glycaemic load / dairy diet (relative load, 1 = high)",
-        kind="input",
-        input="diet_glycemic",
-        dose_unit="1",
-        default_dose=1.0,
-        dose_range=(0.0, 3.0),
-        mechanism="Raises IGF-1 signalling, hence sebum and sebocyte IL-8",
-        source="assumed (diet-IGF-1 link not quantified in the evidence brief, L)",
-    ),
-    Intervention(
-        name="skincare",
-        description="Standard skin-care / topical vehicle routine",
-        kind="input",
-        input="skincare",
-        dose_unit="1 (applied)",
-        default_dose=1.0,
-        dose_range=(0.0, 1.0),
-        mechanism="Small increase of follicular occlusion clearance (vehicle effect of "
-        "topical arms)",
-        source="Evidence brief §4.6 (vehicle response); magnitude assumed",
-    ),
+#: Fields of an entry of ``data/interventions.yaml``.
+_FIELDS = (
+    "description",
+    "kind",
+    "input",
+    "dose_unit",
+    "default_dose",
+    "dose_range",
+    "mechanism",
+    "source",
 )
 
+
+def _entry(name: str, e: Any) -> Intervention:
+    where = f"interventions.yaml: interventions.{name}"
+    if not isinstance(e, Mapping):
+        raise InterventionError(f"{where}: expected a mapping of {', '.join(_FIELDS)}")
+    missing = [f for f in _FIELDS if f not in e]
+    extra = sorted(set(e) - set(_FIELDS))
+    if missing or extra:
+        raise InterventionError(f"{where}: missing {missing} / unknown {extra} fields")
+    if e["kind"] not in ("input", "placebo"):
+        raise InterventionError(f"{where}.kind: must be input or placebo, got {e['kind']!r}")
+    if (e["input"] is None) != (e["kind"] == "placebo"):
+        raise InterventionError(f"{where}.input: an input intervention names one model input")
+    lo, hi = (float(x) for x in e["dose_range"])
+    dose = float(e["default_dose"])
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo <= dose <= hi):
+        raise InterventionError(
+            f"{where}: need 0 <= dose_range[0] <= default_dose <= dose_range[1]"
+        )
+    return Intervention(
+        name=name,
+        description=str(e["description"]),
+        kind=e["kind"],
+        input=e["input"],
+        dose_unit=str(e["dose_unit"]),
+        default_dose=dose,
+        dose_range=(lo, hi),
+        mechanism=str(e["mechanism"]),
+        source=str(e["source"]),
+    )
+
+
+@functools.cache
+def _library() -> tuple[tuple[Intervention, ...], dict[str, str]]:
+    """The packaged non-probiotic interventions and aliases (``data/interventions.yaml``)."""
+    text = (resources.files("gutskin.model") / "data" / "interventions.yaml").read_text("utf-8")
+    doc = load_yaml(text, "interventions.yaml")
+    entries = tuple(_entry(str(n), e) for n, e in doc["interventions"].items())
+    aliases = {str(a): str(t) for a, t in doc.get("aliases", {}).items()}
+    names = {x.name for x in entries}
+    bad = sorted(t for t in aliases.values() if t not in names)
+    if bad:
+        raise InterventionError(f"interventions.yaml: aliases point to unknown {bad}")
+    return entries, aliases
+
+
 #: Alternative names accepted by :func:`get_intervention` and :func:`resolve`.
-ALIASES: dict[str, str] = {
-    "doxycycline": "oral_antibiotic",
-    "minocycline": "oral_antibiotic",
-    "bpo": "benzoyl_peroxide",
-    "adapalene": "topical_retinoid",
-    "prebiotic": "prebiotic_fibre",
-    "diet_glycemic": "high_glycemic_diet",
-    "vehicle": "skincare",
-}
+ALIASES: dict[str, str] = dict(_library()[1])
 
 
 def _registry(strains: Mapping[str, Strain] | None = None) -> dict[str, Intervention]:
-    reg = {i.name: i for i in _FIXED}
+    reg = {i.name: i for i in _library()[0]}
     for sid, strain in (strains if strains is not None else load_strains()).items():
         if sid in reg or sid in ALIASES:
             raise InterventionError(
