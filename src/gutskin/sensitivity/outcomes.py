@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 
 from gutskin.engine.spec import ModelSpec
 from gutskin.trial.design import ENDPOINTS
+from gutskin.trial.endpoints import REGISTRY, names_of_kind
 
 __all__ = ["STATS", "Outcome", "OutcomeError", "parse_outcome", "reduce_outcome"]
 
@@ -45,7 +46,7 @@ STATS: dict[str, tuple[str, bool]] = {
 }
 
 #: Endpoints that are already relative to baseline (only mean and diff apply).
-_RESPONDER = {"iga_success", "gags_improved"}
+_RESPONDER = set(names_of_kind("binary"))
 
 _PATTERN = re.compile(r"^(?:(?P<stat>[a-z_]+):)?(?P<var>[A-Za-z0-9_.]+)(?:@(?P<time>\S+))?$")
 
@@ -203,7 +204,7 @@ def parse_outcome(
         days = (float(day),)
         resolved = False
     if observed:
-        unit = "fraction" if var in _RESPONDER else ENDPOINTS[var]
+        unit = "fraction" if var in _RESPONDER else REGISTRY[var].unit
     elif var in spec.state_names:
         unit = spec.states[spec.state_names.index(var)].unit
     else:

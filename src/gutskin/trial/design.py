@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from gutskin.engine.yamlio import YamlInputError, read_yaml_file
 from gutskin.scenario import InputModel, RegimenSpec
+from gutskin.trial.endpoints import REGISTRY
 
 __all__ = [
     "ENDPOINTS",
@@ -26,29 +27,14 @@ __all__ = [
     "parse_design",
 ]
 
-#: Endpoints a design may ask for, with their kind.
-ENDPOINTS: dict[str, str] = {
-    "inflammatory": "count",
-    "noninflammatory": "count",
-    "total": "count",
-    "nodules": "count",
-    "iga": "ordinal",
-    "iga_success": "binary",
-    "gags": "score",
-    "gags_improved": "binary",
-    "erythema": "continuous",
-    "sebum": "continuous",
-    "rel_c_acnes": "continuous",
-    "rel_s_epidermidis": "continuous",
-    "rel_s_aureus": "continuous",
-    "gut_shannon": "continuous",
-}
+#: Endpoints a design may ask for, with their kind (from the endpoint registry).
+ENDPOINTS: dict[str, str] = {e.name: e.kind for e in REGISTRY.values()}
 #: Analysis methods and the endpoint kinds they accept.
 METHODS: dict[str, tuple[str, ...]] = {
-    "ancova": ("count", "score", "continuous", "ordinal"),
+    "ancova": ("count", "continuous", "ordinal"),
     "negbin": ("count",),
     "responder": ("binary",),
-    "mmrm": ("count", "score", "continuous", "ordinal"),
+    "mmrm": ("count", "continuous", "ordinal"),
 }
 
 MAX_SAMPLE_SIZE = 100_000

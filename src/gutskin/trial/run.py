@@ -25,24 +25,19 @@ from gutskin.engine.random import uniforms
 from gutskin.population.covariates import apply_covariates
 from gutskin.simulation import get_model
 from gutskin.trial.design import ENDPOINTS, Design, DesignError
+from gutskin.trial.endpoints import REGISTRY
 from gutskin.trial.observation import N_UNIFORMS, gags_improved, iga_success, observe_visits
 from gutskin.trial.randomization import allocate
 from gutskin.trial.result import AE_DRY_SKIN, AE_SHANNON_DROP, TrialResult
 
 __all__ = ["MODEL_OUTPUTS", "TrialResult", "run_trial"]
 
-#: Model output (state or observable) read for each expected quantity.
+#: Model output (state or observable) read for each expected quantity: the registry's
+#: observed endpoints plus the papule and pustule counts that make up ``inflammatory``.
 MODEL_OUTPUTS: dict[str, str] = {
-    "noninflammatory": "noninflammatory_lesions",
+    **{e.name: e.model_output for e in REGISTRY.values() if e.model_output is not None},
     "papules": "papules",
     "pustules": "pustules",
-    "nodules": "nodules",
-    "erythema": "erythema",
-    "sebum": "sebum",
-    "rel_c_acnes": "skin_rel_C_acnes",
-    "rel_s_epidermidis": "skin_rel_S_epidermidis",
-    "rel_s_aureus": "skin_rel_S_aureus",
-    "gut_shannon": "gut_shannon",
 }
 
 

@@ -83,6 +83,7 @@ import pandas as pd
 from scipy import stats
 
 from gutskin.engine.random import run_rng
+from gutskin.trial.endpoints import names_of_kind
 
 __all__ = [
     "BINARY_ENDPOINTS",
@@ -99,20 +100,13 @@ __all__ = [
     "power_from_pvalues",
 ]
 
-COUNT_ENDPOINTS: tuple[str, ...] = ("inflammatory", "noninflammatory", "total", "nodules")
+COUNT_ENDPOINTS: tuple[str, ...] = names_of_kind("count")
 """Lesion-count endpoints (non-negative integers stored as float)."""
-ORDINAL_ENDPOINTS: tuple[str, ...] = ("iga", "gags")
+ORDINAL_ENDPOINTS: tuple[str, ...] = names_of_kind("ordinal")
 """Ordinal endpoints: IGA grade 0–4 and GAGS score 0–44."""
-BINARY_ENDPOINTS: tuple[str, ...] = ("iga_success",)
+BINARY_ENDPOINTS: tuple[str, ...] = names_of_kind("binary")
 """Binary endpoints (0/1; defined against baseline, so NaN at baseline)."""
-CONTINUOUS_ENDPOINTS: tuple[str, ...] = (
-    "erythema",
-    "sebum",
-    "rel_c_acnes",
-    "rel_s_epidermidis",
-    "rel_s_aureus",
-    "gut_shannon",
-)
+CONTINUOUS_ENDPOINTS: tuple[str, ...] = names_of_kind("continuous")
 """Continuous endpoints."""
 ENDPOINTS: tuple[str, ...] = (
     COUNT_ENDPOINTS + ORDINAL_ENDPOINTS + BINARY_ENDPOINTS + CONTINUOUS_ENDPOINTS
