@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gutskin.cli.support import LazyProgress, UserError, console
+from gutskin.cli.support import LazyProgress, OverwriteOption, UserError, console
 
 __all__ = ["calibrate", "load_targets"]
 
@@ -42,10 +42,7 @@ def calibrate(
         int, typer.Option("--profile-points", help="Slice points per side (uncertainty).")
     ] = 1,
     seed: Annotated[int, typer.Option("--seed", help="Common-random-numbers seed.")] = 2026,
-    overwrite: Annotated[
-        bool,
-        typer.Option("--overwrite", help="Replace an earlier gutskin output in --out."),
-    ] = False,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Fit assumed parameters to published trials (writes fitted_parameters.csv)."""
     from gutskin.io.outdir import OutputDirError, atomic_output_dir, check_writable

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gutskin.cli.support import UserError, console
+from gutskin.cli.support import OverwriteOption, UserError, console
 
 __all__ = ["export_app", "export_petab", "export_petab_deprecated", "export_sbml"]
 
@@ -52,10 +52,7 @@ def export_petab(
         Path | None,
         typer.Option("--fitted", help="fitted_parameters.csv to use as model values."),
     ] = None,
-    overwrite: Annotated[
-        bool,
-        typer.Option("--overwrite", help="Replace an earlier gutskin output in --out."),
-    ] = False,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Write the calibration problem in PEtab format (SBML + tables + problem.yaml)."""
     from gutskin.calibrate.petab_export import export_petab as write_petab

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gutskin.cli.support import LazyProgress, UserError, console
+from gutskin.cli.support import LazyProgress, OverwriteOption, UserError, console
 
 __all__ = ["profile"]
 
@@ -83,10 +83,7 @@ def profile(
             help="With --simulate: 0 = one nominal patient per sample; R = R sampled patients.",
         ),
     ] = 0,
-    overwrite: Annotated[
-        bool,
-        typer.Option("--overwrite", help="Replace an earlier gutskin output in --out."),
-    ] = False,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Profile a microbiome table (diversity, model guilds, dysbiosis) and personalise patients.
 

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from gutskin.cli.support import LazyProgress, UserError, check_seed, console
+from gutskin.cli.support import (
+    AtolOption,
+    LazyProgress,
+    MethodOption,
+    RtolOption,
+    UserError,
+    check_seed,
+    console,
+)
 
 __all__ = ["run_command"]
 
@@ -71,9 +79,9 @@ def run_command(
         str | None,
         typer.Option("--address", help="Dask: scheduler address of an existing cluster."),
     ] = None,
-    method: Annotated[str, typer.Option(help="Solver: auto, dopri5 or rosenbrock.")] = "auto",
-    rtol: Annotated[float, typer.Option(help="Relative tolerance.")] = 1e-6,
-    atol: Annotated[float, typer.Option(help="Absolute tolerance.")] = 1e-8,
+    method: MethodOption = "auto",
+    rtol: RtolOption = 1e-6,
+    atol: AtolOption = 1e-8,
     dense: Annotated[
         bool, typer.Option("--dense/--no-dense", help="Dense output between output times.")
     ] = True,

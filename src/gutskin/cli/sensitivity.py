@@ -9,7 +9,16 @@ from typing import Annotated
 
 import typer
 
-from gutskin.cli.support import LazyProgress, UserError, check_seed, console, solver_options
+from gutskin.cli.support import (
+    AtolOption,
+    LazyProgress,
+    OverwriteOption,
+    RtolOption,
+    UserError,
+    check_seed,
+    console,
+    solver_options,
+)
 
 __all__ = ["sensitivity"]
 
@@ -50,8 +59,8 @@ def sensitivity(
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed (cohort and SALib sample).")] = 0,
-    rtol: Annotated[float, typer.Option(help="Relative tolerance (1e-12 to 1e-2).")] = 1e-6,
-    atol: Annotated[float, typer.Option(help="Absolute tolerance (1e-16 to 1e-2).")] = 1e-8,
+    rtol: RtolOption = 1e-6,
+    atol: AtolOption = 1e-8,
     second_order: Annotated[
         bool, typer.Option("--second-order", help="Sobol' second-order indices.")
     ] = False,
@@ -79,10 +88,7 @@ def sensitivity(
     out: Annotated[Path, typer.Option("--out", help="Output folder (new or empty).")] = Path(
         "runs/sensitivity"
     ),
-    overwrite: Annotated[
-        bool,
-        typer.Option("--overwrite", help="Replace an earlier gutskin output in --out."),
-    ] = False,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Global sensitivity analysis of a model or trial outcome (Morris, Sobol', PAWN)."""
     from rich.console import Console

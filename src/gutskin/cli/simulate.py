@@ -11,7 +11,11 @@ import typer
 from gutskin.cli.support import (
     MAX_DAYS,
     MAX_SIMULATE_PATIENTS,
+    AtolOption,
     LazyProgress,
+    MethodOption,
+    OverwriteOption,
+    RtolOption,
     UserError,
     check_int,
     check_number,
@@ -34,14 +38,11 @@ def simulate(
     patients: Annotated[int, typer.Option("--patients", help="Number of virtual patients.")] = 100,
     days: Annotated[float, typer.Option("--days", help="Duration in days.")] = 84.0,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (fixes every number).")] = 0,
-    method: Annotated[str, typer.Option(help="Solver: auto, dopri5 or rosenbrock.")] = "auto",
-    rtol: Annotated[float, typer.Option(help="Relative tolerance.")] = 1e-6,
-    atol: Annotated[float, typer.Option(help="Absolute tolerance.")] = 1e-8,
+    method: MethodOption = "auto",
+    rtol: RtolOption = 1e-6,
+    atol: AtolOption = 1e-8,
     chunk_size: Annotated[int, typer.Option(help="Patients per compiled call.")] = 4096,
-    overwrite: Annotated[
-        bool,
-        typer.Option("--overwrite", help="Replace an earlier gutskin output in --out."),
-    ] = False,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Simulate virtual patients and write trajectories, summary, figures and provenance."""
     from gutskin.io.outdir import OutputDirError, atomic_output_dir, check_writable

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 __all__ = [
     "MAX_DAYS",
     "MAX_SIMULATE_PATIENTS",
+    "AtolOption",
     "LazyProgress",
+    "MethodOption",
+    "OverwriteOption",
+    "RtolOption",
     "UserError",
     "check_int",
     "check_number",
@@ -24,6 +29,14 @@ __all__ = [
 MAX_DAYS = 3650.0
 #: Most patients ``gutskin simulate`` holds in memory (``gutskin run`` streams more).
 MAX_SIMULATE_PATIENTS = 1_000_000
+
+#: Options shared by several commands (one help text each).
+OverwriteOption = Annotated[
+    bool, typer.Option("--overwrite", help="Replace an earlier gutskin output in --out.")
+]
+MethodOption = Annotated[str, typer.Option(help="Solver: auto, dopri5 or rosenbrock.")]
+RtolOption = Annotated[float, typer.Option(help="Relative tolerance (1e-12 to 1e-2).")]
+AtolOption = Annotated[float, typer.Option(help="Absolute tolerance (1e-16 to 1e-2).")]
 
 console = Console(stderr=True)
 
@@ -63,10 +76,16 @@ class LazyProgress:
 
 
 def check_seed(seed: int, option: str = "--seed") -> int:
-    """A seed is an integer in 0..2**64-1 (a Philox key); otherwise a one-line error."""
-    if not 0 <= seed <= 2**64 - 1:
-        raise UserError(f"{option} must be an integer in 0..2**64-1, got {seed}")
-    return seed
+    """A seed is an integer in 0..2**64-1 (a Philox key); otherwise a one-line error.
+
+    The bound is :func:`gutskin.engine.random.check_seed`'s (imported here, not at start-up).
+    """
+    from gutskin.engine.random import check_seed as engine_check_seed
+
+    try:
+        return engine_check_seed(seed, option)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def check_int(option: str, value: int, lo: int, hi: int | None = None, why: str = "") -> int:
@@ -78,16 +97,25 @@ def check_int(option: str, value: int, lo: int, hi: int | None = None, why: str 
 
 
 def check_number(
-    option: str, value: float, lo: float, hi: float, *, lo_open: bool = False, why: str = ""
+    option: str,
+    value: float,
+    lo: float,
+    hi: float,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    why: str = "",
 ) -> float:
-    """A finite number within ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``)."""
+    """A finite number within ``[lo, hi]`` (an end excluded with ``lo_open``/``hi_open``)."""
     import math
 
     if not math.isfinite(value):
         raise UserError(f"{option} must be a finite number, got {value}")
-    if (value <= lo if lo_open else value < lo) or value > hi:
-        left = "(" if lo_open else "["
-        raise UserError(f"{option} must be in {left}{lo:g}, {hi:g}]{why}, got {value:g}")
+    below = value <= lo if lo_open else value < lo
+    above = value >= hi if hi_open else value > hi
+    if below or above:
+        left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+        raise UserError(f"{option} must be in {left}{lo:g}, {hi:g}{right}{why}, got {value:g}")
     return value
 
 

@@ -10,7 +10,11 @@ import typer
 from rich.console import Console
 
 from gutskin.cli.support import (
+    AtolOption,
     LazyProgress,
+    MethodOption,
+    OverwriteOption,
+    RtolOption,
     UserError,
     check_int,
     check_number,
@@ -60,13 +64,10 @@ def trial(
         "runs/trial"
     ),
     seed: Annotated[int, typer.Option("--seed", help="Random seed (fixes every number).")] = 0,
-    method: Annotated[str, typer.Option(help="Solver: auto, dopri5 or rosenbrock.")] = "auto",
-    rtol: Annotated[float, typer.Option(help="Relative tolerance (1e-12 to 1e-2).")] = 1e-6,
-    atol: Annotated[float, typer.Option(help="Absolute tolerance (1e-16 to 1e-2).")] = 1e-8,
-    overwrite: Annotated[
-        bool,
-        typer.Option("--overwrite", help="Replace an earlier gutskin output in --out."),
-    ] = False,
+    method: MethodOption = "auto",
+    rtol: RtolOption = 1e-6,
+    atol: AtolOption = 1e-8,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Run an in-silico randomized controlled trial and write results, report and figures."""
     from gutskin.io.outdir import OutputDirError, check_writable
@@ -155,19 +156,16 @@ def power(
     replicates: Annotated[int, typer.Option("--replicates", help="Trials per size.")] = 200,
     target: Annotated[float, typer.Option("--target", help="Target power.")] = 0.8,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
-    method: Annotated[str, typer.Option(help="Solver: auto, dopri5 or rosenbrock.")] = "auto",
-    rtol: Annotated[float, typer.Option(help="Relative tolerance (1e-12 to 1e-2).")] = 1e-6,
-    atol: Annotated[float, typer.Option(help="Absolute tolerance (1e-16 to 1e-2).")] = 1e-8,
+    method: MethodOption = "auto",
+    rtol: RtolOption = 1e-6,
+    atol: AtolOption = 1e-8,
     workers: Annotated[
         int | None, typer.Option("--workers", help="Processes (default: one per core).")
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder (new or empty).")] = Path(
         "runs/power"
     ),
-    overwrite: Annotated[
-        bool,
-        typer.Option("--overwrite", help="Replace an earlier gutskin output in --out."),
-    ] = False,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Power of each planned comparison over a grid of sample sizes, by replicate trials."""
     from concurrent.futures.process import BrokenProcessPool
@@ -183,11 +181,7 @@ def power(
         grid = [int(x) for x in n.split(",") if x.strip()]
     except ValueError:
         raise UserError(f"--n must be comma-separated integers, got {n!r}") from None
-    if not 0 < target < 1:
-        raise UserError(f"--target must be in (0, 1), got {target}")
-    check_number("--target", target, 0.0, 1.0, lo_open=True)
-    if target >= 1:
-        raise UserError(f"--target must be below 1, got {target:g}")
+    check_number("--target", target, 0.0, 1.0, lo_open=True, hi_open=True)
     check_int("--replicates", replicates, 1, 100_000)
     check_seed(seed)
     if workers is not None:

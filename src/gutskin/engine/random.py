@@ -127,6 +127,12 @@ def _philox_block(
     return c0, c1, c2, c3
 
 
+@nb.njit(cache=True, inline="always")
+def _unit(hi: np.uint64, lo: np.uint64) -> float:
+    """A double in (0, 1) from two 32-bit words: ``((hi:lo >> 11) + 0.5) * 2**-53``."""
+    return (np.float64(((hi << np.uint64(32)) | lo) >> np.uint64(11)) + 0.5) * 2.0**-53
+
+
 @nb.njit(cache=True)
 def _philox_many(ctr: NDArray[np.uint64], k0: np.uint64, k1: np.uint64) -> NDArray[np.uint64]:
     out = np.empty_like(ctr)
@@ -165,9 +171,6 @@ def _uniform_rows(
     n: np.int64,
 ) -> NDArray[np.float64]:
     out = np.empty((index.shape[0], n))
-    s32 = np.uint64(32)
-    s11 = np.uint64(11)
-    scale = 2.0**-53
     for i in range(index.shape[0]):
         j = np.int64(0)
         pos = first
@@ -175,12 +178,12 @@ def _uniform_rows(
             blk = np.uint64(pos // 2)
             a, b, c, d = _philox_block(stream, index[i], sub[i], blk, k0, k1)
             if pos % 2 == 0:
-                out[i, j] = (np.float64(((a << s32) | b) >> s11) + 0.5) * scale
+                out[i, j] = _unit(a, b)
                 j += 1
                 pos += 1
                 if j >= n:
                     break
-            out[i, j] = (np.float64(((c << s32) | d) >> s11) + 0.5) * scale
+            out[i, j] = _unit(c, d)
             j += 1
             pos += 1
     return out
@@ -263,14 +266,19 @@ def normals(
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * math.pi * u2)
 
 
+def _run_block(seed: int, stream: str, index: int, sub: int, caller: str) -> list[int]:
+    """The four words of block 0 of run stream ``stream`` (``index``, ``sub``)."""
+    if stream not in RUN_STREAMS:
+        raise KeyError(f"{caller} needs a run stream ({sorted(RUN_STREAMS)}), got {stream!r}")
+    k0, k1 = _key(seed)
+    ctr = np.array([[RUN_STREAMS[stream], index, sub, 0]], dtype=np.uint64)
+    return [int(x) for x in _philox_many(ctr, k0, k1)[0]]
+
+
 def derived_seed(seed: int, stream: str, index: int = 0) -> int:
     """A 64-bit seed for job ``index`` of a run-level ``stream`` (e.g. a power replicate)."""
-    if stream not in RUN_STREAMS:
-        raise KeyError(f"derived_seed needs a run stream ({sorted(RUN_STREAMS)}), got {stream!r}")
-    k0, k1 = _key(seed)
-    ctr = np.array([[RUN_STREAMS[stream], index, 0, 0]], dtype=np.uint64)
-    w = _philox_many(ctr, k0, k1)[0]
-    return int(w[0]) << 32 | int(w[1])
+    w = _run_block(seed, stream, index, 0, "derived_seed")
+    return w[0] << 32 | w[1]
 
 
 def run_rng(seed: int, stream: str, index: int = 0, *, sub: int = 0) -> np.random.Generator:
@@ -279,11 +287,7 @@ def run_rng(seed: int, stream: str, index: int = 0, *, sub: int = 0) -> np.rando
     Its Philox bit generator is keyed by the 128 bits our Philox gives for the counter
     ``(stream, index, sub, 0)``, so each (stream, index, sub) has its own generator.
     """
-    if stream not in RUN_STREAMS:
-        raise KeyError(f"run_rng needs a run stream ({sorted(RUN_STREAMS)}), got {stream!r}")
-    k0, k1 = _key(seed)
-    ctr = np.array([[RUN_STREAMS[stream], index, sub, 0]], dtype=np.uint64)
-    w = [int(x) for x in _philox_many(ctr, k0, k1)[0]]
+    w = _run_block(seed, stream, index, sub, "run_rng")
     key = (w[0] << 96) | (w[1] << 64) | (w[2] << 32) | w[3]
     return np.random.Generator(np.random.Philox(key=key))
 
@@ -308,9 +312,6 @@ def _ou_rows(
     memory: np.float64,
 ) -> NDArray[np.float64]:
     out = np.zeros((index.shape[0], n_days))
-    s32 = np.uint64(32)
-    s11 = np.uint64(11)
-    scale = 2.0**-53
     two_pi = 2.0 * np.pi
     zero = np.uint64(0)
     for i in range(index.shape[0]):
@@ -322,8 +323,8 @@ def _ou_rows(
         x = 0.0
         for day in range(start, first_day + n_days):
             c0, c1, c2, c3 = _philox_block(stream, index[i], zero, np.uint64(day - origin), k0, k1)
-            u1 = (np.float64(((c0 << s32) | c1) >> s11) + 0.5) * scale
-            u2 = (np.float64(((c2 << s32) | c3) >> s11) + 0.5) * scale
+            u1 = _unit(c0, c1)
+            u2 = _unit(c2, c3)
             z = np.sqrt(-2.0 * np.log(u1)) * np.cos(two_pi * u2)
             x = sd[i] * z if day == start else a * x + b * z
             if day >= first_day:

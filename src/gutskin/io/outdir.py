@@ -101,6 +101,15 @@ def _foreign_files(folder: Path) -> list[str]:
     return sorted(_relative_files(folder) - listed - {MARKER})
 
 
+def _check_parent(p: Path, out: str | Path) -> None:
+    """The nearest existing ancestor of ``p`` must be a writable folder."""
+    anc = _first_existing(p.parent)
+    if not anc.is_dir():
+        raise OutputDirError(f"--out {out}: {anc} is a file, not a folder")
+    if not os.access(anc, os.W_OK | os.X_OK):
+        raise OutputDirError(f"--out {out}: folder {anc} is not writable")
+
+
 def _examples(names: list[str], k: int = 3) -> str:
     shown = ", ".join(repr(n) for n in names[:k])
     return shown + (f" and {len(names) - k} more" if len(names) > k else "")
@@ -127,11 +136,7 @@ def check_writable(out: str | Path, *, overwrite: bool = False) -> Path:
         raise OutputDirError(f"--out {out}: is a symbolic link; give a real folder path")
     if p.exists() and not p.is_dir():
         raise OutputDirError(f"--out {out}: is a file, not a folder; give a new folder path")
-    anc = _first_existing(p.parent)
-    if not anc.is_dir():
-        raise OutputDirError(f"--out {out}: {anc} is a file, not a folder")
-    if not os.access(anc, os.W_OK | os.X_OK):
-        raise OutputDirError(f"--out {out}: folder {anc} is not writable")
+    _check_parent(p, out)
     if p.is_dir():
         entries = sorted(e.name for e in p.iterdir())
         if entries:
@@ -278,11 +283,7 @@ def check_output_file(out: str | Path, *, overwrite: bool = False) -> Path:
         raise OutputDirError(
             f"--out {out}: file exists; pass --overwrite to replace it, or choose a new name"
         )
-    anc = _first_existing(p.parent)
-    if not anc.is_dir():
-        raise OutputDirError(f"--out {out}: {anc} is a file, not a folder")
-    if not os.access(anc, os.W_OK | os.X_OK):
-        raise OutputDirError(f"--out {out}: folder {anc} is not writable")
+    _check_parent(p, out)
     return p
 
 

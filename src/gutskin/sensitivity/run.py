@@ -288,10 +288,11 @@ def build_cohort(
         raise SensitivityError(f"--cohort must be >= 2 patients, got {size}")
     spec = get_model(design.model)
     n_total = max(size, 2 * len(design.arms))
+    solver = SolverOptions(rtol=rtol, atol=atol)
     trial = run_trial(
         design.model_copy(update={"sample_size": n_total}),
         seed=seed,
-        solver=SolverOptions(rtol=rtol, atol=atol),
+        solver=solver,
         analyse=False,
     )
     pts = trial.patients.iloc[:size]
@@ -307,7 +308,7 @@ def build_cohort(
         params,
         np.array([-burn, 0.0]),
         _burn_schedule(spec, params, idx, seed, burn, days),
-        **SolverOptions(rtol=rtol, atol=atol).kwargs(),
+        **solver.kwargs(),
     )
     return Cohort(
         spec=spec,
@@ -393,6 +394,7 @@ class ModelEvaluator:
         self.design = design = cohort.design
         self.library = dict(strains) if strains is not None else load_strains()
         self.rtol, self.atol = rtol, atol
+        self._solver_kw = SolverOptions(rtol=rtol, atol=atol).kwargs()  # as the trial's
         self.chunk_rows = max(int(chunk_rows), cohort.size)
         arms = {a.name: a for a in design.arms}
         if arm not in arms:
@@ -617,7 +619,7 @@ class ModelEvaluator:
             params,
             np.array([-c.burn_in_days, 0.0]),
             Schedule(times=burn.times, values=values),
-            **SolverOptions(rtol=self.rtol, atol=self.atol).kwargs(),
+            **self._solver_kw,
             chunk_size=max(1, values.shape[0]),
         )
         self.n_solves += values.shape[0]
@@ -694,7 +696,7 @@ class ModelEvaluator:
             params,
             self.t_eval,
             Schedule(times=arm.times, values=values),
-            **SolverOptions(rtol=self.rtol, atol=self.atol).kwargs(),
+            **self._solver_kw,
             chunk_size=max(1, values.shape[0]),
         )
         self.n_solves += values.shape[0]
