@@ -252,14 +252,21 @@ def run_trial(
         sched = _pad(sched, spec, noise)
         if table_pop is not None:
             params = table_pop.apply_parameters(spec, params, table_pop.sample_of(idx))
+        # Presentation depends on day-0 disease activity and parameters only (not on the
+        # burn-in), so only the candidates who come forward are burned in and screened.
+        came = np.flatnonzero(_presents(spec, params, noise, idx, seed))
+        n_presented += len(came)
+        if not len(came):
+            continue
+        idx, y0, params = idx[came], y0[came], params[came]
+        cov = cov.iloc[came]
+        sched = Schedule(times=sched.times, values=sched.values[came])
         res = integrate(spec, y0, params, [-burn, 0.0], sched, **opts)
         if table_pop is not None:
             res, params = table_pop.apply_to_burn_in(spec, res, params, table_pop.sample_of(idx))
         screen = _observe(design, spec, res, idx, seed, [0, 0], [False, False])
         screen = screen.iloc[1::2].reset_index(drop=True)
-        came = _presents(spec, params, noise, idx, seed)
-        n_presented += int(came.sum())
-        ok = _eligible(design, screen) & res.ok & came
+        ok = _eligible(design, screen) & res.ok
         take = np.flatnonzero(ok)[: n_target - n_enrolled]
         if len(take):
             part = screen.iloc[take].copy()
