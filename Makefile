@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 OUT    ?= runs/default
 export GUTSKIN_CACHE_DIR ?= $(CURDIR)/.gutskin_cache
 
-.PHONY: validate sensitivity-guide browser install run test test-fast test-slow lint format bench docs clean
+.PHONY: r-fixtures validate sensitivity-guide browser install run test test-fast test-slow lint format bench docs clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ docs: install
 ## validate: regenerate docs/validation.md (20 replicate trials, 200 for Rinaldi 2022; ~5 min on 2 cores)
 validate: install
 	$(PY) -m gutskin.calibrate.validate
+
+## r-fixtures: regenerate the R reference results of the trial statistics (installs R from Debian)
+r-fixtures:
+	@command -v Rscript >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends r-base-core r-cran-nlme r-cran-mass \
+		r-cran-numderiv r-cran-jsonlite)
+	Rscript tests/reference/make_r_fixtures.R tests/reference/fixtures
 
 ## sensitivity-guide: regenerate docs/sensitivity-guide.md (a few minutes)
 sensitivity-guide: install

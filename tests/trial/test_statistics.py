@@ -306,30 +306,18 @@ def test_responder_small_n_uses_fisher_exact() -> None:
     assert "Fisher" in res["note"]
 
 
-def test_mmrm_matches_statsmodels_formula_fit() -> None:
-    import statsmodels.formula.api as smf
-
+def test_mmrm_counts_patients_with_any_post_baseline_value() -> None:
+    """Estimates are checked against R in test_statistics_against_r.py; here the counts."""
     rng = np.random.default_rng(3)
     d = simulate_trial(rng, 40, rate_ratio=0.6, dropout=0.1)
     res = compare(d, endpoint="inflammatory", visit_week=8, method="mmrm", **ARMS)
-    base = d[d.visit_week == 0].set_index("patient")["inflammatory"]
-    post = d[(d.visit_week > 0) & d.observed].copy()
-    post["baseline"] = post["patient"].map(base)
-    post["change"] = post["inflammatory"] - post["baseline"]
-    post["active"] = (post["arm"] == "active") * 1.0
-    post["visit"] = post["visit_week"].astype(int).astype(str)
-    fit = smf.mixedlm(
-        "change ~ 0 + C(visit) + C(visit):active + baseline", post, groups=post["patient"]
-    ).fit(reml=True)
-    key = next(k for k in fit.fe_params.index if k.startswith("C(visit)[8]:active"))
-    assert res["estimate"] == pytest.approx(fit.fe_params[key], rel=1e-4)
-    half = (res["ci_high"] - res["ci_low"]) / 2
-    df = 80 - 3  # patients − between-patient terms (intercept, arm, baseline)
-    assert half == pytest.approx(stats.t.ppf(0.975, df) * fit.bse_fe[key], rel=1e-3)
+    post = d[(d.visit_week > 0) & d.observed & d.inflammatory.notna()]
     assert (res["n_arm"], res["n_reference"]) == (
-        post.loc[post.active == 1, "patient"].nunique(),
-        post.loc[post.active == 0, "patient"].nunique(),
+        post.loc[post.arm == "active", "patient"].nunique(),
+        post.loc[post.arm != "active", "patient"].nunique(),
     )
+    assert res["note"] is None
+    assert res["ci_low"] < res["estimate"] < res["ci_high"]
 
 
 def test_mmrm_with_one_post_baseline_visit_is_ancova() -> None:
@@ -384,7 +372,9 @@ def test_responder_false_positive_rate(null_trials: list[pd.DataFrame]) -> None:
 
 @pytest.mark.slow
 def test_mmrm_false_positive_rate_is_nominal(null_trials: list[pd.DataFrame]) -> None:
-    trials = null_trials[:400]
+    """Unstructured REML MMRM with Satterthwaite df at nominal 5 % over the null trials."""
+    trials = null_trials
+    assert len(trials) >= 1000
     p = _null_pvalues(trials, endpoint="inflammatory", method="mmrm")
     power = power_from_pvalues(p)
     lo, hi = mc_interval(len(p))

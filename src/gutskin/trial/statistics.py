@@ -18,22 +18,26 @@ at one visit with the analyses used in acne trials:
     derived "≥ *threshold* improvement" responder) with a Newcombe interval and
     a score (Miettinen–Nurminen) or Fisher exact test.
 ``mmrm``
-    Linear mixed model of the change from baseline over all post-baseline
-    visits (visit × arm cell means plus baseline, random intercept per
-    patient), an approximation of an MMRM.
+    Mixed model for repeated measures of the change from baseline over all
+    post-baseline visits: visit, arm × visit and baseline × visit fixed
+    effects, unstructured within-patient covariance, REML, Satterthwaite
+    degrees of freedom (:mod:`gutskin.trial.mmrm`).
 
 Missing data are handled by observed cases, last observation carried forward
 or multiple imputation (predictive mean matching, Rubin's rules).  Every
 distribution, test and interval comes from :mod:`scipy.stats` or
-:mod:`statsmodels`.  Degenerate data (zero variance, all-zero counts,
-separation, non-convergence) give NaN estimates and a ``note`` rather than an
-exception, so that a power run of many replicate trials never stops; invalid
-requests raise :class:`StatisticsError`.
+:mod:`statsmodels`, the MMRM from :mod:`gutskin.trial.mmrm` (numpy/scipy).
+Degenerate data (zero variance, all-zero counts, separation, non-convergence)
+give NaN estimates and a ``note`` rather than an exception, so that a power run of
+many replicate trials never stops; invalid requests raise :class:`StatisticsError`.
 
-Validation (``tests/trial/test_statistics.py``): estimates agree with numpy
-least squares, the Newcombe/Wilson formulas and a statsmodels formula fit;
+Validation: every method is held to R on fixed synthetic data sets
+(``tests/trial/test_statistics_against_r.py``, fixtures written by
+``tests/reference/make_r_fixtures.R``; ``docs/statistics.md``).  In
+``tests/trial/test_statistics.py`` estimates agree with numpy least squares and the
+Newcombe/Wilson formulas;
 under a null design with 50 patients per arm the false-positive rates of
-ancova, negbin (robust SE) and the responder score test over 1000 synthetic
+ancova, negbin (robust SE), mmrm and the responder score test over 1000 synthetic
 trials lie inside the 99 % binomial interval around 5 %; Fisher's exact test
 is conservative; multiple imputation is unbiased with nominal coverage under
 MAR dropout, LOCF is biased towards the null.
@@ -698,61 +702,74 @@ def _fit_mmrm(
     alpha: float,
     arm: str,
     reference: str,
+    need_df: bool = True,
 ) -> _Est:
-    """Random-intercept model on change, cell means per visit × arm plus baseline."""
-    from statsmodels.regression.mixed_linear_model import MixedLM
+    """MMRM on the change from baseline: unstructured covariance, REML, Satterthwaite df.
+
+    Fixed effects: visit, arm × visit, baseline × visit and the covariates
+    (:mod:`gutskin.trial.mmrm`).  The estimate is the arm × visit effect at ``target``
+    (the least-squares mean difference there).  ``need_df=False`` skips the
+    Satterthwaite degrees of freedom (NaN), for imputations whose df is not used.
+    """
+    from gutskin.trial import mmrm
 
     keep_pat = np.isfinite(base) & np.all(np.isfinite(cov), axis=1)
     post, base, ind, cov = post[keep_pat], base[keep_pat], ind[keep_pat], cov[keep_pat]
-    n_pat, n_vis = post.shape
+    n_vis = post.shape[1]
     obs_t = np.isfinite(post[:, target])
     _check_n(int(obs_t[ind == 1].sum()), int(obs_t[ind == 0].sum()), arm, reference, "mmrm")
-    # visits usable for the cell-means parametrisation: observed in both arms
+    # visits usable for the visit × arm parametrisation: observed in both arms
     usable = [
         j
         for j in range(n_vis)
         if np.isfinite(post[ind == 1, j]).any() and np.isfinite(post[ind == 0, j]).any()
     ]
-    rows, cols = np.nonzero(np.isfinite(post[:, usable]))
-    vis = np.asarray(usable)[cols]
-    has_obs = np.zeros(n_pat, dtype=bool)
-    has_obs[rows] = True
-    n_arm, n_ref = int(has_obs[ind == 1].sum()), int(has_obs[ind == 0].sum())
-    change = post[rows, vis] - base[rows]
-    pos = {j: i for i, j in enumerate(usable)}
-    k = len(usable)
-    x = np.zeros((rows.size, 2 * k))
-    x[np.arange(rows.size), [pos[j] for j in vis]] = 1.0
-    x[np.arange(rows.size), [k + pos[j] for j in vis]] = ind[rows]
-    extra = [("baseline", base[rows]), *((nm, cov[rows, i]) for i, nm in enumerate(cov_names))]
-    dropped = []
-    for name, col in extra:
-        if np.ptp(col) > _TOL:
-            x = np.column_stack([x, col])
-        else:
-            dropped.append(name)
-    if np.linalg.matrix_rank(x) < x.shape[1]:
-        raise _Degenerate("mmrm design matrix is rank deficient")
-    if np.ptp(change) <= _TOL:
+    change = post[:, usable] - base[:, None]
+    has_obs = np.isfinite(change).any(axis=1)
+    change, base, ind, cov = change[has_obs], base[has_obs], ind[has_obs], cov[has_obs]
+    n_arm, n_ref = int(ind.sum()), int((1 - ind).sum())
+    finite = change[np.isfinite(change)]
+    if finite.size == 0 or np.ptp(finite) <= _TOL:
         raise _Degenerate("zero variance in the change from baseline")
-    idx = k + pos[target]
-    n_between = 2 + (x.shape[1] - 2 * k)  # intercept, arm, baseline and covariates
-    df = float(max(n_pat - n_between, 1))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            res = MixedLM(change, x, groups=rows).fit(reml=True)
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            raise _Degenerate(f"mixed model fit failed: {exc}") from exc
-    est = float(np.asarray(res.fe_params)[idx])
-    se = float(np.asarray(res.bse_fe)[idx])
+    dropped = []
+    z_cols = [np.ones(len(ind)), ind]
+    if np.ptp(base) > _TOL:
+        z_cols.append(base)
+    else:
+        dropped.append("baseline")
+    w_cols = []
+    for i, nm in enumerate(cov_names):
+        if np.ptp(cov[:, i]) > _TOL:
+            w_cols.append(cov[:, i])
+        else:
+            dropped.append(nm)
+    z = np.column_stack(z_cols)
+    w = np.column_stack(w_cols) if w_cols else None
+    k = len(usable)
+    try:
+        fit = mmrm.fit(change, z, w)
+    except mmrm.MMRMError as exc:
+        raise _Degenerate(str(exc)) from exc
+    c = np.zeros(fit.beta.size)
+    c[k + usable.index(target)] = 1.0
+    est = float(c @ fit.beta)
+    se = math.sqrt(max(float(c @ fit.cov_beta @ c), 0.0))
     if not (math.isfinite(est) and math.isfinite(se) and se > 0):
-        raise _Degenerate("mixed model gave no finite standard error")
-    dist = stats.t(df)
-    crit = float(dist.ppf(1.0 - alpha / 2.0))
+        raise _Degenerate("mmrm gave no finite standard error")
     note = _dropped_note(dropped)
-    if not res.converged:
-        note = _join_notes(note, "mixed model optimiser did not report convergence")
+    if fit.structure != "un":
+        note = _join_notes(
+            note,
+            "unstructured covariance did not converge: heterogeneous compound symmetry used",
+        )
+    if not fit.converged:
+        note = _join_notes(note, "mmrm optimiser did not converge")
+    df = fit.contrast(c)[2] if need_df else math.nan
+    if need_df and not (math.isfinite(df) and df > 0):
+        df = float(max(len(ind) - z.shape[1] - (w.shape[1] if w is not None else 0), 1))
+        note = _join_notes(note, "Satterthwaite df unavailable: between-patient df used")
+    dist = stats.t(df if math.isfinite(df) else 1e6)
+    crit = float(dist.ppf(1.0 - alpha / 2.0))
     return _Est(
         estimate=est,
         se=se,
@@ -914,17 +931,16 @@ def compare(
             expected cell count is below 5 (or ``responder_test='fisher'``),
             Fisher's exact test, which is conservative.
         ``'mmrm'``
-            Linear mixed model (statsmodels ``MixedLM``, REML) of the change
-            from baseline at all post-baseline visits with visit × arm cell
-            means, baseline as covariate and a random intercept per patient.
-            This approximates an MMRM [Mallinckrodt2008]_: the random intercept
-            implies compound-symmetric rather than unstructured within-patient
-            covariance.  It is valid under MAR dropout when that structure
-            holds, otherwise approximately.  Estimate: arm effect at
-            ``visit_week``; *t* reference distribution with ``n_patients − p``
-            degrees of freedom, ``p`` the number of between-patient terms
-            (intercept, arm, baseline, covariates) — a containment-type
-            approximation to Kenward–Roger.
+            Mixed model for repeated measures [Mallinckrodt2008]_ of the change
+            from baseline at all post-baseline visits (visits observed in both
+            arms): fixed effects for visit, arm × visit and baseline × visit (plus
+            ``covariates``), unstructured within-patient covariance across
+            visits, REML (:func:`gutskin.trial.mmrm.fit`; the model of SAS
+            ``PROC MIXED TYPE=UN`` and R ``nlme::gls`` with ``corSymm`` +
+            ``varIdent``).  Estimate: the least-squares mean difference at
+            ``visit_week``; *t* interval and test with Satterthwaite degrees of
+            freedom.  Valid under MAR dropout.  When the unstructured fit does not
+            converge, heterogeneous compound symmetry is used and ``note`` says so.
     missing
         ``'observed'``
             Observed cases at the visit (all observed visits for ``mmrm``).
@@ -1074,7 +1090,7 @@ def compare(
     else:
         impute_cols = [j for j in post_cols if j <= target_col]
 
-    def analyse(vals: np.ndarray) -> _Est:
+    def analyse(vals: np.ndarray, need_df: bool = True) -> _Est:
         base = vals[:, 0] if has_baseline else np.full(vals.shape[0], np.nan)
         y = vals[:, target_col]
         if method == "ancova":
@@ -1142,6 +1158,7 @@ def compare(
             alpha=alpha,
             arm=arm,
             reference=reference,
+            need_df=need_df,
         )
 
     result: dict[str, Any] = {
@@ -1162,9 +1179,10 @@ def compare(
         ):
             _check_n(n_arm_all, n_ref_all, arm, reference, method)
             rng = run_rng(seed, "imputation")
+            # only the first fit's complete-data df enters Rubin's rules
             fits = [
-                analyse(_impute(values, ind, impute_cols, has_baseline, rng))
-                for _ in range(n_imputations)
+                analyse(_impute(values, ind, impute_cols, has_baseline, rng), need_df=i == 0)
+                for i in range(n_imputations)
             ]
             pooled = pool_rubin(
                 [f.estimate for f in fits],
