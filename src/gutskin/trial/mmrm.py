@@ -321,6 +321,7 @@ def fit(
     fallback: bool = True,
     gtol: float = 1e-6,
     max_iter: int = 500,
+    start: NDArray[np.float64] | None = None,
 ) -> MMRMFit:
     """Fit an MMRM by REML.
 
@@ -342,6 +343,11 @@ def fit(
         Gradient tolerance of BFGS on the REML criterion.
     max_iter : int
         Iteration limit of BFGS.
+    start : array, optional
+        Starting covariance parameters for ``structure`` (e.g. the ``theta`` of a fit
+        to a similar data set, such as the previous imputation); default: per-visit
+        OLS residual variances, no correlation.  The optimum does not depend on it
+        beyond the optimiser's tolerance.
 
     Returns
     -------
@@ -366,9 +372,12 @@ def fit(
     last: MMRMFit | None = None
     for st in order:
         prob.structure = st
+        x0 = prob.start()
+        if st == structure and start is not None and np.shape(start) == x0.shape:
+            x0 = np.asarray(start, dtype=np.float64)
         res = optimize.minimize(
             prob.criterion,
-            prob.start(),
+            x0,
             jac=True,
             method="BFGS",
             options={"gtol": gtol, "maxiter": max_iter},
