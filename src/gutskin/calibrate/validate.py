@@ -27,6 +27,7 @@ import pandas as pd
 
 from gutskin.calibrate.objective import evaluate
 from gutskin.calibrate.targets import Target, TargetSet, load_targets
+from gutskin.engine.workers import init_worker, single_thread_env
 
 __all__ = ["TargetCheck", "check_targets", "main", "render_markdown", "run_validation"]
 
@@ -179,12 +180,6 @@ def _validation_replicate(
     return dict(evaluate(ts, values, seed=replicate_seed(seed, r), targets=rin, scale="validate"))
 
 
-def _init_worker() -> None:
-    import numba
-
-    numba.set_num_threads(1)
-
-
 def run_validation(
     ts: TargetSet,
     values: Mapping[str, float] | None,
@@ -226,7 +221,10 @@ def run_validation(
             report(k)
     else:
         ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker) as pool:
+        with (
+            single_thread_env(),
+            ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=init_worker) as pool,
+        ):
             futures = [
                 pool.submit(_validation_replicate, ts, values, seed, r, rin) for r, rin in jobs
             ]

@@ -22,6 +22,7 @@ import pandas as pd
 
 from gutskin.engine.options import SolverOptions
 from gutskin.engine.random import derived_seed
+from gutskin.engine.workers import init_worker, single_thread_env
 from gutskin.trial.design import Design, DesignError
 from gutskin.trial.result import TrialResult
 from gutskin.trial.run import run_trial
@@ -53,12 +54,6 @@ def _subset(result: TrialResult, n: int) -> TrialResult:
 def _workers(workers: int | None, replicates: int) -> int:
     n = (os.cpu_count() or 1) if workers is None else workers
     return max(1, min(int(n), replicates))
-
-
-def _init_worker() -> None:
-    import numba
-
-    numba.set_num_threads(1)
 
 
 def _replicate(
@@ -120,7 +115,10 @@ def power_curve(
                 progress(r + 1, replicates)
     else:
         ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker) as pool:
+        with (
+            single_thread_env(),
+            ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=init_worker) as pool,
+        ):
             futures = [
                 pool.submit(_replicate, big, grid, seed, r, solver) for r in range(replicates)
             ]
