@@ -66,7 +66,13 @@ def _replicate(
     for n in grid:
         sub = analyse_trial(_subset(full, n))
         rows.extend(
-            {**c, "n": n, "replicate": r, "n_candidates": full.n_candidates}
+            {
+                **c,
+                "n": n,
+                "replicate": r,
+                "n_candidates": full.n_candidates,
+                "n_burned_in": full.n_screened,
+            }
             for c in sub.comparisons
         )
     return rows
