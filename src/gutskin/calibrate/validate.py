@@ -27,7 +27,7 @@ import pandas as pd
 
 from gutskin.calibrate.objective import evaluate
 from gutskin.calibrate.targets import Target, TargetSet, load_targets
-from gutskin.engine.workers import init_worker, single_thread_env
+from gutskin.engine.workers import replicate_pool
 
 __all__ = ["TargetCheck", "check_targets", "main", "render_markdown", "run_validation"]
 
@@ -200,9 +200,7 @@ def run_validation(
     dict
         Target id -> list of per-replicate simulated values.
     """
-    import multiprocessing as mp
     import os
-    from concurrent.futures import ProcessPoolExecutor
 
     jobs = [(r, False) for r in range(replicates)] + [
         (r, True) for r in range(replicates, max(replicates, rinaldi_replicates))
@@ -220,11 +218,7 @@ def run_validation(
             results.append(_validation_replicate(ts, values, seed, r, rin))
             report(k)
     else:
-        ctx = mp.get_context("spawn")
-        with (
-            single_thread_env(),
-            ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=init_worker) as pool,
-        ):
+        with replicate_pool(n_workers) as pool:
             futures = [
                 pool.submit(_validation_replicate, ts, values, seed, r, rin) for r, rin in jobs
             ]

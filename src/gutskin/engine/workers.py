@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 
-__all__ = ["THREAD_ENV", "init_worker", "single_thread_env"]
+__all__ = ["THREAD_ENV", "init_worker", "replicate_pool", "single_thread_env"]
 
 #: Environment variables that size the thread pools of BLAS and OpenMP libraries.
 THREAD_ENV: tuple[str, ...] = (
@@ -52,3 +53,22 @@ def init_worker() -> None:
     import numba
 
     numba.set_num_threads(1)
+
+
+@contextmanager
+def replicate_pool(n_workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of ``n_workers`` spawned replicate workers, one thread each.
+
+    Spawned (not forked: numba's threading layer and open files are not fork-safe), with
+    :func:`single_thread_env` in force while they start and :func:`init_worker` as the
+    initializer.
+    """
+    import multiprocessing as mp
+
+    with (
+        single_thread_env(),
+        ProcessPoolExecutor(
+            n_workers, mp_context=mp.get_context("spawn"), initializer=init_worker
+        ) as pool,
+    ):
+        yield pool

@@ -50,7 +50,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import linalg, optimize
 
-__all__ = ["MMRMError", "MMRMFit", "design_columns", "fit"]
+__all__ = ["STRUCTURES", "MMRMError", "MMRMFit", "design_columns", "fit"]
 
 Structure = Literal["un", "csh"]
 STRUCTURES: dict[str, str] = {
@@ -89,13 +89,16 @@ class MMRMFit:
     theta: NDArray[np.float64]
     _problem: _Problem
 
-    def contrast(self, c: NDArray[np.float64]) -> tuple[float, float, float]:
-        """Estimate, standard error and Satterthwaite degrees of freedom of ``cᵀβ``."""
+    def contrast(self, c: NDArray[np.float64], *, df: bool = True) -> tuple[float, float, float]:
+        """Estimate, standard error and Satterthwaite degrees of freedom of ``cᵀβ``.
+
+        ``df=False`` skips the degrees of freedom (NaN), which cost a numerical Hessian.
+        """
         c = np.asarray(c, dtype=np.float64)
         est = float(c @ self.beta)
         var = float(c @ self.cov_beta @ c)
-        df = self._problem.satterthwaite(self.theta, c, var)
-        return est, math.sqrt(max(var, 0.0)), df
+        nu = self._problem.satterthwaite(self.theta, c, var) if df else math.nan
+        return est, math.sqrt(max(var, 0.0)), nu
 
 
 def design_columns(k: int, n_between: int, n_extra: int) -> list[str]:
@@ -137,47 +140,47 @@ class _Problem:
             raise MMRMError("mmrm design matrix is rank deficient")
         self.structure: Structure = "un"
         self.tril = np.tril_indices(k)
+        self.diag_pos = np.flatnonzero(self.tril[0] == self.tril[1])
 
     # -- covariance parametrisations --------------------------------------------------
     def n_theta(self) -> int:
         return self.k * (self.k + 1) // 2 if self.structure == "un" else self.k + 1
 
-    def sigma(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
+    def _cholesky_factor(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``L`` of ``Σ = L Lᵀ`` (structure ``un``): ``theta`` is its lower triangle, the
+        diagonal on the log scale."""
         k = self.k
+        lo = np.zeros((k, k))
+        lo[self.tril] = theta
+        d = np.arange(k)
+        lo[d, d] = np.exp(theta[self.diag_pos])
+        return lo
+
+    def _csh(self, theta: NDArray[np.float64]) -> tuple[NDArray[np.float64], float]:
+        """Standard deviations and common correlation (structure ``csh``)."""
+        return np.exp(theta[: self.k]), math.tanh(float(theta[self.k]))
+
+    def sigma(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
         if self.structure == "un":
-            lo = np.zeros((k, k))
-            lo[self.tril] = theta
-            d = np.arange(k)
-            lo[d, d] = np.exp(theta[self._diag_pos()])
+            lo = self._cholesky_factor(theta)
             return lo @ lo.T
-        sd = np.exp(theta[:k])
-        rho = math.tanh(float(theta[k]))
-        corr = np.full((k, k), rho)
+        sd, rho = self._csh(theta)
+        corr = np.full((self.k, self.k), rho)
         np.fill_diagonal(corr, 1.0)
         return corr * np.outer(sd, sd)
-
-    def _diag_pos(self) -> NDArray[np.int64]:
-        r, c = self.tril
-        return np.flatnonzero(r == c)
 
     def _chain(self, theta: NDArray[np.float64], g: NDArray[np.float64]) -> NDArray[np.float64]:
         """Gradient in ``theta`` from ``g = ∂f/∂Σ`` (entries treated as free)."""
         k = self.k
         if self.structure == "un":
-            lo = np.zeros((k, k))
-            lo[self.tril] = theta
-            dpos = self._diag_pos()
-            d = np.arange(k)
-            lo[d, d] = np.exp(theta[dpos])
+            lo = self._cholesky_factor(theta)
             gl = (g + g.T) @ lo  # ∂f/∂L for Σ = L Lᵀ
             out = gl[self.tril]
-            out[dpos] *= lo[d, d]
+            d = np.arange(k)
+            out[self.diag_pos] *= lo[d, d]
             return out
-        sd = np.exp(theta[:k])
-        rho = math.tanh(float(theta[k]))
-        corr = np.full((k, k), rho)
-        np.fill_diagonal(corr, 1.0)
-        s = corr * np.outer(sd, sd)
+        sd, rho = self._csh(theta)
+        s = self.sigma(theta)
         gs = g + g.T
         out = np.empty(k + 1)
         # ∂Σ_ab/∂log sd_a = Σ_ab (1 + [a == b]) / ... : row and column scaling
@@ -245,12 +248,13 @@ class _Problem:
         return f, self._chain(theta, g)
 
     def cov_beta(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
-        _, xtx, _, _, _ = self._whitened(self.sigma(theta))
-        return np.asarray(linalg.inv(xtx, check_finite=False))
+        return self.gls(theta)[1]
 
-    def beta(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
+    def gls(self, theta: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Generalised least squares at ``theta``: ``β`` and its covariance ``(XᵀV⁻¹X)⁻¹``."""
         _, xtx, xty, _, _ = self._whitened(self.sigma(theta))
-        return np.asarray(linalg.solve(xtx, xty, assume_a="pos", check_finite=False))
+        beta = linalg.solve(xtx, xty, assume_a="pos", check_finite=False)
+        return np.asarray(beta), np.asarray(linalg.inv(xtx, check_finite=False))
 
     def hessian(self, theta: NDArray[np.float64]) -> NDArray[np.float64]:
         """Hessian of the criterion by central differences of its analytic gradient."""
@@ -307,7 +311,7 @@ class _Problem:
         var = np.maximum(var, 1e-8 * max(float(var.max()), 1e-300))
         if self.structure == "un":
             theta = np.zeros(self.n_theta())
-            theta[self._diag_pos()] = 0.5 * np.log(var)
+            theta[self.diag_pos] = 0.5 * np.log(var)
             return theta
         return np.concatenate([0.5 * np.log(var), [0.3]])
 
@@ -391,9 +395,10 @@ def fit(
         grad_norm = float(np.max(np.abs(res.jac))) if res.jac is not None else math.inf
         # BFGS may stop on a line-search precision loss at the optimum: accept a small gradient
         converged = bool(res.success) or grad_norm < 1e-3
+        beta, cov_beta = prob.gls(theta)
         last = MMRMFit(
-            beta=prob.beta(theta),
-            cov_beta=prob.cov_beta(theta),
+            beta=beta,
+            cov_beta=cov_beta,
             sigma=sig,
             structure=st,
             converged=converged and math.isfinite(f) and pd_ok,

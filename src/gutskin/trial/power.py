@@ -11,10 +11,9 @@ reproducible.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ import pandas as pd
 
 from gutskin.engine.options import SolverOptions
 from gutskin.engine.random import derived_seed
-from gutskin.engine.workers import init_worker, single_thread_env
+from gutskin.engine.workers import replicate_pool
 from gutskin.trial.design import Design, DesignError
 from gutskin.trial.result import TrialResult
 from gutskin.trial.run import run_trial
@@ -120,11 +119,7 @@ def power_curve(
             if progress:
                 progress(r + 1, replicates)
     else:
-        ctx = mp.get_context("spawn")
-        with (
-            single_thread_env(),
-            ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=init_worker) as pool,
-        ):
+        with replicate_pool(n_workers) as pool:
             futures = [
                 pool.submit(_replicate, big, grid, seed, r, solver) for r in range(replicates)
             ]

@@ -758,19 +758,17 @@ def _fit_mmrm(
         raise _Degenerate(str(exc)) from exc
     c = np.zeros(fit.beta.size)
     c[k + usable.index(target)] = 1.0
-    est = float(c @ fit.beta)
-    se = math.sqrt(max(float(c @ fit.cov_beta @ c), 0.0))
+    est, se, df = fit.contrast(c, df=need_df)
     if not (math.isfinite(est) and math.isfinite(se) and se > 0):
         raise _Degenerate("mmrm gave no finite standard error")
     note = _dropped_note(dropped)
     if fit.structure != "un":
         note = _join_notes(
             note,
-            "unstructured covariance did not converge: heterogeneous compound symmetry used",
+            f"unstructured covariance did not converge: {mmrm.STRUCTURES[fit.structure]} used",
         )
     if not fit.converged:
         note = _join_notes(note, "mmrm optimiser did not converge")
-    df = fit.contrast(c)[2] if need_df else math.nan
     if need_df and not (math.isfinite(df) and df > 0):
         df = float(max(len(ind) - z.shape[1] - (w.shape[1] if w is not None else 0), 1))
         note = _join_notes(note, "Satterthwaite df unavailable: between-patient df used")
