@@ -15,16 +15,10 @@ import numpy as np
 import xarray as xr
 
 from gutskin import __version__
-from gutskin.engine import (
-    Exposure,
-    ModelSpec,
-    Schedule,
-    ScheduleError,
-    build_schedule,
-    integrate,
-)
+from gutskin.engine import Exposure, ModelSpec, ScheduleError, Treatment
 from gutskin.engine.integrate import BatchResult, Method, Status
-from gutskin.population.sampling import flare_noise_schedule, sample_parameters
+from gutskin.engine.options import SolverOptions
+from gutskin.population import pipeline
 from gutskin.scenario import Scenario, ScenarioError, get_scenario
 
 __all__ = ["MAX_PATIENTS", "MODELS", "get_model", "simulate", "to_dataset"]
@@ -61,9 +55,16 @@ def get_model(name: str) -> ModelSpec:
     return factory()
 
 
-def _schedule(
-    spec: ModelSpec, scenario: Scenario, indices: np.ndarray, seed: int, t0: float, t_end: float
-) -> tuple[Schedule, dict[str, float]]:
+def scenario_treatment(spec: ModelSpec, scenario: Scenario, days: float) -> Treatment:
+    """The scenario's exposures and regimens over ``days`` as one :class:`Treatment`.
+
+    Raises
+    ------
+    ScenarioError
+        An exposure or regimen is invalid; the message names the scenario.
+    """
+    from gutskin.model.interventions import arm_treatment
+
     exposures = [
         Exposure(
             input=e.input,
@@ -75,26 +76,11 @@ def _schedule(
         )
         for e in scenario.exposures
     ]
-    overrides: dict[str, float] = {}
-    if scenario.regimens:
-        from gutskin.model.interventions import resolve
-
-        regs = [
-            {**r.model_dump(), "stop_day": t_end if r.stop_day is None else r.stop_day}
-            for r in scenario.regimens
-        ]
-        extra, overrides = resolve(regs, t0=t0)
-        exposures.extend(extra)
-    sched = build_schedule(
-        spec.input_names,
-        [u.default for u in spec.inputs],
-        exposures,
-        len(indices),
-        t0,
-        seed=seed,
-        indices=np.asarray(indices, dtype=np.int64),
-    )
-    return sched, overrides
+    try:
+        tr = arm_treatment(scenario.regimens, days) if scenario.regimens else Treatment()
+    except (ScheduleError, ValueError) as exc:
+        raise ScenarioError(f"scenario {scenario.name!r}: {exc}") from None
+    return Treatment(exposures=(*exposures, *tr.exposures), overrides=tr.overrides)
 
 
 def simulate(
@@ -149,51 +135,35 @@ def simulate(
     if not output_every > 0:
         raise ScenarioError(f"output_every must be > 0, got {output_every!r}")
     spec = get_model(sc.model)
+    solver = SolverOptions(method=method, rtol=rtol, atol=atol, dense=False)
     idx = np.arange(patients)
-    params = sample_parameters(spec, idx, seed)
-    try:
-        sched, overrides = _schedule(spec, sc, idx, seed, 0.0, float(days))
-    except (ScheduleError, ValueError) as exc:
-        raise ScenarioError(f"scenario {sc.name!r}: {exc}") from None
-    for name, value in overrides.items():
-        params[:, spec.parameter_names.index(name)] = value
-    y0 = np.array(
-        [spec.initial_values(dict(zip(spec.parameter_names, row, strict=True))) for row in params]
-    )
-    noisy = "flare_noise" in spec.input_names
+    tr = scenario_treatment(spec, sc, float(days))
+    params = tr.apply(spec.parameter_names, pipeline.patient_parameters(spec, idx, seed))
+    y0 = pipeline.initial_states(spec, params)
+    status = np.zeros(patients, dtype=np.int64)
     if sc.burn_in_days > 0:
-        burn_sched = (
-            flare_noise_schedule(spec, params, idx, seed, -sc.burn_in_days, 0.0) if noisy else None
-        )
-        burn = integrate(
-            spec,
-            y0,
-            params,
-            [-sc.burn_in_days, 0.0],
-            burn_sched,
-            method=method,
-            rtol=rtol,
-            atol=atol,
-            chunk_size=chunk_size,
-        )
+        burn, params = pipeline.burn_in(spec, params, idx, seed, sc.burn_in_days, solver=solver)
         y0 = np.where(burn.ok[:, None], burn.y[:, -1, :], y0)
-    if noisy:
-        sched = sched + flare_noise_schedule(spec, params, idx, seed, 0.0, days)
+        status = burn.status
     t_eval = np.arange(0.0, days + 1e-9, output_every)
     if t_eval[-1] < days:
         t_eval = np.append(t_eval, days)
-    res = integrate(
-        spec,
-        y0,
-        params,
-        t_eval,
-        sched,
-        method=method,
-        rtol=rtol,
-        atol=atol,
-        chunk_size=chunk_size,
-        progress=progress,
-    )
+    try:
+        res = pipeline.treat(
+            spec,
+            y0,
+            params,
+            idx,
+            seed,
+            t_eval,
+            treatment=tr,
+            solver=solver,
+            chunk_size=chunk_size,
+            progress=progress,
+        )
+    except ScheduleError as exc:
+        raise ScenarioError(f"scenario {sc.name!r}: {exc}") from None
+    res = pipeline.with_burn_in_status(res, status)
     return to_dataset(
         spec,
         res,

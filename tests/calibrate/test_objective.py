@@ -52,8 +52,9 @@ def test_population_case_definition_follows_the_target():
     """A population target's ``cases``/``controls`` pick the groups it compares."""
     import numpy as np
 
-    from gutskin.calibrate.objective import _output, population_statistic, simulate_cohort
+    from gutskin.calibrate.objective import population_statistic, simulate_cohort
     from gutskin.model import acne_model
+    from gutskin.population.pipeline import output as _output
 
     spec = acne_model()
     base = load_targets().by_id("yan2018_actinobacteria_ratio")

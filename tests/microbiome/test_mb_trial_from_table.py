@@ -7,6 +7,7 @@ import pytest
 import yaml
 from mb_tables import COUNTS, SAMPLES, write_classic
 
+from gutskin.microbiome import population_for_design
 from gutskin.trial.design import DesignError, builtin_designs, load_design
 from gutskin.trial.run import run_trial
 
@@ -32,7 +33,9 @@ def test_trial_population_from_gut_table(tmp_path):
     design = load_design(_design(tmp_path, "gut.txt"))  # relative path resolved
     assert design.population.from_table is not None
     assert design.population.from_table.table == str(tmp_path / "gut.txt")
-    res = run_trial(design, seed=3)
+    with pytest.raises(DesignError, match="population_for_design"):
+        run_trial(design, seed=3)  # the caller builds the table population
+    res = run_trial(design, seed=3, population=population_for_design(design, 3))
     assert len(res.patients) == 24
     plain = run_trial(
         design.model_copy(

@@ -16,9 +16,11 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from gutskin.engine import ModelSpec, build_schedule, integrate
-from gutskin.model import acne_model, resolve
-from gutskin.population import burn_in, flare_noise_schedule, sample_parameters
+from gutskin.engine import ModelSpec, SolverOptions, Treatment
+from gutskin.model import acne_model, arm_treatment
+from gutskin.population import pipeline
+
+SOLVER = SolverOptions(dense=False)
 
 N_PATIENTS = 400
 # fixed for reproducibility; override to check robustness: GUTSKIN_TEST_SEED=<int> pytest ...
@@ -81,20 +83,24 @@ class VirtualPopulation:
         """
         spec = self.spec
         sel = np.arange(self.n) if mask is None else np.flatnonzero(mask)
-        exposures, slot_params = resolve(list(regimens))
-        params = self.params[sel].copy()
-        for name, value in {**slot_params, **(overrides or {})}.items():
+        tr = arm_treatment(list(regimens), days)
+        params = tr.apply(spec.parameter_names, self.params[sel])
+        for name, value in (overrides or {}).items():
             params[:, spec.parameter_names.index(name)] = value
         for name, factor in (scale or {}).items():
             params[:, spec.parameter_names.index(name)] *= factor
         t_eval = np.unique(np.append(np.arange(0.0, days, step), days))
-        if days > 0:
-            sched = build_schedule(
-                spec.input_names, [u.default for u in spec.inputs], exposures, sel.size, 0.0
-            ) + flare_noise_schedule(spec, params, sel, self.seed, 0.0, days + 1.0, enabled=noise)
-        else:
-            sched = None
-        res = integrate(spec, self.y0[sel], params, t_eval, sched, method="auto")
+        res = pipeline.treat(
+            spec,
+            self.y0[sel],
+            params,
+            sel,
+            self.seed,
+            t_eval,
+            treatment=Treatment(exposures=tr.exposures),  # overrides set above
+            solver=SOLVER,
+            noise_from=0.0 if noise and days > 0 else None,
+        )
         assert res.ok.all(), res.failures()
         data = {n: res.observables[:, :, i] for i, n in enumerate(spec.assignment_names)}
         data.update({n: res.y[:, :, i] for i, n in enumerate(spec.state_names)})
@@ -109,9 +115,10 @@ def spec() -> ModelSpec:
 @pytest.fixture(scope="session")
 def population(spec: ModelSpec) -> VirtualPopulation:
     idx = np.arange(N_PATIENTS)
-    params = sample_parameters(spec, idx, SEED)
-    y0 = burn_in(spec, params, BURN_IN_DAYS, seed=SEED, indices=idx)
-    assert np.isfinite(y0).all()
+    params = pipeline.patient_parameters(spec, idx, SEED)
+    res, params = pipeline.burn_in(spec, params, idx, SEED, BURN_IN_DAYS, solver=SOLVER)
+    assert res.ok.all(), res.failures()
+    y0 = np.ascontiguousarray(res.y[:, -1, :])
     return VirtualPopulation(spec=spec, params=params, y0=y0, seed=SEED)
 
 

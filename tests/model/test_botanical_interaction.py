@@ -2,8 +2,9 @@
 
 import numpy as np
 
-from gutskin.calibrate.objective import _output, simulate_cohort
+from gutskin.calibrate.objective import simulate_cohort
 from gutskin.model import acne_model
+from gutskin.population.pipeline import output as _output
 
 BOT = {"intervention": "botanical", "dose": 1.0, "stop_day": 100.0}
 PRO = [{"intervention": s, "dose": 1.0e9, "stop_day": 100.0} for s in ("BR03", "LC03", "LS03")]

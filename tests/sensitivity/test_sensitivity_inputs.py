@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from gutskin.population.sampling import sample_parameters
+from gutskin.population.sampling import sample_parameters, truncated_lognormal
 from gutskin.sensitivity import (
     FactorError,
     MethodError,
@@ -21,7 +21,7 @@ from gutskin.sensitivity import (
     strain_factors,
 )
 from gutskin.sensitivity.factors import salib_problem, to_physical
-from gutskin.sensitivity.run import _population_column, influential_parameters
+from gutskin.sensitivity.run import influential_parameters
 from gutskin.simulation import get_model
 from gutskin.trial.design import load_design
 
@@ -218,9 +218,9 @@ def test_median_shift_reproduces_population_sampling(spec):
         j = spec.parameter_names.index(name)
         p = spec.parameters[j]
         nominal = sample_parameters(spec, idx, seed)[:, j]
-        mine = _population_column(np.array([p.value]), u[:, j], p.cv, p.lower, p.upper)[0]
+        mine = truncated_lognormal(p.value, u[:, j], p.cv, p.lower, p.upper)
         np.testing.assert_allclose(mine, nominal, rtol=1e-12)
         shifted = sample_parameters(spec, idx, seed, values={name: 1.3 * p.value})[:, j]
-        mine2 = _population_column(np.array([1.3 * p.value]), u[:, j], p.cv, p.lower, p.upper)
-        np.testing.assert_allclose(mine2[0], shifted, rtol=1e-12)
-    assert math.isclose(_population_column(np.array([2.0]), u[:3, 0], 0.0, 0.0, 5.0)[0, 1], 2.0)
+        mine2 = truncated_lognormal(1.3 * p.value, u[:, j], p.cv, p.lower, p.upper)
+        np.testing.assert_allclose(mine2, shifted, rtol=1e-12)
+    assert math.isclose(truncated_lognormal(2.0, u[:3, 0], 0.0, 0.0, 5.0)[1], 2.0)

@@ -28,8 +28,9 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from gutskin.calibrate.targets import Target, TargetSet
-from gutskin.engine import ModelSpec, build_schedule, integrate
+from gutskin.engine import ModelSpec, SolverOptions
 from gutskin.engine.integrate import BatchResult
+from gutskin.population import pipeline
 
 __all__ = [
     "BURN_IN_DAYS",
@@ -129,14 +130,6 @@ def _run_design(
 
 
 # --------------------------------------------------------------------------- cohorts
-def _output(spec: ModelSpec, res: BatchResult, name: str) -> NDArray[np.float64]:
-    if name in spec.state_names:
-        return res.y[:, :, spec.state_names.index(name)]
-    if name in spec.assignment_names:
-        return res.observables[:, :, spec.assignment_names.index(name)]
-    raise KeyError(f"model has no output {name!r}")
-
-
 def simulate_cohort(
     spec: ModelSpec,
     n: int,
@@ -144,45 +137,38 @@ def simulate_cohort(
     regimens: Sequence[Mapping[str, Any]] = (),
     days: float = 0.0,
     burn_in: float = BURN_IN_DAYS,
+    solver: SolverOptions | None = None,
 ) -> tuple[ModelSpec, BatchResult]:
     """``n`` virtual patients: untreated burn-in to baseline (t = 0), then ``regimens``.
 
-    Output times are ``[-burn_in, 0]`` plus ``days`` when ``days > 0``.  Patient draws
-    come from the named per-patient streams, so a cohort is common random numbers across
-    parameter candidates.
+    Output times are ``[-burn_in, 0]`` plus ``days`` when ``days > 0``; burn-in and
+    treatment are one integration (the regimens start at day 0).  Patient draws come
+    from the named per-patient streams, so a cohort is common random numbers across
+    parameter candidates.  ``solver`` defaults to ``SolverOptions(dense=False)``.
     """
-    from gutskin.model.interventions import resolve
-    from gutskin.population.sampling import flare_noise_schedule, sample_parameters
+    from gutskin.model.interventions import arm_treatment
 
     idx = np.arange(n, dtype=np.int64)
-    params = sample_parameters(spec, idx, seed)
-    exposures: list[Any] = []
-    if regimens and days > 0:
-        regs = [{"start_day": 0.0, "stop_day": days, **dict(r)} for r in regimens]
-        exposures, overrides = resolve(regs, t0=0.0)
-        for k, v in overrides.items():
-            params[:, spec.parameter_names.index(k)] = v
-    y0 = np.array(
-        [spec.initial_values(dict(zip(spec.parameter_names, r, strict=True))) for r in params]
-    )
-    sched = build_schedule(
-        spec.input_names,
-        [u.default for u in spec.inputs],
-        exposures,
-        n,
-        -burn_in,
-        seed=seed,
-        indices=idx,
-    )
     end = max(days, 0.0)
-    if "flare_noise" in spec.input_names:
-        sched = sched + flare_noise_schedule(spec, params, idx, seed, -burn_in, max(end, 1.0))
+    tr = arm_treatment(regimens, days) if regimens and days > 0 else pipeline.Treatment()
+    params = tr.apply(spec.parameter_names, pipeline.patient_parameters(spec, idx, seed))
     t_eval = [-burn_in, 0.0] + ([end] if end > 0 else [])
-    return spec, integrate(spec, y0, params, t_eval, sched)
+    res = pipeline.treat(
+        spec,
+        pipeline.initial_states(spec, params),
+        params,
+        idx,
+        seed,
+        t_eval,
+        treatment=tr,
+        solver=solver or SolverOptions(dense=False),
+        noise_from=-burn_in,
+    )
+    return spec, res
 
 
 def _select(spec: ModelSpec, res: BatchResult, select: Mapping[str, float]) -> NDArray[np.bool_]:
-    inf = _output(spec, res, "inflammatory_lesions")[:, 1]
+    inf = pipeline.output(spec, res, "inflammatory_lesions")[:, 1]
     ok = res.ok.copy()
     if "inflammatory_min" in select:
         ok &= inf >= float(select["inflammatory_min"])
@@ -197,11 +183,11 @@ def cohort_statistic(spec: ModelSpec, target: Target, seed: int) -> float:
     ok = _select(spec, res, o.get("select") or {})
     if ok.sum() < 3:
         return float("nan")
-    x = _output(spec, res, o["output"])[ok]
+    x = pipeline.output(spec, res, o["output"])[ok]
     change = 100.0 * (x[:, 2].mean() - x[:, 1].mean()) / x[:, 1].mean()
     if target.statistic == "pct_change_of_means":
         return float(change)
-    seb = _output(spec, res, "sebum")[ok]
+    seb = pipeline.output(spec, res, "sebum")[ok]
     seb_red = 100.0 * (1.0 - seb[:, 2].mean() / seb[:, 1].mean())
     return float(-change / seb_red) if seb_red > 1.0 else float("nan")
 
@@ -225,12 +211,12 @@ def population_statistic(
         _, res = simulate_cohort(spec, n, seed)
         if cache is not None:
             cache[key] = res
-    inf = _output(spec, res, "inflammatory_lesions")[:, 1]
+    inf = pipeline.output(spec, res, "inflammatory_lesions")[:, 1]
     acne = res.ok & (inf >= float((o.get("cases") or {}).get("inflammatory_min", 5.0)))
     ctrl = res.ok & (inf < float((o.get("controls") or {}).get("inflammatory_max", 1.0)))
     if acne.sum() < 3 or ctrl.sum() < 3:
         return float("nan")
-    x = _output(spec, res, o["output"])[:, 1]
+    x = pipeline.output(spec, res, o["output"])[:, 1]
     a, c = float(x[acne].mean()), float(x[ctrl].mean())
     if target.statistic == "ratio_of_means":
         return a / c if c > 0 else float("nan")

@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import yaml
 
@@ -36,13 +35,14 @@ _OUT = {"inflammatory": "inflammatory_lesions", "noninflammatory": "noninflammat
 
 def _baseline(spec: Any, values: Mapping[str, float] | None) -> dict[str, float]:
     """Untreated, noise-free steady state of the typical patient (states and outputs)."""
-    from gutskin.engine import build_schedule, integrate
+    from gutskin.engine import SolverOptions
+    from gutskin.population import pipeline
 
     s = spec.with_parameters(**values) if values else spec
-    p = np.array([[q.value for q in s.parameters]])
-    y0 = np.array([s.initial_values(dict(zip(s.parameter_names, p[0], strict=True)))])
-    sched = build_schedule(s.input_names, [u.default for u in s.inputs], [], 1, -BURN_IN_DAYS)
-    res = integrate(s, y0, p, [-BURN_IN_DAYS, 0.0], sched)
+    p = pipeline.patient_parameters(s, [0], 0, nominal=True)
+    res, _ = pipeline.burn_in(
+        s, p, [0], 0, BURN_IN_DAYS, solver=SolverOptions(dense=False), noise=False
+    )
     out = dict(zip(s.state_names, res.y[0, -1], strict=True))
     out.update(dict(zip(s.assignment_names, res.observables[0, -1], strict=True)))
     return out

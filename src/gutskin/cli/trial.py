@@ -72,6 +72,7 @@ def trial(
     """Run an in-silico randomized controlled trial and write results, report and figures."""
     from gutskin.io.outdir import OutputDirError, check_writable
     from gutskin.io.provenance import now_iso
+    from gutskin.microbiome import TableError, population_for_design
     from gutskin.trial.design import DesignError, builtin_designs, load_design
     from gutskin.trial.outputs import write_trial_outputs
     from gutskin.trial.run import run_trial
@@ -82,7 +83,8 @@ def trial(
     try:
         d = load_design(design)
         check_writable(out, overwrite=overwrite)
-    except (DesignError, OutputDirError) as exc:
+        population = population_for_design(d, seed)
+    except (DesignError, OutputDirError, TableError) as exc:
         raise UserError(str(exc)) from None
     design_file = None if design in builtin_designs() else Path(design)
     bars: dict[str, LazyProgress] = {}
@@ -96,7 +98,7 @@ def trial(
 
     t0 = time.monotonic()
     try:
-        result = run_trial(d, seed=seed, progress=progress, solver=solver)
+        result = run_trial(d, seed=seed, progress=progress, solver=solver, population=population)
     except (DesignError, ValueError) as exc:
         raise UserError(str(exc)) from None
     finally:
@@ -172,6 +174,7 @@ def power(
 
     from gutskin.io.outdir import OutputDirError, atomic_output_dir, check_writable
     from gutskin.io.provenance import now_iso, provenance_record, write_provenance
+    from gutskin.microbiome import TableError, population_for_design
     from gutskin.report.power_figure import plot_power
     from gutskin.trial.design import DesignError, builtin_designs, load_design
     from gutskin.trial.power import power_curve, smallest_n
@@ -190,7 +193,8 @@ def power(
     try:
         d = load_design(design)
         check_writable(out, overwrite=overwrite)
-    except (DesignError, OutputDirError) as exc:
+        population = population_for_design(d, seed)
+    except (DesignError, OutputDirError, TableError) as exc:
         raise UserError(str(exc)) from None
     from gutskin.trial.design import MAX_SAMPLE_SIZE
 
@@ -205,6 +209,7 @@ def power(
             seed=seed,
             workers=workers,
             solver=solver,
+            population=population,
             progress=lambda done, total: bar(done),
         )
     except (DesignError, ValueError) as exc:

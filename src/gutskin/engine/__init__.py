@@ -3,7 +3,7 @@
 from gutskin.engine.integrate import BatchResult, EngineError, Status, integrate
 from gutskin.engine.options import SolverOptions
 from gutskin.engine.random import normals, uniforms
-from gutskin.engine.schedule import Exposure, Schedule, ScheduleError, build_schedule
+from gutskin.engine.schedule import Exposure, Schedule, ScheduleError, Treatment, build_schedule
 from gutskin.engine.spec import Assignment, Input, ModelSpec, Parameter, SpecError, State
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "SpecError",
     "State",
     "Status",
+    "Treatment",
     "build_schedule",
     "integrate",
     "normals",

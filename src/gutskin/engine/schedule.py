@@ -10,8 +10,8 @@ at each breakpoint, so there is no per-step Python and no smoothing error.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from gutskin.engine.random import uniforms
 
-__all__ = ["Exposure", "Schedule", "ScheduleError", "build_schedule"]
+__all__ = ["Exposure", "Schedule", "ScheduleError", "Treatment", "build_schedule"]
 
 Pattern = Literal["continuous", "daily"]
 
@@ -115,6 +115,39 @@ class Schedule:
     def slice(self, start: int, stop: int) -> Schedule:
         """Schedule of patients ``start:stop``."""
         return Schedule(times=self.times, values=self.values[start:stop])
+
+
+@dataclass(frozen=True)
+class Treatment:
+    """What an arm does to its patients: input exposures and parameter overrides.
+
+    Parameters
+    ----------
+    exposures : tuple of Exposure
+        Time-varying inputs (resolved regimens; several on one input add up).
+    overrides : mapping
+        Parameter name -> value set in every patient of the arm (e.g. a probiotic
+        strain's slot parameters).
+    """
+
+    exposures: tuple[Exposure, ...] = ()
+    overrides: Mapping[str, float] = field(default_factory=dict)
+
+    def with_exposures(self, *extra: Exposure) -> Treatment:
+        """The same treatment with ``extra`` exposures added."""
+        return replace(self, exposures=(*self.exposures, *extra))
+
+    def apply(
+        self, parameter_names: Sequence[str], params: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """``params`` (columns ``parameter_names``) with the overrides set (a copy if any)."""
+        if not self.overrides:
+            return params
+        names = list(parameter_names)
+        out = np.array(params, dtype=np.float64, copy=True)
+        for name, value in self.overrides.items():
+            out[:, names.index(name)] = value
+        return out
 
 
 def build_schedule(

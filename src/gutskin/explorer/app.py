@@ -575,10 +575,12 @@ def _simulate_job(req: SimulateRequest) -> Callable[[Job], dict[str, Any]]:
 def _trial_job(design: Any, seed: int) -> Callable[[Job], dict[str, Any]]:
     def run(job: Job) -> dict[str, Any]:
         from gutskin.io.provenance import now_iso
+        from gutskin.microbiome import population_for_design
         from gutskin.trial.outputs import write_trial_outputs
         from gutskin.trial.run import run_trial
 
         started = now_iso()
+        population = population_for_design(design, seed)
 
         def tick(stage: str, done: int, total: int) -> None:
             share = 0.45 if stage == "screening" else 0.9
@@ -586,7 +588,7 @@ def _trial_job(design: Any, seed: int) -> Callable[[Job], dict[str, Any]]:
             job.report(f"{stage} {done}/{total}", base + (share - base) * done / max(total, 1))
 
         job.report("screening", 0.0)
-        result = run_trial(design, seed=seed, progress=tick)
+        result = run_trial(design, seed=seed, progress=tick, population=population)
         job.report("analysing and drawing", 0.92)
         out = job.workdir / "trial"
         results = write_trial_outputs(

@@ -25,6 +25,7 @@ from gutskin.microbiome.guilds import (
 from gutskin.microbiome.personalise import (
     Profile,
     TablePopulation,
+    population_for_design,
     population_from_table,
     profile_table,
     simulate_samples,
@@ -54,6 +55,7 @@ __all__ = [
     "gut_steady_state",
     "load_guild_map",
     "parse_lineage",
+    "population_for_design",
     "population_from_table",
     "profile_table",
     "rarefy",

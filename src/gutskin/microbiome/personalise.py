@@ -59,6 +59,7 @@ __all__ = [
     "Profile",
     "SampleSimulation",
     "TablePopulation",
+    "population_for_design",
     "population_from_profile",
     "population_from_table",
     "profile_table",
@@ -564,6 +565,26 @@ class TablePopulation:
         y[rows, ise] = se
         y[rows, isa] = sa
 
+    def personalise_parameters(
+        self, spec: Any, params: NDArray[np.float64], indices: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        """:meth:`apply_parameters` for patients ``indices`` (sample ``i mod n_samples``).
+
+        With :meth:`personalise_baseline`, this makes a table population a
+        :class:`~gutskin.population.pipeline.Personalisation` of the patient pipeline.
+        """
+        return self.apply_parameters(spec, params, self.sample_of(indices))
+
+    def personalise_baseline(
+        self,
+        spec: Any,
+        res: Any,
+        params: NDArray[np.float64],
+        indices: NDArray[np.int64],
+    ) -> tuple[Any, NDArray[np.float64]]:
+        """:meth:`apply_to_burn_in` for patients ``indices``."""
+        return self.apply_to_burn_in(spec, res, params, self.sample_of(indices))
+
     def apply_to_burn_in(
         self, spec: Any, res: Any, params: NDArray[np.float64], samples: NDArray[np.int64]
     ) -> tuple[Any, NDArray[np.float64]]:
@@ -643,6 +664,63 @@ def population_from_table(
         **options,
     )
     return _population(prof)
+
+
+def population_for_design(
+    design: Any, seed: int, spec: Any | None = None
+) -> TablePopulation | None:
+    """The microbiome-seeded population of a trial design's ``population.from_table``.
+
+    Parameters
+    ----------
+    design : Design
+        A validated trial design.
+    seed : int
+        The trial seed (rarefaction draws).
+    spec : ModelSpec, optional
+        The model (default: the design's).
+
+    Returns
+    -------
+    TablePopulation or None
+        None when the design has no ``from_table``.
+
+    Raises
+    ------
+    TableError
+        The table cannot be read; the message names the ``population.from_table`` field.
+    """
+    ft = design.population.from_table
+    if ft is None:
+        return None
+    from gutskin.simulation import get_model
+
+    try:
+        return population_from_table(
+            ft.table,
+            taxonomy=ft.taxonomy,
+            metadata=ft.metadata,
+            where=ft.where,
+            kind=ft.kind,
+            normalise=ft.normalise,
+            depth=ft.depth,
+            drop_empty=ft.drop_empty,
+            seed=seed,
+            spec=spec or get_model(design.model),
+        )
+    except TableError as exc:
+        # the reader's messages name CLI flags; in a design they are fields of from_table
+        msg = str(exc)
+        for flag, fld in (
+            ("--where", "where"),
+            ("--depth", "depth"),
+            ("--metadata", "metadata"),
+            ("--drop-empty", "drop_empty: true"),
+            ("--normalise", "normalise"),
+            ("--taxonomy", "taxonomy"),
+        ):
+            msg = msg.replace(flag, fld)
+        raise TableError(f"population.from_table: {msg}") from None
 
 
 def _population(prof: Profile) -> TablePopulation:
@@ -750,81 +828,53 @@ def simulate_samples(
     -------
     SampleSimulation
     """
-    from gutskin.engine import build_schedule, integrate
-    from gutskin.model.interventions import resolve
-    from gutskin.population.sampling import burn_in, flare_noise_schedule, sample_parameters
+    from gutskin.engine import SolverOptions
+    from gutskin.model.interventions import arm_treatment
+    from gutskin.population import pipeline
+    from gutskin.scenario import RegimenSpec
 
     model = spec or _spec()
+    solver = SolverOptions(rtol=rtol, atol=atol, dense=False)
     n = pop.n_samples
     r = max(int(replicates), 1)
     noisy = replicates > 0
     idx = np.arange(n * r, dtype=np.int64)
     samples = idx // r
-    if noisy:
-        params = sample_parameters(model, idx, seed)
-    else:
-        params = np.tile(np.array([p.value for p in model.parameters], dtype=np.float64), (n, 1))
+    params = pipeline.patient_parameters(model, idx, seed, nominal=not noisy)
     params = pop.apply_parameters(model, params, samples)
-    y0 = np.array(model.initial_values(), dtype=np.float64)
-    y_base = burn_in(
-        model,
-        params,
-        burn_in_days,
-        seed=seed,
-        indices=idx,
-        noise=noisy,
-        y0=y0,
-        rtol=rtol,
-        atol=atol,
+    burn, params = pipeline.burn_in(
+        model, params, idx, seed, burn_in_days, solver=solver, noise=noisy
     )
     if progress:
         progress(1, 3)
-    params, y_base = pop.apply_baseline(model, params, y_base, samples)
+    y0 = pipeline.initial_states(model, params)
+    params, y_base = pop.apply_baseline(model, params, burn.y[:, -1, :], samples)
     base_ok = np.all(np.isfinite(y_base), axis=1)
-    y_start = np.where(base_ok[:, None], y_base, y0[None, :])
-    from gutskin.scenario import RegimenSpec
-
-    regs = []
-    for rg in regimens:  # defaults (start day 0, daily, full adherence) as in a design
-        spec_r = RegimenSpec.model_validate(dict(rg)).model_dump()
-        if spec_r["stop_day"] is None:
-            spec_r["stop_day"] = days
-        regs.append(spec_r)
-    exposures, overrides = resolve(regs, t0=0.0)
+    y_start = np.where(base_ok[:, None], y_base, y0)
+    # defaults (start day 0, daily, full adherence) as in a design
+    tr = arm_treatment([RegimenSpec.model_validate(dict(rg)) for rg in regimens], days)
     t_eval = np.arange(0.0, days + 1e-9, 1.0)
     if t_eval[-1] < days:
         t_eval = np.append(t_eval, days)
-    noise = flare_noise_schedule(model, params, idx, seed, 0.0, float(days)) if noisy else None
-    defaults = [u.default for u in model.inputs]
     results = {}
-    for done, (cond, exps, over) in enumerate(
-        ((arm, exposures, overrides), ("untreated", [], {})), start=2
+    for done, (cond, treatment) in enumerate(
+        ((arm, tr), ("untreated", pipeline.Treatment())), start=2
     ):
-        p_c = params.copy()
-        for k, v in over.items():
-            p_c[:, model.parameter_names.index(k)] = v
-        sched = build_schedule(
-            model.input_names,
-            defaults,
-            exps,
-            len(idx),
-            0.0,
-            seed=seed,
-            indices=idx,
+        results[cond] = pipeline.treat(
+            model,
+            y_start,
+            params,
+            idx,
+            seed,
+            t_eval,
+            treatment=treatment,
+            solver=solver,
             adherence=np.full(len(idx), adherence if noisy else 1.0),
+            noise_from=0.0 if noisy else None,
         )
-        if noise is not None:
-            sched = sched + noise
-        results[cond] = integrate(model, y_start, p_c, t_eval, sched, rtol=rtol, atol=atol)
         if progress:
             progress(done, 3)
     return _summarise(pop, model, results, samples, base_ok, t_eval, visit_weeks, r, params)
-
-
-def _output(model: Any, res: Any, name: str) -> NDArray[np.float64]:
-    if name in model.state_names:
-        return np.asarray(res.y[:, :, model.state_names.index(name)])
-    return np.asarray(res.observables[:, :, model.assignment_names.index(name)])
 
 
 def _summarise(
@@ -838,6 +888,8 @@ def _summarise(
     r: int,
     params: NDArray[np.float64],
 ) -> SampleSimulation:
+    from gutskin.population.pipeline import output
+
     n = pop.n_samples
     vdays = np.array([w * 7.0 for w in visit_weeks])
     pos = np.searchsorted(t_eval, vdays - 1e-9)
@@ -846,7 +898,7 @@ def _summarise(
     daily: dict[str, NDArray[np.float64]] = {}
     for cond, res in results.items():
         good = base_ok & (res.status == 0)
-        outs = {k: _output(model, res, v) for k, v in SIM_OUTPUTS.items()}
+        outs = {k: output(model, res, v) for k, v in SIM_OUTPUTS.items()}
         infl = np.full((n, len(t_eval)), np.nan)
         for s in range(n):
             sel = (samples == s) & good

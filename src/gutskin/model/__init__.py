@@ -16,6 +16,7 @@ from gutskin.model.interventions import (
     Intervention,
     InterventionError,
     Regimen,
+    arm_treatment,
     get_intervention,
     resolve,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "Strain",
     "StrainError",
     "acne_model",
+    "arm_treatment",
     "get_intervention",
     "load_strains",
     "parameter_table",

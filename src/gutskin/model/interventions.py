@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from gutskin.engine.schedule import Exposure, ScheduleError
+from gutskin.engine.schedule import Exposure, ScheduleError, Treatment
 from gutskin.engine.yamlio import load_yaml
 from gutskin.model.strains import Strain, load_strains
 
@@ -28,6 +28,7 @@ __all__ = [
     "Intervention",
     "InterventionError",
     "Regimen",
+    "arm_treatment",
     "get_intervention",
     "intervention_table",
     "resolve",
@@ -389,3 +390,37 @@ def resolve(
         except ScheduleError as exc:  # pragma: no cover - pre-validated above
             raise InterventionError(f"{loc}: {exc}") from None
     return exposures, overrides
+
+
+def arm_treatment(
+    regimens: Sequence[Mapping[str, Any] | Any],
+    days: float,
+    *,
+    strains: Mapping[str, Strain] | None = None,
+    where: str | None = None,
+) -> Treatment:
+    """An arm's regimens over a treatment period of ``days``, as a :class:`Treatment`.
+
+    A regimen without ``start_day`` starts on day 0 and one without ``stop_day`` runs to
+    the end of the period; the rest is :func:`resolve`.
+
+    Parameters
+    ----------
+    regimens : sequence
+        Mappings or pydantic models with the fields of :func:`resolve`.
+    days : float
+        Treatment period (days from day 0).
+    strains : mapping, optional
+        Strain library; default: the packaged one.
+    where : str, optional
+        Field path used in error messages.
+    """
+    regs = []
+    for r in regimens:
+        d = dict(r.model_dump() if hasattr(r, "model_dump") else r)
+        d.setdefault("start_day", 0.0)
+        if d.get("stop_day") is None:
+            d["stop_day"] = days
+        regs.append(d)
+    exposures, overrides = resolve(regs, t0=0.0, strains=strains, where=where)
+    return Treatment(exposures=tuple(exposures), overrides=overrides)

@@ -1,4 +1,4 @@
-"""Virtual patients: parameter sampling, disease-activity noise and burn-in to baseline.
+"""Virtual patients: parameter sampling and disease-activity noise.
 
 Every random draw of patient ``i`` comes from its own counter-based stream
 (:mod:`gutskin.engine.random`), so results never depend on chunking, worker count or
@@ -27,7 +27,6 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr, ndtri
 
-from gutskin.engine.integrate import Method, integrate
 from gutskin.engine.random import name_key, ou_daily_paths, uniforms
 from gutskin.engine.schedule import Schedule
 from gutskin.engine.spec import ModelSpec
@@ -36,10 +35,10 @@ __all__ = [
     "ACTIVITY_INPUT",
     "NOISE_INPUT",
     "NOISE_ORIGIN",
-    "burn_in",
     "flare_noise_schedule",
     "parameter_uniforms",
     "sample_parameters",
+    "truncated_lognormal",
 ]
 
 #: Model input that carries the disease-activity noise.
@@ -131,19 +130,40 @@ def sample_parameters(
     if np.any((cv > 0) & (med <= 0)):
         bad = [n for n, m, c in zip(names, med, cv, strict=True) if c > 0 and m <= 0]
         raise ValueError(f"parameters {bad} have cv > 0 but a non-positive median")
-    sigma = np.sqrt(np.log1p(cv**2))
-    var = sigma > 0
     lo = np.array([p.lower if p.lower is not None else 0.0 for p in spec.parameters], float)
     hi = np.array([p.upper if p.upper is not None else np.inf for p in spec.parameters], float)
+    uni = parameter_uniforms(spec, idx, seed, values=values)
+    return truncated_lognormal(med, uni, cv, lo, hi)
+
+
+def truncated_lognormal(
+    median: ArrayLike, u: ArrayLike, cv: ArrayLike, lower: ArrayLike, upper: ArrayLike
+) -> NDArray[np.float64]:
+    """Inverse CDF of the lognormal with ``median`` and ``cv``, truncated to ``[lower, upper]``.
+
+    ``sigma = sqrt(log(1 + cv^2))``; the value of uniform ``u`` is
+    ``median * exp(sigma * Phi^-1(Phi(a) + u (Phi(b) - Phi(a))))`` with ``a``, ``b`` the
+    bounds' log-scale z-scores (a lower bound <= 0 or an infinite upper bound does not
+    truncate).  Where ``cv`` is 0 the value is the median.  All arguments broadcast.
+
+    Returns
+    -------
+    ndarray
+        Same units as ``median``.
+    """
+    med, uu, c, lo, hi = np.broadcast_arrays(
+        *(np.asarray(x, dtype=np.float64) for x in (median, u, cv, lower, upper))
+    )
+    sigma = np.sqrt(np.log1p(c**2))
+    var = sigma > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         a = np.where(
             var & (lo > 0), (np.log(np.maximum(lo, 1e-300)) - np.log(med)) / sigma, -np.inf
         )
         b = np.where(var & np.isfinite(hi), (np.log(hi) - np.log(med)) / sigma, np.inf)
-    pa, pb = ndtr(a), ndtr(b)
-    uni = parameter_uniforms(spec, idx, seed, values=values)
-    z = ndtri(pa + uni * (pb - pa))
-    return np.where(var, med * np.exp(sigma * np.where(var, z, 0.0)), med)
+        pa, pb = ndtr(a), ndtr(b)
+        z = ndtri(pa + uu * (pb - pa))
+        return np.asarray(np.where(var, med * np.exp(sigma * np.where(var, z, 0.0)), med))
 
 
 def flare_noise_schedule(
@@ -231,71 +251,3 @@ def flare_noise_schedule(
             )
             values[:, :, col_a] = defaults[col_a] + slow_path[:, seg_day - first]
     return Schedule(times=times, values=values)
-
-
-def burn_in(
-    spec: ModelSpec,
-    params: ArrayLike,
-    days: float = 365.0,
-    *,
-    seed: int = 0,
-    indices: Iterable[int] | None = None,
-    noise: bool = True,
-    y0: ArrayLike | None = None,
-    method: Method = "auto",
-    rtol: float = 1e-6,
-    atol: float = 1e-8,
-    n_threads: int | None = None,
-) -> NDArray[np.float64]:
-    """Run untreated patients from the model's initial state to their own baseline (t = 0).
-
-    Integrates from ``t = -days`` to ``t = 0`` with no treatment and, if ``noise``, each
-    patient's flare-noise path (so the baseline sits on that patient's path, continuing
-    into a trial that starts at 0 with the same seed and indices).
-
-    Parameters
-    ----------
-    spec : ModelSpec
-        Model.
-    params : array_like, shape (N, P)
-        Patient parameters.
-    days : float
-        Burn-in length (days, <= ``-NOISE_ORIGIN``); the slowest untreated modes (lesion
-        turnover, occlusion, gut re-equilibration) settle within ~6 months.
-    seed : int
-        Run seed (noise stream).
-    indices : iterable of int, optional
-        Patient numbers (default ``range(N)``).
-    noise : bool
-        Include disease-activity noise.
-    y0 : array_like, optional
-        Start states (default: ``spec.initial_values()``, the nominal steady state).
-    method, rtol, atol, n_threads
-        Passed to :func:`gutskin.engine.integrate`.
-
-    Returns
-    -------
-    ndarray, shape (N, S)
-        States at t = 0; rows of patients whose solve failed are NaN.
-    """
-    pa = np.atleast_2d(np.asarray(params, dtype=np.float64))
-    n = pa.shape[0]
-    idx = _indices(range(n) if indices is None else indices)
-    if idx.size != n:
-        raise ValueError(f"indices has {idx.size} entries but params has {n} rows")
-    if not 0 < days <= -NOISE_ORIGIN:
-        raise ValueError(f"days must be in (0, {-NOISE_ORIGIN}], got {days}")
-    start = np.asarray(spec.initial_values() if y0 is None else y0, dtype=np.float64)
-    sched = flare_noise_schedule(spec, pa, idx, seed, -float(days), 0.0, enabled=noise)
-    res = integrate(
-        spec,
-        start,
-        pa,
-        np.array([-float(days), 0.0]),
-        sched,
-        method=method,
-        rtol=rtol,
-        atol=atol,
-        n_threads=n_threads,
-    )
-    return np.ascontiguousarray(res.y[:, -1, :])

@@ -59,8 +59,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gutskin import __version__
-from gutskin.engine.integrate import METHODS, BatchResult, Method, Status, integrate
-from gutskin.engine.schedule import Schedule, ScheduleError
+from gutskin.engine.integrate import METHODS, BatchResult, Method, Status
+from gutskin.engine.options import SolverOptions
+from gutskin.engine.schedule import ScheduleError
 from gutskin.engine.spec import ModelSpec
 from gutskin.scenario import Scenario, ScenarioError, get_scenario
 
@@ -319,51 +320,33 @@ def simulate_chunk(
     result : BatchResult
         States (and observables) at ``t_eval``.
     """
-    from gutskin.population.sampling import flare_noise_schedule, sample_parameters
-    from gutskin.simulation import _schedule
+    from gutskin.population import pipeline
+    from gutskin.simulation import scenario_treatment
 
     idx = np.asarray(indices, dtype=np.int64)
-    params = sample_parameters(spec, idx, seed)
+    solver = SolverOptions(method=method, rtol=rtol, atol=atol, dense=dense)
     try:
-        sched, overrides = _schedule(spec, sc, idx, seed, 0.0, float(days))
-    except (ScheduleError, ValueError) as exc:
-        raise ScaleError(f"scenario {sc.name!r}: {exc}") from None
-    for name, value in overrides.items():
-        params[:, spec.parameter_names.index(name)] = value
-    y0 = np.array(
-        [spec.initial_values(dict(zip(spec.parameter_names, row, strict=True))) for row in params]
-    )
-    noisy = "flare_noise" in spec.input_names
-    opts: dict[str, Any] = {"method": method, "rtol": rtol, "atol": atol, "n_threads": n_threads}
-    burn_days = float(sc.burn_in_days)
-    burn_noise = trial_noise = None
-    if noisy:
-        # one path per patient for burn-in and trial, split at day 0: the same values as
-        # simulate()'s two calls, for half the cost
-        noise = flare_noise_schedule(spec, params, idx, seed, -burn_days, days)
-        burn_noise, trial_noise = _split_schedule(noise, 0.0)
-    if burn_days > 0:
-        burn = integrate(
-            spec, y0, params, [-burn_days, 0.0], burn_noise, dense=dense, observables=False,
-            **opts,
+        tr = scenario_treatment(spec, sc, float(days))
+    except ScenarioError as exc:
+        raise ScaleError(str(exc)) from None
+    params = tr.apply(spec.parameter_names, pipeline.patient_parameters(spec, idx, seed))
+    y0 = pipeline.initial_states(spec, params)
+    status = np.zeros(idx.size, dtype=np.int64)
+    if sc.burn_in_days > 0:
+        burn, params = pipeline.burn_in(
+            spec, params, idx, seed, float(sc.burn_in_days), solver=solver,
+            observables=False, n_threads=n_threads,
         )  # fmt: skip
         y0 = np.where(burn.ok[:, None], burn.y[:, -1, :], y0)
-    if trial_noise is not None:
-        sched = sched + trial_noise
-    res = integrate(spec, y0, params, t_eval, sched, dense=dense, observables=observables, **opts)
-    return params, res
-
-
-def _split_schedule(sched: Schedule, t: float) -> tuple[Schedule | None, Schedule]:
-    """The parts of ``sched`` before and from breakpoint ``t`` (None if it starts at ``t``)."""
-    k = int(np.searchsorted(sched.times, t))
-    if k >= sched.times.size or sched.times[k] != t:
-        raise ValueError(f"time {t} is not a breakpoint of the schedule")
-    after = Schedule(times=sched.times[k:], values=sched.values[:, k:])
-    if k == 0:
-        return None, after
-    before = Schedule(times=np.append(sched.times[:k], np.inf), values=sched.values[:, :k])
-    return before, after
+        status = burn.status
+    try:
+        res = pipeline.treat(
+            spec, y0, params, idx, seed, t_eval, treatment=tr, solver=solver,
+            observables=observables, n_threads=n_threads,
+        )  # fmt: skip
+    except ScheduleError as exc:
+        raise ScaleError(f"scenario {sc.name!r}: {exc}") from None
+    return params, pipeline.with_burn_in_status(res, status)
 
 
 def _marker(out: Path, chunk: int) -> Path:
@@ -934,9 +917,14 @@ def run(
 
 def _check_scenario(sc: Scenario, spec: ModelSpec, seed: int, days: float) -> None:
     """Raise :class:`ScaleError` if the scenario's schedule cannot be built for this model."""
-    from gutskin.simulation import _schedule
+    from gutskin.population import pipeline
+    from gutskin.simulation import scenario_treatment
 
     try:
-        _schedule(spec, sc, np.arange(1), seed, 0.0, days)
+        tr = scenario_treatment(spec, sc, days)
+        params = pipeline.patient_parameters(spec, [0], seed, nominal=True)
+        pipeline.arm_schedule(spec, params, [0], seed, 0.0, days, treatment=tr, noise_from=None)
+    except ScenarioError as exc:
+        raise ScaleError(str(exc)) from None
     except (ScheduleError, ValueError) as exc:
         raise ScaleError(f"scenario {sc.name!r}: {exc}") from None

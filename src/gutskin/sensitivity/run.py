@@ -53,20 +53,21 @@ import numpy as np
 import pandas as pd
 import sympy as sp
 from numpy.typing import NDArray
-from scipy.special import ndtr, ndtri
 
-from gutskin.engine import Exposure, ModelSpec, Schedule, build_schedule, integrate
+from gutskin.engine import Exposure, ModelSpec, Schedule, Treatment, integrate
 from gutskin.engine.integrate import BatchResult, Status
 from gutskin.engine.options import SolverOptions
 from gutskin.engine.random import derived_seed, uniforms
-from gutskin.model.interventions import get_intervention, resolve
+from gutskin.model.interventions import arm_treatment, get_intervention
 from gutskin.model.strains import Strain, load_strains
+from gutskin.population import pipeline
 from gutskin.population.covariates import apply_covariates
+from gutskin.population.pipeline import Personalisation
 from gutskin.population.sampling import (
     NOISE_INPUT,
-    flare_noise_schedule,
     parameter_uniforms,
     sample_parameters,
+    truncated_lognormal,
 )
 from gutskin.sensitivity.factors import (
     Factor,
@@ -212,6 +213,9 @@ class Cohort:
         States at day 0 after the untreated burn-in.
     adherence : array (C,)
         Fraction of doses taken.
+    population : Personalisation or None
+        The source that seeded the patients (a microbiome table), re-applied whenever
+        factor values change the parameters or the baseline.
     """
 
     spec: ModelSpec
@@ -223,6 +227,7 @@ class Cohort:
     sex: NDArray[np.str_]
     baseline: NDArray[np.float64]
     adherence: NDArray[np.float64]
+    population: Personalisation | None = None
 
     @property
     def size(self) -> int:
@@ -237,28 +242,6 @@ class Cohort:
         return float(self.design.population.burn_in_days)
 
 
-def _burn_schedule(
-    spec: ModelSpec,
-    params: NDArray[np.float64],
-    idx: NDArray[np.int64],
-    seed: int,
-    burn: float,
-    days: float,
-) -> Schedule:
-    """The untreated burn-in schedule exactly as the trial builds it."""
-    sched = build_schedule(spec.input_names, [u.default for u in spec.inputs], [], len(idx), -burn)
-    if NOISE_INPUT in spec.input_names:
-        sched = sched + flare_noise_schedule(spec, params, idx, seed, -burn, days)
-    return sched
-
-
-def _initial_states(spec: ModelSpec, params: NDArray[np.float64]) -> NDArray[np.float64]:
-    if all(not isinstance(s.initial, str) for s in spec.states):
-        return np.tile(np.asarray(spec.initial_values(), dtype=float), (params.shape[0], 1))
-    names = spec.parameter_names
-    return np.array([spec.initial_values(dict(zip(names, r, strict=True))) for r in params])
-
-
 def build_cohort(
     design: Design,
     size: int = DEFAULT_COHORT,
@@ -266,6 +249,7 @@ def build_cohort(
     *,
     rtol: float = 1e-6,
     atol: float = 1e-8,
+    population: Personalisation | None = None,
 ) -> Cohort:
     """Enrol a fixed cohort: the first ``size`` randomized patients of the design's trial.
 
@@ -279,6 +263,9 @@ def build_cohort(
         Trial seed.
     rtol, atol : float
         Solver tolerances.
+    population : Personalisation, optional
+        Source that seeds the patients (default: the design's ``population.from_table``,
+        if any).
 
     Returns
     -------
@@ -289,26 +276,29 @@ def build_cohort(
     spec = get_model(design.model)
     n_total = max(size, 2 * len(design.arms))
     solver = SolverOptions(rtol=rtol, atol=atol)
+    if population is None:
+        from gutskin.microbiome.personalise import population_for_design
+        from gutskin.microbiome.readers import TableError
+
+        try:
+            population = population_for_design(design, seed, spec)
+        except TableError as exc:
+            raise DesignError(str(exc)) from None
     trial = run_trial(
         design.model_copy(update={"sample_size": n_total}),
         seed=seed,
         solver=solver,
         analyse=False,
+        population=population,
     )
     pts = trial.patients.iloc[:size]
     idx = pts["patient"].to_numpy(dtype=np.int64)
     sex = pts["sex"].to_numpy(dtype=str)
-    params = apply_covariates(spec, sample_parameters(spec, idx, seed), sex.tolist())
+    params = pipeline.patient_parameters(spec, idx, seed, sex=sex, population=population)
     uni = parameter_uniforms(spec, idx, seed)
     burn = float(design.population.burn_in_days)
-    days = float(design.duration_weeks) * 7.0
-    res = integrate(
-        spec,
-        _initial_states(spec, params),
-        params,
-        np.array([-burn, 0.0]),
-        _burn_schedule(spec, params, idx, seed, burn, days),
-        **solver.kwargs(),
+    res, params = pipeline.burn_in(
+        spec, params, idx, seed, burn, solver=solver, population=population
     )
     return Cohort(
         spec=spec,
@@ -320,6 +310,7 @@ def build_cohort(
         sex=sex,
         baseline=np.ascontiguousarray(res.y[:, -1, :]),
         adherence=pts["adherence"].to_numpy(dtype=float),
+        population=population,
     )
 
 
@@ -335,22 +326,6 @@ class _Arm:
     active_inputs: set[str]
     depends: bool = True
     nominal: NDArray[np.float64] | None = None  # (1, C, T) when not factor-dependent
-
-
-def _population_column(
-    medians: NDArray[np.float64], u: NDArray[np.float64], cv: float, lo: float, hi: float
-) -> NDArray[np.float64]:
-    """Truncated-lognormal patient values for new medians, same quantiles (S, C)."""
-    if cv <= 0:
-        return np.repeat(medians[:, None], u.size, axis=1)
-    sigma = math.sqrt(math.log1p(cv * cv))
-    med = medians[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a = (math.log(lo) - np.log(med)) / sigma if lo > 0 else np.full_like(med, -np.inf)
-        b = (math.log(hi) - np.log(med)) / sigma if math.isfinite(hi) else np.full_like(med, np.inf)
-    pa, pb = ndtr(a), ndtr(b)
-    z = ndtri(pa + u[None, :] * (pb - pa))
-    return np.asarray(med * np.exp(sigma * z), dtype=float)
 
 
 class ModelEvaluator:
@@ -394,7 +369,8 @@ class ModelEvaluator:
         self.design = design = cohort.design
         self.library = dict(strains) if strains is not None else load_strains()
         self.rtol, self.atol = rtol, atol
-        self._solver_kw = SolverOptions(rtol=rtol, atol=atol).kwargs()  # as the trial's
+        self._solver = SolverOptions(rtol=rtol, atol=atol)  # as the trial's
+        self._solver_kw = self._solver.kwargs()
         self.chunk_rows = max(int(chunk_rows), cohort.size)
         arms = {a.name: a for a in design.arms}
         if arm not in arms:
@@ -444,11 +420,9 @@ class ModelEvaluator:
     def _setup_arm(self, arm: Any) -> _Arm:
         spec, design, cohort = self.spec, self.design, self.cohort
         days = cohort.days
-        regs = [
-            {**r.model_dump(), "stop_day": r.stop_day if r.stop_day is not None else days}
-            for r in arm.regimens
-        ]
-        exposures, overrides = resolve(regs, t0=0.0, strains=self.library)
+        regs = [r.model_dump() for r in arm.regimens]
+        tr = arm_treatment(regs, days, strains=self.library)
+        exposures, overrides = list(tr.exposures), tr.overrides
         slots = {s: k + 1 for k, s in enumerate(arm_strains(regs, self.library))}
         owners = [
             get_intervention(r["intervention"], self.library).name
@@ -471,22 +445,18 @@ class ModelEvaluator:
         zeroed = {i for ex in dose_factors.values() for i in ex}
 
         def build(levels: Mapping[int, float]) -> Schedule:
-            exs = [replace(e, level=levels.get(i, e.level)) for i, e in enumerate(exposures)]
-            sched = build_schedule(
-                spec.input_names,
-                [u.default for u in spec.inputs],
-                exs,
-                cohort.size,
+            exs = tuple(replace(e, level=levels.get(i, e.level)) for i, e in enumerate(exposures))
+            return pipeline.arm_schedule(
+                spec,
+                cohort.params,
+                cohort.indices,
+                cohort.seed,
                 0.0,
-                seed=cohort.seed,
-                indices=cohort.indices,
+                days,
+                treatment=Treatment(exposures=exs),
                 adherence=cohort.adherence,
+                noise_from=-cohort.burn_in_days,
             )
-            if NOISE_INPUT in spec.input_names:
-                sched = sched + flare_noise_schedule(
-                    spec, cohort.params, cohort.indices, cohort.seed, -cohort.burn_in_days, days
-                )
-            return sched
 
         base = build(dict.fromkeys(zeroed, 0.0))
         k0 = int(np.searchsorted(base.times, 0.0, side="right") - 1)
@@ -573,11 +543,14 @@ class ModelEvaluator:
                 prm = self.spec.parameters[col]
                 lo = prm.lower if prm.lower is not None else 0.0
                 hi = prm.upper if prm.upper is not None else math.inf
-                p[:, col] = _population_column(
-                    x[:, j], self.cohort.uniforms[:, col], float(prm.cv), float(lo), float(hi)
+                p[:, col] = truncated_lognormal(
+                    x[:, j][:, None], self.cohort.uniforms[None, :, col], prm.cv, lo, hi
                 ).reshape(-1)
                 varied.add(col)
             p = apply_covariates(self.spec, p, np.tile(self.cohort.sex, n_s).tolist())
+            if self.cohort.population is not None:
+                idx = np.tile(self.cohort.indices, n_s)
+                p = self.cohort.population.personalise_parameters(self.spec, p, idx)
         else:
             p = np.tile(self.cohort.params, (n_s, 1))
         if arm is not None:
@@ -589,37 +562,44 @@ class ModelEvaluator:
                     p[:, self.pidx[f"pb{arm.slots[f.target]}_{f.prop}"]] = np.repeat(x[:, j], c)
         return p
 
+    def _noise(self, params: NDArray[np.float64], t1: float) -> Schedule:
+        """Noise of every sample × patient row from the start of the burn-in to ``t1``."""
+        c = self.cohort
+        idx = np.tile(c.indices, params.shape[0] // c.size)
+        sched = pipeline.noise_schedule(self.spec, params, idx, c.seed, -c.burn_in_days, t1)
+        assert sched is not None  # noise factors exist only where the model has noise
+        return sched
+
     def _noise_column(self, params: NDArray[np.float64], times: NDArray[np.float64]):
-        n_rows = params.shape[0]
-        idx = np.tile(self.cohort.indices, n_rows // self.cohort.size)
-        sched = flare_noise_schedule(
-            self.spec, params, idx, self.cohort.seed, -self.cohort.burn_in_days, self.cohort.days
-        )
+        sched = self._noise(params, self.cohort.days)
         return sched.on_grid(times).values[:, :, self.spec.input_names.index(NOISE_INPUT)]
 
     def _baseline(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         n_s = x.shape[0]
         if not self.burn_varies:
             return np.tile(self.cohort.baseline, (n_s, 1))
-        c = self.cohort
+        c, spec = self.cohort, self.spec
         params = self._rows_params(x, None)
         idx = np.tile(c.indices, n_s)
-        burn = _burn_schedule(self.spec, c.params, c.indices, c.seed, c.burn_in_days, c.days)
+        burn = pipeline.untreated_schedule(
+            spec,
+            c.size,
+            -c.burn_in_days,
+            pipeline.noise_schedule(spec, c.params, c.indices, c.seed, -c.burn_in_days, 0.0),
+        )
         values = np.tile(burn.values, (n_s, 1, 1))
         if self.noise_varies:
-            col = self.spec.input_names.index(NOISE_INPUT)
-            values[:, :, col] = (
-                flare_noise_schedule(self.spec, params, idx, c.seed, -c.burn_in_days, c.days)
-                .on_grid(burn.times)
-                .values[:, :, col]
-            )
-        res = integrate(
-            self.spec,
-            _initial_states(self.spec, params),
+            col = spec.input_names.index(NOISE_INPUT)
+            values[:, :, col] = self._noise(params, 0.0).on_grid(burn.times).values[:, :, col]
+        res, _ = pipeline.burn_in(
+            spec,
             params,
-            np.array([-c.burn_in_days, 0.0]),
-            Schedule(times=burn.times, values=values),
-            **self._solver_kw,
+            idx,
+            c.seed,
+            c.burn_in_days,
+            solver=self._solver,
+            schedule=Schedule(times=burn.times, values=values),
+            population=c.population,
             chunk_size=max(1, values.shape[0]),
         )
         self.n_solves += values.shape[0]
@@ -635,9 +615,7 @@ class ModelEvaluator:
         spec, var = self.spec, self.outcome.variable
 
         def output(name: str) -> NDArray[np.float64]:
-            if name in spec.state_names:
-                return res.y[:, :, spec.state_names.index(name)]
-            return res.observables[:, :, spec.assignment_names.index(name)]
+            return pipeline.output(spec, res, name)
 
         if not self.outcome.observed:
             return output(var)

@@ -22,6 +22,7 @@ import pandas as pd
 from gutskin.engine.options import SolverOptions
 from gutskin.engine.random import derived_seed
 from gutskin.engine.workers import replicate_pool
+from gutskin.population.pipeline import Personalisation
 from gutskin.trial.design import Design, DesignError
 from gutskin.trial.result import TrialResult
 from gutskin.trial.run import run_trial
@@ -56,11 +57,18 @@ def _workers(workers: int | None, replicates: int) -> int:
 
 
 def _replicate(
-    big: Design, grid: list[int], seed: int, r: int, solver: SolverOptions | None = None
+    big: Design,
+    grid: list[int],
+    seed: int,
+    r: int,
+    solver: SolverOptions | None = None,
+    population: Personalisation | None = None,
 ) -> list[dict[str, Any]]:
     from gutskin.trial.analysis import analyse_trial
 
-    full = run_trial(big, seed=replicate_seed(seed, r), analyse=False, solver=solver)
+    full = run_trial(
+        big, seed=replicate_seed(seed, r), analyse=False, solver=solver, population=population
+    )
     rows: list[dict[str, Any]] = []
     for n in grid:
         sub = analyse_trial(_subset(full, n))
@@ -86,8 +94,13 @@ def power_curve(
     workers: int | None = None,
     solver: SolverOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
+    population: Personalisation | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Power of each planned comparison at each total sample size.
+
+    ``population`` seeds every replicate's candidates (a design with
+    ``population.from_table`` needs one: :func:`gutskin.microbiome.population_for_design`);
+    the replicates differ in their patients, not in the table.
 
     Returns
     -------
@@ -115,13 +128,14 @@ def power_curve(
     n_workers = _workers(workers, replicates)
     if n_workers == 1:
         for r in range(replicates):
-            rows.extend(_replicate(big, grid, seed, r, solver))
+            rows.extend(_replicate(big, grid, seed, r, solver, population))
             if progress:
                 progress(r + 1, replicates)
     else:
         with replicate_pool(n_workers) as pool:
             futures = [
-                pool.submit(_replicate, big, grid, seed, r, solver) for r in range(replicates)
+                pool.submit(_replicate, big, grid, seed, r, solver, population)
+                for r in range(replicates)
             ]
             for done, _fut in enumerate(as_completed(futures), start=1):
                 if progress:

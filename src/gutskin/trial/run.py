@@ -13,16 +13,17 @@ trial and a patient's data do not depend on who else was screened.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from gutskin.engine import Exposure, ModelSpec, Schedule, SolverOptions, build_schedule, integrate
+from gutskin.engine import Exposure, ModelSpec, Schedule, SolverOptions
 from gutskin.engine.integrate import BatchResult
 from gutskin.engine.random import uniforms
-from gutskin.population.covariates import apply_covariates
+from gutskin.model.interventions import arm_treatment
+from gutskin.population import pipeline
+from gutskin.population.pipeline import Personalisation
 from gutskin.simulation import get_model
 from gutskin.trial.design import ENDPOINTS, Design, DesignError
 from gutskin.trial.endpoints import REGISTRY
@@ -41,14 +42,6 @@ MODEL_OUTPUTS: dict[str, str] = {
 }
 
 
-def _output(spec: ModelSpec, res: BatchResult, name: str) -> NDArray[np.float64]:
-    if name in spec.state_names:
-        return res.y[:, :, spec.state_names.index(name)]
-    if name in spec.assignment_names:
-        return res.observables[:, :, spec.assignment_names.index(name)]
-    raise DesignError(f"model {spec.name!r} has no output {name!r} needed by the trial")
-
-
 def _covariates(design: Design, idx: NDArray[np.int64], seed: int) -> pd.DataFrame:
     lo = design.population.age.min if design.population.age.min is not None else 12.0
     hi = design.population.age.max if design.population.age.max is not None else 40.0
@@ -60,21 +53,6 @@ def _covariates(design: Design, idx: NDArray[np.int64], seed: int) -> pd.DataFra
         },
         index=idx,
     )
-
-
-def _noise(
-    spec: ModelSpec,
-    params: NDArray[np.float64],
-    idx: NDArray[np.int64],
-    seed: int,
-    t0: float,
-    t1: float,
-) -> Schedule | None:
-    if "flare_noise" not in spec.input_names:
-        return None
-    from gutskin.population.sampling import flare_noise_schedule
-
-    return flare_noise_schedule(spec, params, idx, seed, t0, t1)
 
 
 def _presents(
@@ -113,10 +91,6 @@ def _presents(
     return np.where(active, u < ndtr(beta * z), True)
 
 
-def _pad(sched: Schedule, spec: ModelSpec, base: Schedule | None) -> Schedule:
-    return sched if base is None else sched + base
-
-
 def iga_cuts(spec: ModelSpec) -> NDArray[np.float64] | None:
     """The model's IGA cut points (log of 1 + weighted lesion count), or None for the default.
 
@@ -144,7 +118,10 @@ def _observe(
     block = (max(visit_numbers) + 1, N_UNIFORMS)
     uni = uniforms(seed, "observation", idx, block[0] * block[1]).reshape(len(idx), *block)
     uni = uni[:, visit_numbers, :]
-    expected = {k: _output(spec, res, v).reshape(-1) for k, v in MODEL_OUTPUTS.items()}
+    try:
+        expected = {k: pipeline.output(spec, res, v).reshape(-1) for k, v in MODEL_OUTPUTS.items()}
+    except KeyError as exc:
+        raise DesignError(f"{exc.args[0]}, needed by the trial") from None
     m = design.measurement
     obs = observe_visits(
         expected,
@@ -197,6 +174,7 @@ def run_trial(
     progress: Callable[[str, int, int], None] | None = None,
     solver: SolverOptions | None = None,
     analyse: bool = True,
+    population: Personalisation | None = None,
 ) -> TrialResult:
     """Simulate and analyse one trial.
 
@@ -213,9 +191,19 @@ def run_trial(
         atol 1e-8, dense output).
     analyse : bool
         Compute summaries and comparisons (``False`` for raw replicates).
+    population : Personalisation, optional
+        Source that seeds the screened candidates (required when the design has
+        ``population.from_table``:
+        :func:`gutskin.microbiome.population_for_design` builds it).
     """
     spec = get_model(design.model)
-    opts = (solver or SolverOptions()).kwargs()
+    opts = solver or SolverOptions()
+    if population is None and design.population.from_table is not None:
+        raise DesignError(
+            "population.from_table: this design seeds its patients from a microbiome table; "
+            "build it with gutskin.microbiome.population_for_design(design, seed) "
+            "and pass it as run_trial(..., population=...) (the CLI does this for you)"
+        )
     days = design.duration_weeks * 7.0
     burn = design.population.burn_in_days
     n_target = design.sample_size
@@ -226,10 +214,6 @@ def run_trial(
     n_enrolled = 0
     screened = 0  # candidates drawn (those who came forward: n_presented)
     n_presented = 0
-    from gutskin.population.sampling import sample_parameters
-
-    table_pop = _table_population(design, spec, seed)
-
     batch = max(32, 2 * n_target)
     while n_enrolled < n_target:
         if screened >= limit:
@@ -241,29 +225,25 @@ def run_trial(
         idx = np.arange(screened, min(screened + batch, limit), dtype=np.int64)
         screened += len(idx)
         cov = _covariates(design, idx, seed)
-        params = apply_covariates(spec, sample_parameters(spec, idx, seed), cov["sex"].to_numpy())
-        y0 = np.array(
-            [spec.initial_values(dict(zip(spec.parameter_names, r, strict=True))) for r in params]
+        params = pipeline.patient_parameters(
+            spec, idx, seed, sex=cov["sex"].to_numpy(), population=population
         )
-        noise = _noise(spec, params, idx, seed, -burn, days)
-        sched = build_schedule(
-            spec.input_names, [u.default for u in spec.inputs], [], len(idx), -burn
-        )
-        sched = _pad(sched, spec, noise)
-        if table_pop is not None:
-            params = table_pop.apply_parameters(spec, params, table_pop.sample_of(idx))
+        # noise up to and including day 0: the burn-in and the day-0 activity that
+        # decides presentation read the same path
+        noise = pipeline.noise_schedule(spec, params, idx, seed, -burn, 1.0)
+        sched = pipeline.untreated_schedule(spec, len(idx), -burn, noise)
         # Presentation depends on day-0 disease activity and parameters only (not on the
         # burn-in), so only the candidates who come forward are burned in and screened.
         came = np.flatnonzero(_presents(spec, params, noise, idx, seed))
         n_presented += len(came)
         if not len(came):
             continue
-        idx, y0, params = idx[came], y0[came], params[came]
+        idx, params = idx[came], params[came]
         cov = cov.iloc[came]
         sched = Schedule(times=sched.times, values=sched.values[came])
-        res = integrate(spec, y0, params, [-burn, 0.0], sched, **opts)
-        if table_pop is not None:
-            res, params = table_pop.apply_to_burn_in(spec, res, params, table_pop.sample_of(idx))
+        res, params = pipeline.burn_in(
+            spec, params, idx, seed, burn, solver=opts, schedule=sched, population=population
+        )
         screen = _observe(design, spec, res, idx, seed, [0, 0], [False, False])
         screen = screen.iloc[1::2].reset_index(drop=True)
         ok = _eligible(design, screen) & res.ok
@@ -293,38 +273,28 @@ def run_trial(
     status = np.zeros(len(idx), dtype=np.int64)
     failures: dict[str, int] = {}
     adherence = _adherence(design, idx, seed)
-    from gutskin.model.interventions import resolve
-
     done = 0
     for arm in design.arms:
         sel = np.flatnonzero(arms == arm.name)
         if not len(sel):
             continue
-        regs = [
-            {**r.model_dump(), "stop_day": r.stop_day if r.stop_day is not None else days}
-            for r in arm.regimens
-        ]
-        exposures, overrides = resolve(regs, t0=0.0)
+        tr = arm_treatment(arm.regimens, days)
         if design.placebo_response.skincare > 0 and "skincare" in spec.input_names:
-            exposures = [
-                *exposures,
-                Exposure("skincare", design.placebo_response.skincare, 0.0, days),
-            ]
-        p_arm = params[sel].copy()
-        for k, v in overrides.items():
-            p_arm[:, spec.parameter_names.index(k)] = v
-        sched = build_schedule(
-            spec.input_names,
-            [u.default for u in spec.inputs],
-            exposures,
-            len(sel),
-            0.0,
-            seed=seed,
-            indices=idx[sel],
+            tr = tr.with_exposures(
+                Exposure("skincare", design.placebo_response.skincare, 0.0, days)
+            )
+        res = pipeline.treat(
+            spec,
+            y0[sel],
+            params[sel],
+            idx[sel],
+            seed,
+            t_eval,
+            treatment=tr,
+            solver=opts,
             adherence=adherence[sel],
+            noise_from=-burn,
         )
-        sched = _pad(sched, spec, _noise(spec, params[sel], idx[sel], seed, -burn, days))
-        res = integrate(spec, y0[sel], p_arm, t_eval, sched, **opts)
         status[sel] = res.status
         for name, cnt in res.failures().items():
             failures[name] = failures.get(name, 0) + cnt
@@ -421,42 +391,6 @@ def run_trial(
 
         result = analyse_trial(result)
     return result
-
-
-def _table_population(design: Design, spec: ModelSpec, seed: int) -> Any:
-    """The microbiome-seeded population of ``population.from_table`` (None if not set)."""
-    ft = design.population.from_table
-    if ft is None:
-        return None
-    from gutskin.microbiome.personalise import population_from_table
-    from gutskin.microbiome.readers import TableError
-
-    try:
-        return population_from_table(
-            ft.table,
-            taxonomy=ft.taxonomy,
-            metadata=ft.metadata,
-            where=ft.where,
-            kind=ft.kind,
-            normalise=ft.normalise,
-            depth=ft.depth,
-            drop_empty=ft.drop_empty,
-            seed=seed,
-            spec=spec,
-        )
-    except TableError as exc:
-        # the reader's messages name CLI flags; in a design they are fields of from_table
-        msg = str(exc)
-        for flag, fld in (
-            ("--where", "where"),
-            ("--depth", "depth"),
-            ("--metadata", "metadata"),
-            ("--drop-empty", "drop_empty: true"),
-            ("--normalise", "normalise"),
-            ("--taxonomy", "taxonomy"),
-        ):
-            msg = msg.replace(flag, fld)
-        raise DesignError(f"population.from_table: {msg}") from None
 
 
 def _adherence(design: Design, idx: NDArray[np.int64], seed: int) -> NDArray[np.float64]:
