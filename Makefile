@@ -29,11 +29,13 @@ validate: install
 	$(PY) -m gutskin.calibrate.validate
 
 ## r-fixtures: regenerate the R reference results of the trial statistics (installs R from Debian)
-r-fixtures:
+r-fixtures: install
 	@command -v Rscript >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends r-base-core r-cran-nlme r-cran-mass \
-		r-cran-numderiv r-cran-jsonlite)
+		r-cran-numderiv r-cran-jsonlite r-cran-mice)
 	Rscript tests/reference/make_r_fixtures.R tests/reference/fixtures
+	$(PY) tests/reference/make_mi_fixtures.py tests/reference/fixtures
+	Rscript tests/reference/make_r_mi_fixtures.R tests/reference/fixtures
 
 ## sensitivity-guide: regenerate docs/sensitivity-guide.md (a few minutes)
 sensitivity-guide: install

@@ -3,7 +3,9 @@
 The fixtures in ``tests/reference/fixtures`` are written by
 ``tests/reference/make_r_fixtures.R`` (``make r-fixtures``): four synthetic data sets
 (balanced, monotone dropout, heterogeneous visit variances with dropout, 8 patients
-per arm) and R's results for each method (the R call is named in the script).
+per arm) and R's results for each method (the R call is named in the script);
+``make_mi_fixtures.py`` and ``make_r_mi_fixtures.R`` add the multiple-imputation
+responder (R ``mice``) on the sets with dropout.
 Tolerances: 1e-6 relative for closed forms, 1e-4 for iterative fits.
 """
 
@@ -13,6 +15,7 @@ import json
 import math
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +26,7 @@ from gutskin.trial.statistics import compare, pool_rubin
 
 FIXTURES = Path(__file__).resolve().parents[1] / "reference" / "fixtures"
 SCRIPT = FIXTURES.parent / "make_r_fixtures.R"
+MI_SCRIPT = FIXTURES.parent / "make_r_mi_fixtures.R"
 SETS = ("balanced", "dropout", "heterogeneous", "small")
 R = json.loads((FIXTURES / "r_results.json").read_text())
 ARMS = {"arm": "T", "reference": "C"}
@@ -104,6 +108,66 @@ def test_responder_against_r(name: str) -> None:
         _close(res[key], ref[key], 1e-6, f"{name} responder {key}")
 
 
+MI_SETS = ("dropout", "heterogeneous")
+RMI = json.loads((FIXTURES / "r_mi_results.json").read_text())
+
+
+@pytest.mark.parametrize("name", MI_SETS)
+def test_mmrm_under_mi_is_the_observed_data_mmrm_of_r(name: str) -> None:
+    """Issue 29: with missing='mi' the MMRM is still fitted to the observed data (MAR)."""
+    ref = R[name]["mmrm"]
+    res = compare(_data(name), endpoint="y", visit_week=12, method="mmrm", missing="mi", **ARMS)
+    assert res["missing"] == "observed"
+    assert "observed data" in res["note"]
+    for key in ("estimate", "ci_low", "ci_high", "p_value"):
+        _close(res[key], ref[key], 1e-4, f"{name} mmrm (mi requested) {key}")
+
+
+@pytest.mark.parametrize("name", MI_SETS)
+@pytest.mark.parametrize("arm", ["C", "T"])
+def test_logistic_imputation_model_against_mice(name: str, arm: str) -> None:
+    """The imputation model of a 0/1 endpoint is R mice.impute.logreg's (augmented glm)."""
+    from gutskin.trial.statistics import _logreg_model
+
+    d = _data(name)
+    base = d[(d.visit_week == 0) & (d.arm == arm)].set_index("patient")["y"].sort_index()
+    wk = d[(d.visit_week == 4) & (d.arm == arm)].set_index("patient")["resp"]
+    y = wk.reindex(base.index).to_numpy()
+    x = base.to_numpy()[:, None]
+    obs = np.isfinite(y)
+    beta, cov, _ = _logreg_model(y, np.column_stack([np.ones(len(y)), x]))
+    ref = RMI[name]["logreg"][arm]
+    assert int((~obs).sum()) == ref["n_missing"]
+    np.testing.assert_allclose(beta, ref["coefficients"], rtol=1e-6)
+    np.testing.assert_allclose(cov, np.array(ref["cov_unscaled"]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", MI_SETS)
+def test_mi_responder_pooled_against_mice(name: str) -> None:
+    """Rubin's rules on the risk difference, as mice::pool.scalar on the same imputations.
+
+    The fixture holds gutskin's own completed data sets (seeded); R computes each risk
+    difference and Wald variance and pools them.  If this fails after a change to the
+    imputation, regenerate the fixtures (``make r-fixtures``).
+    """
+    mi = pd.read_csv(FIXTURES / f"mi_responder_{name}.csv")
+    res = compare(
+        _data(name),
+        endpoint="resp",
+        visit_week=12,
+        method="responder",
+        missing="mi",
+        severity="y",
+        seed=20261207,
+        n_imputations=int(mi["imputation"].max()),
+        **ARMS,
+    )
+    ref = RMI[name]["pooled"]
+    assert res["missing"] == "mi"
+    for key in ("estimate", "ci_low", "ci_high", "p_value"):
+        _close(res[key], ref[key], 1e-6, f"{name} MI responder {key}")
+
+
 def test_rubin_pooling_against_r() -> None:
     ref = R["rubin"]
     got = pool_rubin(ref["estimates"], ref["variances"], df_complete=ref["df_complete"])
@@ -116,6 +180,14 @@ def test_rubin_pooling_against_r() -> None:
 def test_r_fixtures_regenerate_unchanged(tmp_path: Path) -> None:
     """With R present, the committed fixtures are what the script writes."""
     subprocess.run(["Rscript", str(SCRIPT), str(tmp_path)], check=True, timeout=600)
+    mi_py = FIXTURES.parent / "make_mi_fixtures.py"
+    subprocess.run([sys.executable, str(mi_py), str(tmp_path)], check=True, timeout=600)
+    subprocess.run(["Rscript", str(MI_SCRIPT), str(tmp_path)], check=True, timeout=600)
+    for name in MI_SETS:
+        pd.testing.assert_frame_equal(
+            pd.read_csv(tmp_path / f"mi_responder_{name}.csv"),
+            pd.read_csv(FIXTURES / f"mi_responder_{name}.csv"),
+        )
     for name in SETS:
         pd.testing.assert_frame_equal(
             pd.read_csv(tmp_path / f"{name}.csv"), pd.read_csv(FIXTURES / f"{name}.csv")
@@ -135,7 +207,12 @@ def test_r_fixtures_regenerate_unchanged(tmp_path: Path) -> None:
             return {f"{pre}[{i}]": float(v) for i, v in enumerate(np.ravel(x))}
         return {pre: float(x)}  # type: ignore[arg-type]
 
-    a, b = flat(new), flat(old)
-    assert a.keys() == b.keys()
-    for k in a:
-        assert a[k] == pytest.approx(b[k], rel=1e-8, abs=1e-12), k
+    new_mi = json.loads((tmp_path / "r_mi_results.json").read_text())
+    old_mi = dict(RMI)
+    for dct in (new_mi, old_mi):
+        dct.pop("r_version")
+        dct.pop("mice_version")
+    for a, b in ((flat(new), flat(old)), (flat(new_mi), flat(old_mi))):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert a[k] == pytest.approx(b[k], rel=1e-8, abs=1e-12), k

@@ -193,6 +193,10 @@ def render_html(results: dict[str, Any], figures: dict[str, Path]) -> str:
     )
     ep = pd.DataFrame(results["endpoints"])
     comp = pd.DataFrame(results["comparisons"])
+    if "covariates" in comp.columns:
+        comp["covariates"] = [", ".join(c) if c else "none" for c in comp["covariates"]]
+    used = sorted({c for r in results["comparisons"] for c in r.get("covariates") or []})
+    adjust_txt = ", ".join(used) if used else "none besides baseline"
     arm_rows = "".join(
         f"<tr><td>{esc(a['name'])}</td><td>{esc(a.get('description', ''))}</td><td>"
         + ", ".join(
@@ -227,7 +231,8 @@ figure {{ display: inline-block; margin: 0.5em; }} img {{ max-width: 480px; }}
 <p class="note">gutskin {esc(results["gutskin_version"])} · seed {results["seed"]} ·
 model {esc(d["model"])} · {d["duration_weeks"]:g} weeks · visits at weeks
 {", ".join(f"{w:g}" for w in d["visits_weeks"])} · randomization {esc(d["randomization"]["method"])}
-· missing data: {esc(d["analysis"]["missing"])} · solver failures: {esc(fail_txt)}</p>
+· missing data: {esc(d["analysis"]["missing"])} (mmrm: observed data, MAR)
+· covariates: {esc(adjust_txt)} · solver failures: {esc(fail_txt)}</p>
 <p class="note">{esc(d.get("reference", ""))}</p>
 {warn_html}
 <h2>Design</h2>

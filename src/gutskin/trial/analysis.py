@@ -19,6 +19,12 @@ def analyse_trial(result: TrialResult) -> TrialResult:
     design = result.design
     ep = result.endpoints
     summary = describe(ep, list(design.endpoints))
+    covariates = design.analysis_covariates()
+    if "baseline_iga" in covariates:  # the severity stratum: baseline IGA grade, categorical
+        base = ep.loc[ep["visit_week"] == 0].set_index("patient")["iga"]
+        ep = ep.assign(
+            baseline_iga=ep["patient"].map(base).map(lambda g: f"{g:g}" if g == g else None)
+        )
     ref = design.reference_arm
     comps: list[dict[str, Any]] = []
     for c in design.resolved_comparisons():
@@ -34,6 +40,7 @@ def analyse_trial(result: TrialResult) -> TrialResult:
                     reference=ref,
                     method=c.method,
                     missing=design.analysis.missing,
+                    covariates=covariates,
                     seed=result.seed,
                     alpha=design.analysis.alpha,
                 )

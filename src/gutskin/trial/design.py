@@ -40,6 +40,10 @@ METHODS: dict[str, tuple[str, ...]] = {
 MAX_SAMPLE_SIZE = 100_000
 
 
+#: Analysis covariate of each randomization stratification factor.
+STRATUM_COVARIATES: dict[str, str] = {"sex": "sex", "severity": "baseline_iga"}
+
+
 class DesignError(ValueError):
     """A design file is invalid; the message names the field and what is allowed."""
 
@@ -183,6 +187,7 @@ class Analysis(_Strict):
     reference_arm: str | None = None
     missing: Literal["observed", "locf", "mi"] = "observed"
     alpha: float = Field(default=0.05, gt=0, lt=1)
+    adjust_for_strata: bool = True
     comparisons: list[Comparison] = Field(default_factory=list)
 
 
@@ -258,6 +263,21 @@ class Design(_Strict):
     def reference_arm(self) -> str:
         """The arm every other arm is compared with (default: the first arm)."""
         return self.analysis.reference_arm or self.arms[0].name
+
+    def analysis_covariates(self) -> list[str]:
+        """Covariates of the model-based analyses: the randomization strata by default.
+
+        ICH E9 (1998) §5.7 and the EMA guideline on adjustment for baseline covariates
+        (EMA/CHMP/295050/2013, 2015) ask that the factors used to stratify randomization
+        be included in the primary analysis. ``sex`` enters as ``sex``, ``severity``
+        (the baseline IGA grade it stratifies on) as the categorical ``baseline_iga``.
+        Empty without stratified randomization or with ``analysis.adjust_for_strata:
+        false``.
+        """
+        r = self.randomization
+        if not self.analysis.adjust_for_strata or r.method != "stratified":
+            return []
+        return [STRATUM_COVARIATES[s] for s in r.strata]
 
     def resolved_comparisons(self) -> list[Comparison]:
         """Planned comparisons with the final visit filled in where none was given."""

@@ -37,6 +37,10 @@ class Endpoint:
     responder_rule : str or None
         For binary endpoints defined against baseline: the rule, in words (the code is
         :func:`gutskin.trial.observation.iga_success` / ``gags_improved``).
+    severity : str or None
+        For binary endpoints defined against baseline: the endpoint whose baseline value
+        is the patient's severity on that scale (a predictor of the endpoint's
+        imputation model under multiple imputation).
     """
 
     name: str
@@ -45,6 +49,7 @@ class Endpoint:
     description: str
     model_output: str | None = None
     responder_rule: str | None = None
+    severity: str | None = None
 
 
 _ROWS = (
@@ -65,6 +70,7 @@ _ROWS = (
         "1",
         "IGA success",
         responder_rule="IGA 0 or 1 and at least 2 grades below baseline",
+        severity="iga",
     ),
     Endpoint("gags", "ordinal", "score", "Global Acne Grading System score, 0-44"),
     Endpoint(
@@ -73,6 +79,7 @@ _ROWS = (
         "1",
         "GAGS improvement",
         responder_rule="GAGS at least 4 points below baseline",
+        severity="gags",
     ),
     Endpoint("erythema", "continuous", "a.u.", "erythema index", model_output="erythema"),
     Endpoint("sebum", "continuous", "1", "casual sebum, relative", model_output="sebum"),

@@ -360,9 +360,11 @@ def run_trial(
     )
     ep.loc[is0, ["ae_dry_skin", "ae_gut_diversity_loss"]] = np.nan
     value_cols = [c for c in ENDPOINTS if c in ep.columns]
-    ep.loc[~ep["observed"], value_cols] = np.nan
     ae_cols = ["ae_dry_skin", "ae_gut_diversity_loss"]
-    ep.loc[~ep["observed"], ae_cols] = np.nan
+    # every per-visit value is missing where the visit is not observed (after dropout,
+    # or after a solver failure): endpoints, the papule/pustule counts behind
+    # ``inflammatory`` and the adverse-event flags alike
+    ep.loc[~ep["observed"], [*value_cols, "papules", "pustules", *ae_cols]] = np.nan
     cols = [
         "patient",
         "arm",

@@ -87,7 +87,7 @@ import pandas as pd
 from scipy import stats
 
 from gutskin.engine.random import run_rng
-from gutskin.trial.endpoints import names_of_kind
+from gutskin.trial.endpoints import REGISTRY, names_of_kind
 
 __all__ = [
     "BINARY_ENDPOINTS",
@@ -274,6 +274,12 @@ def _wide(endpoints: pd.DataFrame, endpoint: str, covariates: Sequence[str] = ()
     )
 
 
+def _severity_of(endpoint: str) -> str | None:
+    """The registry's severity scale of a binary endpoint (None for other columns)."""
+    rec = REGISTRY.get(endpoint)
+    return rec.severity if rec is not None else None
+
+
 def _locf(values: np.ndarray) -> np.ndarray:
     """Carry the last observation forward along the visit axis (baseline included)."""
     out = values.copy()
@@ -345,19 +351,132 @@ def _pmm_column(
     return out
 
 
+def _augment(
+    y: np.ndarray, x: np.ndarray, levels: np.ndarray, x_all: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pseudo-observations against perfect prediction, as R ``mice:::augment``.
+
+    White, Daniel & Royston (2010): for each of the ``p`` predictors (columns of ``x``,
+    no intercept) and each outcome level, two rows at the predictor's mean ± half its
+    SD (clipped to its range; the other predictors at their means), with total weight
+    ``p + 1`` spread over the ``2 p k`` rows.  Means, SDs and ranges are those of
+    ``x_all`` (every case, observed or not, as in mice).  Returns ``(y, x, w)`` with the
+    rows appended and weights 1 for the real rows.
+    """
+    n, p = x.shape
+    k = levels.size
+    if p == 0:
+        return y, x, np.ones(n)
+    mean = x_all.mean(axis=0)
+    sd = x_all.std(axis=0, ddof=1) if x_all.shape[0] > 1 else np.zeros(p)
+    nr = 2 * p * k
+    aug = np.tile(mean, (nr, 1))
+    ya = np.empty(nr)
+    for j in range(p):
+        for i in range(2 * k):
+            r = 2 * k * j + i
+            aug[r, j] = mean[j] + (0.5 if i % 2 == 0 else -0.5) * sd[j]
+            ya[r] = levels[i // 2]
+    aug = np.clip(aug, x_all.min(axis=0), x_all.max(axis=0))
+    w = np.concatenate([np.ones(n), np.full(nr, (p + 1) / nr)])
+    return np.concatenate([y, ya]), np.vstack([x, aug]), w
+
+
+def _logistic_fit(
+    y: np.ndarray, x: np.ndarray, w: np.ndarray, *, tol: float = 1e-10, max_iter: int = 100
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted logistic regression by Newton-Raphson (IRLS).
+
+    Returns the coefficients and their unscaled covariance ``(Xᵀ W V X)⁻¹`` at the
+    optimum, as R ``glm.fit(family = quasibinomial)`` / ``summary.glm``'s
+    ``cov.unscaled``.  ``x`` includes the intercept column.
+    """
+    beta = np.zeros(x.shape[1])
+    info = np.eye(x.shape[1])
+    for _ in range(max_iter):
+        eta = np.clip(x @ beta, -30.0, 30.0)
+        mu = 1.0 / (1.0 + np.exp(-eta))
+        v = w * mu * (1.0 - mu)
+        info = x.T @ (v[:, None] * x)
+        step = np.linalg.solve(info, x.T @ (w * (y - mu)))
+        beta = beta + step
+        if float(np.max(np.abs(step))) < tol:
+            break
+    eta = np.clip(x @ beta, -30.0, 30.0)
+    mu = 1.0 / (1.0 + np.exp(-eta))
+    info = x.T @ ((w * mu * (1.0 - mu))[:, None] * x)
+    return beta, np.linalg.inv(info)
+
+
+def _logreg_model(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """The imputation model of R ``mice.impute.logreg`` for a 0/1 column ``y``.
+
+    Logistic regression of the observed cases on ``x`` (intercept in column 0;
+    predictors constant among the observed cases are dropped), with the augmentation of
+    :func:`_augment` when more than one case is missing.  Returns ``β̂``, its unscaled
+    covariance and the kept predictor columns of ``x`` (intercept excluded).
+    """
+    obs = np.isfinite(y)
+    keep = [j for j in range(1, x.shape[1]) if np.ptp(x[obs, j]) > _TOL]
+    xp = x[:, keep]
+    if int((~obs).sum()) <= 1:  # mice augments only when more than one case is missing
+        ya, xa, wa = y[obs], xp[obs], np.ones(int(obs.sum()))
+    else:
+        ya, xa, wa = _augment(y[obs], xp[obs], np.unique(y[obs]), xp)
+    beta, cov = _logistic_fit(ya, np.column_stack([np.ones(xa.shape[0]), xa]), wa)
+    return beta, cov, keep
+
+
+def _logreg_column(y: np.ndarray, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Impute the NaNs of a 0/1 column ``y`` by Bayesian logistic regression on ``x``.
+
+    The method of R ``mice.impute.logreg`` [vB2018]_ (§3.6): the model of
+    :func:`_logreg_model` gives ``β̂`` and ``V``; ``β* = β̂ + chol(V) z`` with
+    ``z ~ N(0, I)``, and each missing case is 1 with probability ``expit(xᵀβ*)``.  A
+    column whose observed values are all equal is completed with that value.
+    """
+    obs = np.isfinite(y)
+    mis = ~obs
+    if not mis.any():
+        return y
+    if not obs.any():
+        raise _Degenerate("no observed value to impute from")
+    out = y.copy()
+    levels = np.unique(y[obs])
+    if levels.size == 1:
+        out[mis] = levels[0]
+        return out
+    beta, cov, keep = _logreg_model(y, x)
+    chol = np.linalg.cholesky((cov + cov.T) / 2.0)
+    beta_star = beta + chol @ rng.standard_normal(beta.size)
+    x_mis = np.column_stack([np.ones(int(mis.sum())), x[mis][:, keep]])
+    prob = 1.0 / (1.0 + np.exp(-np.clip(x_mis @ beta_star, -30.0, 30.0)))
+    out[mis] = (rng.random(prob.size) <= prob).astype(float)
+    return out
+
+
 def _impute(
     values: np.ndarray,
     arm_ind: np.ndarray,
     columns: Sequence[int],
     has_baseline: bool,
     rng: np.random.Generator,
+    *,
+    extra: np.ndarray | None = None,
+    binary: bool = False,
 ) -> np.ndarray:
     """One completed copy of ``values``: per arm, visit by visit (in ``columns`` order).
 
-    Imputation model for visit *t*: intercept, baseline (column 0, if present) and
-    the previous post-baseline visit (already completed in this copy).
+    Imputation model for visit *t*, fitted in each arm separately (so arm and its
+    interactions are in the model): intercept, baseline (column 0, if present), the
+    previous post-baseline visit (already completed in this copy) and the columns of
+    ``extra`` (patient-level predictors: baseline severity of a binary endpoint, the
+    analysis covariates).  Continuous and count columns are imputed by predictive mean
+    matching (:func:`_pmm_column`), 0/1 columns (``binary``) by Bayesian logistic
+    regression (:func:`_logreg_column`).
     """
     out = values.copy()
+    column = _logreg_column if binary else _pmm_column
     for group in (0, 1):
         rows = arm_ind == group
         prev: int | None = None
@@ -367,9 +486,11 @@ def _impute(
                 preds.append(out[rows, 0])
             if prev is not None:
                 preds.append(out[rows, prev])
+            if extra is not None:
+                preds.extend(extra[rows].T)
             x = np.column_stack(preds)
             try:
-                out[rows, j] = _pmm_column(out[rows, j], x, rng)
+                out[rows, j] = column(out[rows, j], x, rng)
             except _Degenerate as exc:
                 raise _Degenerate(
                     f"multiple imputation impossible at visit column {j}: {exc}"
@@ -891,6 +1012,7 @@ def compare(
     threshold: float | None = None,
     threshold_kind: Literal["absolute", "percent"] | str = "absolute",
     covariates: Sequence[str] = (),
+    severity: str | None = None,
     cov_type: str = "nonrobust",
     responder_test: Literal["auto", "score", "fisher"] | str = "auto",
     negbin_se: Literal["robust", "model"] | str = "robust",
@@ -946,6 +1068,12 @@ def compare(
             freedom.  Valid under MAR dropout.  When the unstructured fit does not
             converge, heterogeneous compound symmetry is used and ``note`` says so.
     missing
+        Applies to ``ancova``, ``negbin`` and ``responder``.  ``mmrm`` is always
+        fitted to the observed data (its likelihood is valid under MAR; fitting it to
+        imputed data would reduce it to per-visit least squares): with ``'locf'`` or
+        ``'mi'`` it is still fitted to the observed data, ``missing`` in the result
+        says ``'observed'`` and ``note`` says why.
+
         ``'observed'``
             Observed cases at the visit (all observed visits for ``mmrm``).
         ``'locf'``
@@ -957,16 +1085,21 @@ def compare(
         ``'mi'``
             Multiple imputation [Rubin1987]_: ``n_imputations`` completed data
             sets, each arm imputed separately, visit by visit up to
-            ``visit_week`` (all visits for ``mmrm``), from a Bayesian linear
-            regression on baseline and the previous visit with predictive
-            mean matching (5 donors; [vB2018]_) — imputed values are observed
-            values, so counts stay integers and responders stay 0/1.
-            Estimates (log rate ratio for ``negbin``) are combined with
-            Rubin's rules and Barnard–Rubin degrees of freedom
-            (:func:`pool_rubin`); for ``responder`` the Wald variance of the
-            risk difference is pooled.  Valid under MAR given baseline and the
-            previous visit.  When nothing needs imputing the observed-case
-            result is returned.  Seeded by ``seed``.
+            ``visit_week``.  Continuous and count endpoints (and the endpoint a
+            threshold responder is derived from): Bayesian linear regression on
+            baseline, the previous visit and ``covariates`` with predictive mean
+            matching (5 donors; [vB2018]_), so counts stay integers.  0/1
+            endpoints: Bayesian logistic regression (R ``mice.impute.logreg``,
+            with its augmentation against perfect prediction) on the baseline
+            value of ``severity``, the previous visit and ``covariates``.
+            Estimates (log rate ratio for ``negbin``, risk difference with its
+            Wald variance for ``responder``) are combined with Rubin's rules and
+            Barnard–Rubin degrees of freedom (:func:`pool_rubin`; infinite
+            complete-data df for the risk difference, as R
+            ``mice::pool.scalar(n = Inf)``); interval and test are then Student
+            *t* with the pooled df.  Valid under MAR given arm, baseline, the
+            previous visit and the covariates.  When nothing needs imputing the
+            observed-case result is returned.  Seeded by ``seed``.
     seed
         Seed of the imputation random generator (only ``missing='mi'``).
     alpha
@@ -980,7 +1113,14 @@ def compare(
         ``x_0 = 0`` are left out).
     covariates
         Extra patient-level covariates (e.g. ``('sex', 'age')``, text columns
-        dummy coded) for ``ancova``, ``negbin`` and ``mmrm``.
+        dummy coded) for ``ancova``, ``negbin`` and ``mmrm``, and predictors of
+        every imputation model.  The risk difference of ``responder`` is
+        unadjusted.  Patients with a missing covariate are not analysed.
+    severity
+        Column whose baseline (visit 0) value is a predictor of the imputation
+        model of a 0/1 endpoint under ``missing='mi'``; by default the endpoint's
+        severity scale in the registry (``iga`` for ``iga_success``, ``gags`` for
+        ``gags_improved``), none for other columns.
     cov_type
         ``ancova`` standard errors: ``'nonrobust'`` (default) or ``'HC0'`` …
         ``'HC3'`` heteroscedasticity-consistent.
@@ -1001,8 +1141,10 @@ def compare(
     Returns
     -------
     dict
-        ``endpoint, visit_week, arm, reference, method, missing, estimate,
-        ci_low, ci_high, p_value, n_arm, n_reference, note``.  ``note`` is
+        ``endpoint, visit_week, arm, reference, method, missing, covariates,
+        estimate, ci_low, ci_high, p_value, n_arm, n_reference, note``
+        (``missing`` is the handling actually used, ``covariates`` the adjustment
+        covariates of the model, empty for ``responder``).  ``note`` is
         ``None`` or a short remark; degenerate data (zero variance, all-zero
         counts, separation, non-convergence) give NaN ``estimate``/CI/
         ``p_value`` and the reason in ``note`` instead of raising.
@@ -1068,6 +1210,29 @@ def compare(
     values = wide.values[sel]
     ind = (wide.arm[sel] == arm).astype(float)
     cov = wide.covariates[sel]
+    mmrm_note = None
+    if method == "mmrm" and missing != "observed":
+        mmrm_note = (
+            f"mmrm is fitted to the observed data (likelihood-based, valid under MAR); "
+            f"missing={missing!r} applies to the other methods"
+        )
+        missing = "observed"
+    binary_mi = method == "responder" and threshold is None and missing == "mi"
+    sev_base: np.ndarray | None = None
+    sev_name = severity if severity is not None else _severity_of(endpoint)
+    if (
+        binary_mi
+        and sev_name is not None
+        and (severity is not None or sev_name in endpoints.columns)
+    ):
+        sw = _wide(endpoints, sev_name)
+        if abs(sw.visits[0]) > _TOL:
+            raise StatisticsError(f"severity {sev_name!r} has no baseline (visit_week 0) values")
+        sev_base = sw.values[sel, 0]
+    if cov.shape[1]:  # patients with a missing covariate cannot be analysed
+        fin = np.all(np.isfinite(cov), axis=1)
+        values, ind, cov = values[fin], ind[fin], cov[fin]
+        sev_base = None if sev_base is None else sev_base[fin]
     has_baseline = bool(abs(wide.visits[0]) <= _TOL and np.isfinite(values[:, 0]).any())
     is_binary = bool(np.all(np.isin(values[np.isfinite(values)], (0.0, 1.0))))
     derive = method == "responder" and threshold is not None
@@ -1086,6 +1251,14 @@ def compare(
     if needs_baseline:  # patients without a baseline value cannot be analysed
         keep = np.isfinite(values[:, 0])
         values, ind, cov = values[keep], ind[keep], cov[keep]
+        sev_base = None if sev_base is None else sev_base[keep]
+    if sev_base is not None and not np.isfinite(sev_base).all():
+        # a missing baseline severity enters the imputation model at the mean
+        sev_base = np.where(np.isfinite(sev_base), sev_base, np.nanmean(sev_base))
+    aux = [cov] if cov.shape[1] else []
+    if sev_base is not None and np.isfinite(sev_base).all():
+        aux.insert(0, sev_base[:, None])
+    extra = np.column_stack(aux) if aux else None
 
     first_post = 1 if abs(wide.visits[0]) <= _TOL else 0
     post_cols = list(range(first_post, values.shape[1]))
@@ -1173,6 +1346,7 @@ def compare(
         "reference": reference,
         "method": method,
         "missing": missing,
+        "covariates": [] if method == "responder" else list(covariates),
     }
     n_arm_all, n_ref_all = int(ind.sum()), int((1 - ind).sum())
     try:
@@ -1188,7 +1362,9 @@ def compare(
             warm: dict[str, Any] = {}
             fits = [
                 analyse(
-                    _impute(values, ind, impute_cols, has_baseline, rng),
+                    _impute(
+                        values, ind, impute_cols, has_baseline, rng, extra=extra, binary=binary_mi
+                    ),
                     need_df=i == 0,
                     warm=warm,
                 )
@@ -1203,7 +1379,7 @@ def compare(
             note = f"multiple imputation, m={n_imputations}, fmi={pooled['fmi']:.2f}"
             if not math.isfinite(pooled["p_value"]):
                 note += "; zero total variance"
-            extra = {f.note for f in fits if f.note}
+            fit_notes = {f.note for f in fits if f.note}
             est = _Est(
                 estimate=pooled["estimate"],
                 se=pooled["se"],
@@ -1213,7 +1389,7 @@ def compare(
                 p_value=pooled["p_value"],
                 n_arm=fits[0].n_arm,
                 n_ref=fits[0].n_ref,
-                note=_join_notes(note, *sorted(extra)),
+                note=_join_notes(note, *sorted(fit_notes)),
                 log_scale=fits[0].log_scale,
             )
         else:
@@ -1222,6 +1398,8 @@ def compare(
                 est = replace(
                     est, note=_join_notes(est.note, "nothing to impute: observed-case analysis")
                 )
+        if mmrm_note:
+            est = replace(est, note=_join_notes(mmrm_note, est.note))
     except _Degenerate as exc:
         result.update(
             estimate=math.nan,
@@ -1230,7 +1408,7 @@ def compare(
             p_value=math.nan,
             n_arm=n_arm_all,
             n_reference=n_ref_all,
-            note=str(exc),
+            note=_join_notes(mmrm_note, str(exc)),
         )
         return result
     f = math.exp if est.log_scale else float
