@@ -82,6 +82,7 @@ def _marker_files(folder: Path) -> set[str] | None:
 
 
 def _relative_files(folder: Path) -> set[str]:
+    """Every file and link below ``folder`` (relative POSIX paths; links not followed)."""
     out: set[str] = set()
     for root, dirs, files in os.walk(folder):
         r = Path(root)
@@ -94,11 +95,51 @@ def _relative_files(folder: Path) -> set[str]:
     return out
 
 
+def _relative_dirs(folder: Path) -> set[str]:
+    """Every real sub-folder below ``folder``, as ``"a/b/"`` (links not followed)."""
+    out: set[str] = set()
+    for root, dirs, _ in os.walk(folder):
+        r = Path(root)
+        for name in dirs:
+            d = r / name
+            if not d.is_symlink():
+                out.add(d.relative_to(folder).as_posix() + "/")
+    return out
+
+
 def _foreign_files(folder: Path) -> list[str]:
-    """Files in a gutskin-made ``folder`` that gutskin did not write (sorted)."""
+    """Files and folders in a gutskin-made ``folder`` that gutskin did not write (sorted).
+
+    A sub-folder is gutskin's only when it holds a listed file (at any depth); any other
+    folder, empty or not, is the user's, like a file gutskin did not list.
+    """
     listed = _marker_files(folder)
     assert listed is not None
-    return sorted(_relative_files(folder) - listed - {MARKER})
+    listed_dirs = {p.rsplit("/", k)[0] + "/" for p in listed for k in range(1, p.count("/") + 1)}
+    files = _relative_files(folder) - listed - {MARKER}
+    dirs = _relative_dirs(folder) - listed_dirs
+    # a foreign folder is named once, not with each file inside it
+    top = sorted(d for d in dirs if not any(d != o and d.startswith(o) for o in dirs))
+    return top + sorted(f for f in files if not any(f.startswith(d) for d in top))
+
+
+def write_file_atomic(path: str | Path, data: str | bytes) -> Path:
+    """Write ``data`` to ``path`` through a new temporary sibling and a rename.
+
+    Never writes through a link: the temporary file is created exclusively (``mkstemp``)
+    and :func:`os.replace` replaces a link at ``path`` itself, not its target.
+    """
+    p = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode() if isinstance(data, str) else data)
+        os.chmod(name, 0o666 & ~_umask())
+        os.replace(name, p)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return p
 
 
 def _check_parent(p: Path, out: str | Path) -> None:
@@ -279,6 +320,11 @@ def check_output_file(out: str | Path, *, overwrite: bool = False) -> Path:
     p = Path(out).expanduser().absolute()
     if p.is_dir():
         raise OutputDirError(f"--out {out}: is a folder; give a file name")
+    if p.is_symlink() and not overwrite:
+        raise OutputDirError(
+            f"--out {out}: is a symbolic link; pass --overwrite to replace the link (its "
+            "target is never written), or choose a new name"
+        )
     if p.exists() and not overwrite:
         raise OutputDirError(
             f"--out {out}: file exists; pass --overwrite to replace it, or choose a new name"
@@ -296,7 +342,7 @@ def atomic_output_file(out: str | Path, text: str, *, overwrite: bool = False) -
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
         os.chmod(name, 0o666 & ~_umask())
-        if p.exists() and not overwrite:
+        if (p.exists() or p.is_symlink()) and not overwrite:
             raise OutputDirError(f"--out {out}: file appeared during the run; not replaced")
         os.replace(name, p)
     except BaseException:

@@ -61,6 +61,9 @@ def provenance_record(
 
 def write_provenance(directory: str | Path, record: dict[str, Any]) -> Path:
     """Write ``provenance.json`` into ``directory``."""
-    path = Path(directory) / "provenance.json"
-    path.write_text(json.dumps(record, indent=2, default=str) + "\n")
-    return path
+    from gutskin.io.outdir import write_file_atomic
+
+    # atomic: a provenance.json that is a link is replaced, its target never written
+    return write_file_atomic(
+        Path(directory) / "provenance.json", json.dumps(record, indent=2, default=str) + "\n"
+    )

@@ -47,7 +47,8 @@ import hashlib
 import json
 import math
 import os
-import shutil
+import re
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -63,6 +64,7 @@ from gutskin.engine.integrate import METHODS, BatchResult, Method, Status
 from gutskin.engine.options import SolverOptions
 from gutskin.engine.schedule import ScheduleError
 from gutskin.engine.spec import ModelSpec
+from gutskin.io.outdir import write_file_atomic
 from gutskin.scenario import Scenario, ScenarioError, get_scenario
 
 __all__ = [
@@ -361,8 +363,20 @@ def _chunk_files(cfg: RunConfig, chunk: int) -> list[str]:
 
 
 def _sha256(path: Path) -> str | None:
-    """SHA-256 of a file's bytes; None if there is no such file."""
+    """SHA-256 of a regular file's bytes; None if there is no such file.
+
+    Only regular files are read: a link or any other kind of file in the store never
+    matches a recorded hash (it is reported as damage and removed on resume).
+    """
     h = hashlib.sha256()
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or type(exc).__name__})"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
     try:
         with path.open("rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
@@ -381,6 +395,63 @@ def _hashes(store: Path, names: Sequence[str]) -> dict[str, str | None]:
 def _metadata_files(store: Path) -> list[str]:
     """Files of a freshly initialised store (metadata, ``time`` and ``parameter``)."""
     return sorted(str(f.relative_to(store)) for f in store.rglob("*") if f.is_file())
+
+
+_META_NAME = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+
+
+def _valid_meta(meta: Any) -> dict[str, str] | None:
+    """The recorded metadata hashes if they are well formed, else None.
+
+    Names must be plain relative paths inside the store (no ``..``, no absolute path,
+    at most 8 parts and 200 characters) and hashes 64 hexadecimal digits; at most 10,000
+    entries.  Anything else in ``run.json`` is not trusted.
+    """
+    if not isinstance(meta, dict) or not 0 < len(meta) <= 10_000:
+        return None
+    for name, digest in meta.items():
+        if not (
+            isinstance(name, str)
+            and len(name) <= 200
+            and _META_NAME.fullmatch(name)
+            and ".." not in name.split("/")
+            and "." not in name.split("/")
+            and name.count("/") < 8
+            and isinstance(digest, str)
+            and re.fullmatch(r"[0-9a-f]{64}", digest)
+        ):
+            return None
+    return meta
+
+
+def _remove_links(root: Path) -> list[str]:
+    """Remove every link and non-regular file in the store and the marker folder.
+
+    Links are removed, never followed, so nothing outside the run folder is read or
+    written; what they stood for is then missing and recomputed like any damage.
+    Returns the removed paths, relative to ``root``.
+    """
+    removed: list[str] = []
+    for sub in (STORE, MARKERS):
+        top = root / sub
+        if top.is_symlink():
+            raise ScaleError(
+                f"out {root}: {sub} is a symbolic link; gutskin does not write through links "
+                "(replace it by the real folder, or start a new run)"
+            )
+        if not top.is_dir():
+            continue
+        for dirpath, dirs, files in os.walk(top):
+            d = Path(dirpath)
+            for name in [*dirs, *files]:
+                p = d / name
+                st = os.lstat(p)
+                if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
+                    continue
+                p.unlink()
+                removed.append(p.relative_to(root).as_posix())
+            dirs[:] = [n for n in dirs if not (d / n).is_symlink() and (d / n).exists()]
+    return sorted(removed)
 
 
 def _check_chunk(store: Path, cfg: RunConfig, chunk: int, marker: Path) -> str | None:
@@ -421,9 +492,12 @@ def _check(root: Path, cfg: RunConfig, recorded_meta: Any) -> StoreCheck:
         if why is not None:
             damaged[c] = why
     bad_meta: list[str] = []
-    if isinstance(recorded_meta, dict):
-        for name, digest in sorted(recorded_meta.items()):
-            if _sha256(store / str(name)) != digest:
+    meta = _valid_meta(recorded_meta)
+    if meta is None:
+        bad_meta.append(f"{CONFIG} store_sha256 (missing or malformed)")
+    else:
+        for name, digest in sorted(meta.items()):
+            if _sha256(store / name) != digest:
                 bad_meta.append(f"{STORE}/{name}")
     return StoreCheck(root, cfg.n_chunks, tuple(missing), damaged, tuple(bad_meta))
 
@@ -477,24 +551,29 @@ def _write_run_json(root: Path, cfg: RunConfig, complete: bool, meta: Any) -> No
 def _repair_metadata(root: Path, cfg: RunConfig, spec: ModelSpec, names: Sequence[str]) -> Any:
     """Rewrite damaged metadata files from a fresh store of the same settings.
 
-    Returns the metadata hashes to record (those of the rebuilt store).
+    Every file of a fresh store that is among ``names``, or every one when the recorded
+    hashes themselves are unusable, is written anew (atomically, never through a link,
+    only inside the store).  Returns the metadata hashes to record (those of the
+    rebuilt store).
     """
     with tempfile.TemporaryDirectory(dir=root, prefix=".rebuild-") as tmp:
         fresh = Path(tmp) / "fresh"
         fresh.mkdir()
         _init_store(fresh, cfg, spec)
-        for name in names:
-            rel = name.removeprefix(f"{STORE}/")
+        files = _metadata_files(fresh / STORE)
+        wanted = {n.removeprefix(f"{STORE}/") for n in names}
+        everything = any(n.startswith(CONFIG) for n in names)
+        for rel in files:
+            if not everything and rel not in wanted:
+                continue
             target = root / STORE / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(fresh / STORE / rel, target)
-        return _hashes(fresh / STORE, _metadata_files(fresh / STORE))
+            write_file_atomic(target, (fresh / STORE / rel).read_bytes())
+        return _hashes(fresh / STORE, files)
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_file_atomic(path, text)
 
 
 def run_chunk(out: str, config: dict[str, Any], chunk: int, n_threads: int | None = None) -> dict:
@@ -841,6 +920,7 @@ def run(
     )
     root = Path(out).expanduser().resolve()
     resumed = _prepare_folder(root, cfg, spec, resume)
+    links_removed = _remove_links(root) if resumed else []
     state = _read_run_json(root)
     meta = state.get("store_sha256")
     check = _check(root, cfg, meta)
@@ -853,6 +933,9 @@ def run(
     for c in check.damaged:
         _marker(root, c).unlink()
     pending = sorted([*check.missing, *check.damaged])
+    for c in pending:  # a chunk is written into fresh files, never into what is there
+        for name in _chunk_files(cfg, c):
+            (root / STORE / name).unlink(missing_ok=True)
     skipped = cfg.n_chunks - len(pending)
     done = cfg.patients - sum(cfg.bounds(c)[1] - cfg.bounds(c)[0] for c in pending)
     if progress is not None and done:
@@ -897,6 +980,7 @@ def run(
                 "chunks_skipped": skipped,
                 "chunks_repaired": len(check.damaged),
                 "metadata_repaired": list(check.metadata),
+                "links_removed": links_removed,
                 "elapsed_s": round(elapsed, 3),
                 "failures": failures,
             },
