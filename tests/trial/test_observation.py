@@ -99,3 +99,21 @@ def test_responder_rules():
         1.0,
         0.0,
     ]
+
+
+def test_negative_binomial_counts_equal_scipy_inverse_cdf():
+    """The compiled inverse CDF gives scipy's nbinom.ppf, count for count."""
+    from scipy import stats
+
+    from gutskin.trial.observation import _nb
+
+    rng = np.random.default_rng(3)
+    n = 200_000
+    u = np.clip(rng.random(n), 1e-12, 1 - 1e-12)
+    mu = np.exp(rng.uniform(np.log(0.01), np.log(300.0), n))
+    mu[:5] = [0.0, -1.0, np.nan, 1e-300, 1e4]
+    for k in (0.5, 4.0, 20.0):
+        want = np.where(
+            np.maximum(mu, 0) > 0, stats.nbinom.ppf(u, k, k / (k + np.maximum(mu, 0))), 0
+        )
+        np.testing.assert_array_equal(_nb(u, mu, k), np.nan_to_num(want))

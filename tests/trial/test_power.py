@@ -37,15 +37,18 @@ def test_replicate_seeds_are_distinct_and_stable():
     assert seeds == [replicate_seed(7, r) for r in range(200)]
 
 
-def test_power_curve_shape_and_reproducibility():
+@pytest.mark.parametrize("pool", ["fresh", 150])
+def test_power_curve_shape_and_reproducibility(pool):
     d = parse_design(SMALL)
-    pw, raw = power_curve(d, [8, 40], replicates=3, seed=2, workers=1)
+    kw = dict(replicates=3, seed=2, pool=pool, analyses="all")
+    pw, raw = power_curve(d, [8, 40], workers=1, **kw)
     assert set(pw["n"]) == {8, 40}
     assert set(pw["endpoint"]) == {"inflammatory", "sebum"}
     assert ((pw["power"] >= 0) & (pw["power"] <= 1)).all()
     assert (pw["ci_low"] <= pw["power"]).all() and (pw["power"] <= pw["ci_high"]).all()
     assert len(raw) == 3 * 2 * 2
-    pw2, raw2 = power_curve(d, [8, 40], replicates=3, seed=2, workers=2)
+    assert (pw["pool"] == "fresh").all() if pool == "fresh" else (pw["pool"] >= 150).all()
+    pw2, raw2 = power_curve(d, [8, 40], workers=2, **kw)
     pd.testing.assert_frame_equal(pw, pw2)
     pd.testing.assert_frame_equal(raw, raw2)
     # isotretinoin suppresses sebum strongly: detected at n = 40 in every replicate
@@ -57,7 +60,20 @@ def test_power_cli_outputs_and_errors(tmp_path, capsys):
     design = tmp_path / "small.yaml"
     design.write_text(yaml.safe_dump(SMALL))
     out = tmp_path / "power"
-    rc = main(["power", str(design), "--n", "8,16", "--replicates", "2", "--out", str(out)])
+    rc = main(
+        [
+            "power",
+            str(design),
+            "--n",
+            "8,16",
+            "--replicates",
+            "2",
+            "--pool",
+            "150",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     for f in (
         "power.csv",
@@ -71,7 +87,77 @@ def test_power_cli_outputs_and_errors(tmp_path, capsys):
     assert "--n" in capsys.readouterr().err
     assert main(["power", str(design), "--n", "2", "--out", str(tmp_path / "p3")]) == 2
     assert main(["power", str(design), "--replicates", "0", "--out", str(tmp_path / "p4")]) == 2
+    assert main(["power", str(design), "--pool", "many", "--out", str(tmp_path / "p5")]) == 2
+    assert "--pool" in capsys.readouterr().err
+    assert main(["power", str(design), "--analyses", "some", "--out", str(tmp_path / "p6")]) == 2
+    assert "--analyses" in capsys.readouterr().err
     assert not (tmp_path / "p2").exists() and not (tmp_path / "p3").exists()
+
+
+def test_power_analyses_the_primary_comparison_by_default():
+    marked = dict(
+        SMALL,
+        analysis={
+            "comparisons": [
+                {"endpoint": "inflammatory", "method": "ancova"},
+                {"endpoint": "sebum", "method": "ancova", "primary": True},
+            ]
+        },
+    )
+    pw, raw = power_curve(parse_design(marked), [40], replicates=2, seed=1, pool=150)
+    assert set(pw["endpoint"]) == {"sebum"} and len(raw) == 2
+    pw, _ = power_curve(parse_design(SMALL), [40], replicates=2, seed=1, pool=150)
+    assert set(pw["endpoint"]) == {"inflammatory"}  # the first when none is marked
+    two = dict(
+        marked,
+        analysis={
+            "comparisons": [dict(c, primary=True) for c in marked["analysis"]["comparisons"]]
+        },
+    )
+    with pytest.raises(ValueError, match="primary"):
+        parse_design(two)
+
+
+def test_pool_replicates_share_patients_but_not_trials():
+    from gutskin.trial.pool import build_pool
+
+    d = parse_design(SMALL)
+    pool = build_pool(d, seed=3, size=200)
+    assert pool.n_eligible_reference >= 200 and pool.size >= pool.n_eligible_reference
+    a, b = pool.draw(11), pool.draw(12)
+    assert len(a.positions) == len(b.positions) == d.sample_size
+    assert not (a.positions == b.positions).all()  # another order, another screening
+    again = pool.draw(11)
+    assert (again.positions == a.positions).all() and (again.arms == a.arms).all()
+    pool.simulate_arms([a, b])
+    ta, tb = pool.trial(a), pool.trial(b)
+    assert len(ta.patients) == d.sample_size
+    # a patient randomized in both replicates to the same arm has one trajectory, and
+    # observation noise of its own replicate
+    common = set(ta.patients["patient"]) & set(tb.patients["patient"])
+    assert common
+
+
+@pytest.mark.slow
+def test_pool_and_fresh_power_agree():
+    """Issue 33: >= 400 replicates each way; the estimates agree within 2.5 MC SEs."""
+    import math
+
+    design = dict(
+        SMALL,
+        arms=[
+            {"name": "placebo", "regimens": [{"intervention": "placebo"}]},
+            {"name": "iso", "regimens": [{"intervention": "isotretinoin", "dose": 0.03}]},
+        ],
+        analysis={"comparisons": [{"endpoint": "sebum", "method": "ancova"}]},
+    )
+    d = parse_design(design)
+    fresh, _ = power_curve(d, [24], replicates=400, seed=8, pool="fresh")
+    pooled, _ = power_curve(d, [24], replicates=400, seed=8)
+    p1, p2 = fresh["power"].item(), pooled["power"].item()
+    assert 0.15 < p1 < 0.85, p1  # a discriminating operating point
+    se = math.sqrt(p1 * (1 - p1) / 400 + p2 * (1 - p2) / 400)
+    assert abs(p1 - p2) <= 2.5 * se, (p1, p2, se)
 
 
 @pytest.mark.slow

@@ -164,12 +164,29 @@ def power(
     workers: Annotated[
         int | None, typer.Option("--workers", help="Processes (default: one per core).")
     ] = None,
+    pool: Annotated[
+        str,
+        typer.Option(
+            "--pool",
+            help="Eligible candidates in the virtual population the replicate trials draw "
+            "their patients from ('auto': max(20 x largest n, 2000)), or 'fresh' for new "
+            "patients in every replicate (exact, slower).",
+        ),
+    ] = "auto",
+    analyses: Annotated[
+        str,
+        typer.Option(
+            "--analyses",
+            help="'primary': the design's primary comparison (primary: true, else the "
+            "first); 'all': every planned comparison.",
+        ),
+    ] = "primary",
     out: Annotated[Path, typer.Option("--out", help="Output folder (new or empty).")] = Path(
         "runs/power"
     ),
     overwrite: OverwriteOption = False,
 ) -> None:
-    """Power of each planned comparison over a grid of sample sizes, by replicate trials."""
+    """Power of the primary comparison over a grid of sample sizes, by replicate trials."""
     from concurrent.futures.process import BrokenProcessPool
 
     from gutskin.io.outdir import OutputDirError, atomic_output_dir, check_writable
@@ -189,6 +206,21 @@ def power(
     check_seed(seed)
     if workers is not None:
         check_int("--workers", workers, 1, 256)
+    pool_arg: int | str | None
+    if pool == "fresh":
+        pool_arg = "fresh"
+    elif pool == "auto":
+        pool_arg = None
+    else:
+        try:
+            pool_arg = int(pool)
+        except ValueError:
+            raise UserError(
+                f"--pool must be 'auto', 'fresh' or a whole number of candidates, got {pool!r}"
+            ) from None
+        check_int("--pool", pool_arg, 1, 1_000_000)
+    if analyses not in ("primary", "all"):
+        raise UserError(f"--analyses must be 'primary' or 'all', got {analyses!r}")
     solver = solver_options(method, rtol, atol)
     try:
         d = load_design(design)
@@ -211,6 +243,9 @@ def power(
             solver=solver,
             population=population,
             progress=lambda done, total: bar(done),
+            pool=pool_arg,  # type: ignore[arg-type]
+            analyses=analyses,
+            stage=lambda text: console.print(f"gutskin: {text}", highlight=False),
         )
     except (DesignError, ValueError) as exc:
         raise UserError(str(exc)) from None
@@ -237,6 +272,8 @@ def power(
                     "design_name": d.name,
                     "n_grid": grid,
                     "replicates": replicates,
+                    "pool": pw["pool"].iloc[0] if len(pw) else None,
+                    "analyses": analyses,
                     "target": target,
                     "solver": solver.kwargs(),
                 },

@@ -74,6 +74,8 @@ RUN_STREAMS: dict[str, int] = {
     "imputation": 109,  # multiple imputation of missing visits
     "rarefaction": 107,  # subsampling of microbiome reads (sub = sample-id key)
     "explorer": 108,  # quick runs of the web explorer
+    "pool": 110,  # seed of the virtual population of a replicate job (power, validation)
+    "pool_order": 111,  # the order in which a replicate trial meets the pool's candidates
 }
 
 #: Largest accepted seed (seeds are 64-bit Philox keys).

@@ -7,18 +7,25 @@ import math
 from typing import Any
 
 from gutskin import __version__
+from gutskin.trial.design import Comparison
 from gutskin.trial.result import TrialResult
 
 __all__ = ["analyse_trial", "results_dict"]
 
 
-def analyse_trial(result: TrialResult) -> TrialResult:
-    """A copy of ``result`` with ``summary`` and ``comparisons`` from the design's plan."""
+def analyse_trial(
+    result: TrialResult, *, comparisons: list[Comparison] | None = None, summary: bool = True
+) -> TrialResult:
+    """A copy of ``result`` with ``summary`` and ``comparisons`` from the design's plan.
+
+    ``comparisons`` replaces the design's planned list (a power run analyses the primary
+    comparison only); ``summary=False`` skips the descriptive table.
+    """
     from gutskin.trial.statistics import compare, describe
 
     design = result.design
     ep = result.endpoints
-    summary = describe(ep, list(design.endpoints))
+    table = describe(ep, list(design.endpoints)) if summary else None
     covariates = design.analysis_covariates()
     if "baseline_iga" in covariates:  # the severity stratum: baseline IGA grade, categorical
         base = ep.loc[ep["visit_week"] == 0].set_index("patient")["iga"]
@@ -27,7 +34,7 @@ def analyse_trial(result: TrialResult) -> TrialResult:
         )
     ref = design.reference_arm
     comps: list[dict[str, Any]] = []
-    for c in design.resolved_comparisons():
+    for c in comparisons if comparisons is not None else design.resolved_comparisons():
         for arm in design.arms:
             if arm.name == ref:
                 continue
@@ -45,7 +52,7 @@ def analyse_trial(result: TrialResult) -> TrialResult:
                     alpha=design.analysis.alpha,
                 )
             )
-    return dataclasses.replace(result, summary=summary, comparisons=comps)
+    return dataclasses.replace(result, summary=table, comparisons=comps)
 
 
 def _clean(v: Any) -> Any:

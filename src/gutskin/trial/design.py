@@ -168,6 +168,7 @@ class Comparison(_Strict):
     endpoint: str
     method: Literal["ancova", "negbin", "responder", "mmrm"]
     visit_week: float | None = None
+    primary: bool = False
 
     @model_validator(mode="after")
     def _kind(self) -> Comparison:
@@ -239,6 +240,8 @@ class Design(_Strict):
                     raise ValueError(
                         f"arms.{a.name}: regimen {r.intervention!r} starts after the trial ends"
                     )
+        if sum(c.primary for c in self.analysis.comparisons) > 1:
+            raise ValueError("analysis.comparisons: at most one comparison may be primary: true")
         for e in self.endpoints:
             if e not in ENDPOINTS:
                 raise ValueError(f"endpoints: unknown endpoint {e!r}; allowed: {list(ENDPOINTS)}")
@@ -278,6 +281,11 @@ class Design(_Strict):
         if not self.analysis.adjust_for_strata or r.method != "stratified":
             return []
         return [STRATUM_COVARIATES[s] for s in r.strata]
+
+    def primary_comparison(self) -> Comparison:
+        """The comparison marked ``primary: true``, else the first planned one."""
+        comps = self.resolved_comparisons()
+        return next((c for c in comps if c.primary), comps[0])
 
     def resolved_comparisons(self) -> list[Comparison]:
         """Planned comparisons with the final visit filled in where none was given."""

@@ -13,6 +13,8 @@ trial and a patient's data do not depend on who else was screened.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,7 +33,18 @@ from gutskin.trial.observation import N_UNIFORMS, gags_improved, iga_success, ob
 from gutskin.trial.randomization import allocate
 from gutskin.trial.result import AE_DRY_SKIN, AE_SHANNON_DROP, TrialResult
 
-__all__ = ["MODEL_OUTPUTS", "TrialResult", "run_trial"]
+__all__ = [
+    "MODEL_OUTPUTS",
+    "Candidates",
+    "TrialResult",
+    "assemble_trial",
+    "burn_in_candidates",
+    "expected_outputs",
+    "run_trial",
+    "screening_observation",
+    "treat_arm",
+    "visit_times",
+]
 
 #: Model output (state or observable) read for each expected quantity: the registry's
 #: observed endpoints plus the papule and pustule counts that make up ``inflammatory``.
@@ -104,27 +117,31 @@ def iga_cuts(spec: ModelSpec) -> NDArray[np.float64] | None:
     return np.log1p(np.array([values[n] for n in names], dtype=np.float64))
 
 
-def _observe(
+def expected_outputs(spec: ModelSpec, res: BatchResult) -> dict[str, NDArray[np.float64]]:
+    """The model's expected value of each observed quantity (:data:`MODEL_OUTPUTS`), (N, T)."""
+    try:
+        return {k: pipeline.output(spec, res, v) for k, v in MODEL_OUTPUTS.items()}
+    except KeyError as exc:
+        raise DesignError(f"{exc.args[0]}, needed by the trial") from None
+
+
+def _observe_arrays(
     design: Design,
     spec: ModelSpec,
-    res: BatchResult,
+    expected: dict[str, NDArray[np.float64]],
     idx: NDArray[np.int64],
     seed: int,
     visit_numbers: list[int],
     post: list[bool],
-) -> pd.DataFrame:
-    """Observed endpoints at each output time of ``res`` (one column per visit)."""
-    n, n_t = res.y.shape[0], res.y.shape[1]
+) -> dict[str, NDArray[np.float64]]:
+    """Observed endpoints (N·T, patient-major) from expected values (N, T)."""
+    n = len(idx)
     block = (max(visit_numbers) + 1, N_UNIFORMS)
     uni = uniforms(seed, "observation", idx, block[0] * block[1]).reshape(len(idx), *block)
     uni = uni[:, visit_numbers, :]
-    try:
-        expected = {k: pipeline.output(spec, res, v).reshape(-1) for k, v in MODEL_OUTPUTS.items()}
-    except KeyError as exc:
-        raise DesignError(f"{exc.args[0]}, needed by the trial") from None
     m = design.measurement
     obs = observe_visits(
-        expected,
+        {k: v.reshape(-1) for k, v in expected.items()},
         uni.reshape(-1, N_UNIFORMS),
         post_baseline=np.repeat(np.array(post)[None, :], n, axis=0).reshape(-1),
         count_dispersion=m.count_dispersion,
@@ -134,10 +151,41 @@ def _observe(
         expectation_bias=design.placebo_response.expectation_bias,
         iga_cuts=iga_cuts(spec),
     )
-    frame = pd.DataFrame({k: v for k, v in obs.items()})
-    frame["patient"] = np.repeat(idx, n_t)
-    frame["visit"] = np.tile(visit_numbers, n)
+    return obs
+
+
+def _observe(
+    design: Design,
+    spec: ModelSpec,
+    expected: dict[str, NDArray[np.float64]],
+    idx: NDArray[np.int64],
+    seed: int,
+    visit_numbers: list[int],
+    post: list[bool],
+) -> pd.DataFrame:
+    """Observed endpoints from expected values (N, T), one column of T per visit number."""
+    obs = _observe_arrays(design, spec, expected, idx, seed, visit_numbers, post)
+    frame = pd.DataFrame(obs)
+    frame["patient"] = np.repeat(idx, len(visit_numbers))
+    frame["visit"] = np.tile(visit_numbers, len(idx))
     return frame
+
+
+def screening_observation(
+    design: Design,
+    spec: ModelSpec,
+    base_expected: dict[str, NDArray[np.float64]],
+    idx: NDArray[np.int64],
+    seed: int,
+) -> tuple[pd.DataFrame, NDArray[np.bool_]]:
+    """The screening (baseline) visit's observations and who meets the entry criteria.
+
+    ``base_expected`` holds each quantity's expected value on day 0, shape (N, 1).
+    """
+    both = {k: np.repeat(v[:, -1:], 2, axis=1) for k, v in base_expected.items()}
+    screen = _observe(design, spec, both, idx, seed, [0, 0], [False, False])
+    screen = screen.iloc[1::2].reset_index(drop=True)
+    return screen, _eligible(design, screen)
 
 
 def _eligible(design: Design, screen: pd.DataFrame) -> NDArray[np.bool_]:
@@ -165,6 +213,121 @@ def _dropout_weeks(design: Design, idx: NDArray[np.int64], seed: int) -> NDArray
     scale = (-np.log1p(-rate)) ** (-1.0 / shape)
     u = uniforms(seed, "dropout", idx, 1)[:, 0]
     return scale * (-np.log1p(-u)) ** (1.0 / shape)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Candidates who came forward, burned in to their own day-0 baseline.
+
+    What belongs to the patient: covariates, parameters, baseline states and the
+    expected observations on day 0; ``ok`` is False where the burn-in failed.
+    """
+
+    indices: NDArray[np.int64]
+    sex: NDArray[np.str_]
+    age: NDArray[np.float64]
+    params: NDArray[np.float64]
+    y0: NDArray[np.float64]
+    base_expected: dict[str, NDArray[np.float64]]
+    ok: NDArray[np.bool_]
+
+
+def burn_in_candidates(
+    design: Design,
+    spec: ModelSpec,
+    idx: NDArray[np.int64],
+    seed: int,
+    solver: SolverOptions,
+    population: Personalisation | None = None,
+) -> Candidates:
+    """Draw candidates ``idx``, keep those who come forward and burn them in untreated.
+
+    Presentation depends on day-0 disease activity and parameters only (not on the
+    burn-in), so it is decided first and only those who come forward are integrated.
+    """
+    burn = design.population.burn_in_days
+    cov = _covariates(design, idx, seed)
+    params = pipeline.patient_parameters(
+        spec, idx, seed, sex=cov["sex"].to_numpy(), population=population
+    )
+    # noise up to and including day 0: the burn-in and the day-0 activity that decides
+    # presentation read the same path
+    noise = pipeline.noise_schedule(spec, params, idx, seed, -burn, 1.0)
+    sched = pipeline.untreated_schedule(spec, len(idx), -burn, noise)
+    came = np.flatnonzero(_presents(spec, params, noise, idx, seed))
+    idx, params = idx[came], params[came]
+    sex = cov["sex"].to_numpy()[came]
+    age = cov["age"].to_numpy(dtype=float)[came]
+    if not len(came):
+        n_s = len(spec.state_names)
+        return Candidates(idx, sex, age, params, np.empty((0, n_s)), {}, np.zeros(0, bool))
+    sched = Schedule(times=sched.times, values=sched.values[came])
+    res, params = pipeline.burn_in(
+        spec, params, idx, seed, burn, solver=solver, schedule=sched, population=population
+    )
+    return Candidates(
+        indices=idx,
+        sex=sex,
+        age=age,
+        params=params,
+        y0=np.ascontiguousarray(res.y[:, -1, :]),
+        base_expected={k: v[:, -1:] for k, v in expected_outputs(spec, res).items()},
+        ok=np.asarray(res.ok, dtype=bool),
+    )
+
+
+def visit_times(
+    design: Design,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.intp]]:
+    """Visit weeks, the output times of the treatment period (days) and each visit's position."""
+    days = design.duration_weeks * 7.0
+    weeks = np.array(design.visits_weeks, dtype=float)
+    t_eval = np.unique(np.concatenate([[0.0], weeks * 7.0, [days]]))
+    return weeks, t_eval, np.searchsorted(t_eval, weeks * 7.0)
+
+
+def treat_arm(
+    design: Design,
+    spec: ModelSpec,
+    arm_name: str,
+    y0: NDArray[np.float64],
+    params: NDArray[np.float64],
+    idx: NDArray[np.int64],
+    seed: int,
+    adherence: NDArray[np.float64],
+    solver: SolverOptions,
+) -> BatchResult:
+    """Patients from their baseline under one arm (regimens and the shared placebo inputs),
+    at the visits only (:func:`visit_times`)."""
+    days = design.duration_weeks * 7.0
+    arm = next(a for a in design.arms if a.name == arm_name)
+    tr = arm_treatment(arm.regimens, days)
+    if design.placebo_response.skincare > 0 and "skincare" in spec.input_names:
+        tr = tr.with_exposures(Exposure("skincare", design.placebo_response.skincare, 0.0, days))
+    _, t_eval, visit_pos = visit_times(design)
+    res = pipeline.treat(
+        spec,
+        y0,
+        params,
+        idx,
+        seed,
+        t_eval,
+        treatment=tr,
+        solver=solver,
+        adherence=adherence,
+        noise_from=-design.population.burn_in_days,
+    )
+    return BatchResult(
+        t=res.t[visit_pos],
+        y=res.y[:, visit_pos, :],
+        observables=res.observables[:, visit_pos, :],
+        status=res.status,
+        n_accepted=res.n_accepted,
+        n_rejected=res.n_rejected,
+        n_rhs=res.n_rhs,
+        n_jac=res.n_jac,
+        method_used=res.method_used,
+    )
 
 
 def run_trial(
@@ -204,8 +367,6 @@ def run_trial(
             "build it with gutskin.microbiome.population_for_design(design, seed) "
             "and pass it as run_trial(..., population=...) (the CLI does this for you)"
         )
-    days = design.duration_weeks * 7.0
-    burn = design.population.burn_in_days
     n_target = design.sample_size
     limit = int(np.ceil(design.population.max_screened_per_randomized * n_target))
     enrolled: list[pd.DataFrame] = []
@@ -224,37 +385,21 @@ def run_trial(
             )
         idx = np.arange(screened, min(screened + batch, limit), dtype=np.int64)
         screened += len(idx)
-        cov = _covariates(design, idx, seed)
-        params = pipeline.patient_parameters(
-            spec, idx, seed, sex=cov["sex"].to_numpy(), population=population
-        )
-        # noise up to and including day 0: the burn-in and the day-0 activity that
-        # decides presentation read the same path
-        noise = pipeline.noise_schedule(spec, params, idx, seed, -burn, 1.0)
-        sched = pipeline.untreated_schedule(spec, len(idx), -burn, noise)
-        # Presentation depends on day-0 disease activity and parameters only (not on the
-        # burn-in), so only the candidates who come forward are burned in and screened.
-        came = np.flatnonzero(_presents(spec, params, noise, idx, seed))
-        n_presented += len(came)
-        if not len(came):
+        cand = burn_in_candidates(design, spec, idx, seed, opts, population)
+        n_presented += len(cand.indices)
+        if not len(cand.indices):
             continue
-        idx, params = idx[came], params[came]
-        cov = cov.iloc[came]
-        sched = Schedule(times=sched.times, values=sched.values[came])
-        res, params = pipeline.burn_in(
-            spec, params, idx, seed, burn, solver=opts, schedule=sched, population=population
+        screen, eligible = screening_observation(
+            design, spec, cand.base_expected, cand.indices, seed
         )
-        screen = _observe(design, spec, res, idx, seed, [0, 0], [False, False])
-        screen = screen.iloc[1::2].reset_index(drop=True)
-        ok = _eligible(design, screen) & res.ok
-        take = np.flatnonzero(ok)[: n_target - n_enrolled]
+        take = np.flatnonzero(eligible & cand.ok)[: n_target - n_enrolled]
         if len(take):
             part = screen.iloc[take].copy()
-            part["sex"] = cov["sex"].to_numpy()[take]
-            part["age"] = cov["age"].to_numpy()[take]
+            part["sex"] = cand.sex[take]
+            part["age"] = cand.age[take]
             enrolled.append(part)
-            y_base.append(res.y[take, -1, :])
-            p_base.append(params[take])
+            y_base.append(cand.y0[take])
+            p_base.append(cand.params[take])
             n_enrolled += len(take)
         if progress:
             progress("screening", n_enrolled, n_target)
@@ -264,128 +409,37 @@ def run_trial(
     y0 = np.vstack(y_base)
     params = np.vstack(p_base)
     arms = allocate(design, base, seed)
-    base["arm"] = arms
-    # treatment period, arm by arm
-    weeks = np.array(design.visits_weeks, dtype=float)
-    t_eval = np.unique(np.concatenate([[0.0], weeks * 7.0, [days]]))
-    visit_pos = np.searchsorted(t_eval, weeks * 7.0)
-    rows = []
+    adherence = _adherence(design, idx, seed)
+    visits: dict[str, dict[str, NDArray[np.float64]]] = {}
     status = np.zeros(len(idx), dtype=np.int64)
     failures: dict[str, int] = {}
-    adherence = _adherence(design, idx, seed)
     done = 0
     for arm in design.arms:
         sel = np.flatnonzero(arms == arm.name)
         if not len(sel):
             continue
-        tr = arm_treatment(arm.regimens, days)
-        if design.placebo_response.skincare > 0 and "skincare" in spec.input_names:
-            tr = tr.with_exposures(
-                Exposure("skincare", design.placebo_response.skincare, 0.0, days)
-            )
-        res = pipeline.treat(
-            spec,
-            y0[sel],
-            params[sel],
-            idx[sel],
-            seed,
-            t_eval,
-            treatment=tr,
-            solver=opts,
-            adherence=adherence[sel],
-            noise_from=-burn,
+        res = treat_arm(
+            design, spec, arm.name, y0[sel], params[sel], idx[sel], seed, adherence[sel], opts
         )
         status[sel] = res.status
         for name, cnt in res.failures().items():
             failures[name] = failures.get(name, 0) + cnt
-        sub = BatchResult(
-            t=res.t[visit_pos],
-            y=res.y[:, visit_pos, :],
-            observables=res.observables[:, visit_pos, :],
-            status=res.status,
-            n_accepted=res.n_accepted,
-            n_rejected=res.n_rejected,
-            n_rhs=res.n_rhs,
-            n_jac=res.n_jac,
-            method_used=res.method_used,
-        )
-        obs = _observe(
-            design, spec, sub, idx[sel], seed, list(range(len(weeks))), [w > 0 for w in weeks]
-        )
-        obs["arm"] = arm.name
-        rows.append(obs)
+        visits[arm.name] = expected_outputs(spec, res)
         done += len(sel)
         if progress:
             progress("treatment", done, len(idx))
-    ep = pd.concat(rows, ignore_index=True)
-    ep["visit_week"] = weeks[ep["visit"].to_numpy()]
-    # the baseline visit is the screening visit: replace visit-0 records
-    b = base.set_index("patient")
-    is0 = ep["visit"].to_numpy() == 0
-    for col in b.columns:
-        if col in ep.columns and col not in ("arm", "visit"):
-            ep.loc[is0, col] = b.loc[ep.loc[is0, "patient"], col].to_numpy()
-    drop = _dropout_weeks(design, idx, seed)
-    pts = pd.DataFrame(
-        {
-            "patient": idx,
-            "arm": arms,
-            "sex": base["sex"],
-            "age": base["age"],
-            "adherence": adherence,
-            "dropout_week": drop,
-            "solver_ok": status == 0,
-            "solver_status": status,
-        }
-    )
-    dmap = dict(zip(idx, drop, strict=True))
-    okmap = dict(zip(idx, status == 0, strict=True))
-    dw = ep["patient"].map(dmap).to_numpy()
-    observed = ~(ep["visit_week"].to_numpy() >= dw) & ep["patient"].map(okmap).to_numpy()
-    ep["observed"] = observed.astype(bool)
-    ep["sex"] = ep["patient"].map(dict(zip(idx, base["sex"], strict=True)))
-    ep["age"] = ep["patient"].map(dict(zip(idx, base["age"], strict=True)))
-    # responder endpoints relative to baseline
-    b_iga = ep["patient"].map(dict(zip(idx, base["iga"], strict=True))).to_numpy()
-    b_gags = ep["patient"].map(dict(zip(idx, base["gags"], strict=True))).to_numpy()
-    ep["iga_success"] = iga_success(ep["iga"].to_numpy(), b_iga)
-    ep["gags_improved"] = gags_improved(ep["gags"].to_numpy(), b_gags)
-    ep.loc[is0, ["iga_success", "gags_improved"]] = np.nan
-    # adverse-event-like flags the model supports (relative to the patient's own baseline)
-    b_seb = ep["patient"].map(dict(zip(idx, base["sebum"], strict=True))).to_numpy()
-    b_sh = ep["patient"].map(dict(zip(idx, base["gut_shannon"], strict=True))).to_numpy()
-    ep["ae_dry_skin"] = (ep["sebum"].to_numpy() < AE_DRY_SKIN * b_seb).astype(float)
-    ep["ae_gut_diversity_loss"] = (ep["gut_shannon"].to_numpy() < b_sh - AE_SHANNON_DROP).astype(
-        float
-    )
-    ep.loc[is0, ["ae_dry_skin", "ae_gut_diversity_loss"]] = np.nan
-    value_cols = [c for c in ENDPOINTS if c in ep.columns]
-    ae_cols = ["ae_dry_skin", "ae_gut_diversity_loss"]
-    # every per-visit value is missing where the visit is not observed (after dropout,
-    # or after a solver failure): endpoints, the papule/pustule counts behind
-    # ``inflammatory`` and the adverse-event flags alike
-    ep.loc[~ep["observed"], [*value_cols, "papules", "pustules", *ae_cols]] = np.nan
-    cols = [
-        "patient",
-        "arm",
-        "visit",
-        "visit_week",
-        "observed",
-        "sex",
-        "age",
-        *value_cols,
-        "papules",
-        "pustules",
-        *ae_cols,
-    ]
-    ep = ep[cols].sort_values(["patient", "visit"]).reset_index(drop=True)
-    result = TrialResult(
-        design=design,
+    result = assemble_trial(
+        design,
+        spec,
         seed=seed,
-        endpoints=ep,
-        patients=pts,
+        base=base,
+        arms=arms,
+        visits=visits,
+        status=status,
+        adherence=adherence,
+        dropout_week=_dropout_weeks(design, idx, seed),
         n_screened=n_presented,
-        solver_failures=failures,
+        failures=failures,
         n_candidates=screened,
     )
     if analyse:
@@ -393,6 +447,121 @@ def run_trial(
 
         result = analyse_trial(result)
     return result
+
+
+def assemble_trial(
+    design: Design,
+    spec: ModelSpec,
+    *,
+    seed: int,
+    base: pd.DataFrame,
+    arms: NDArray[np.str_],
+    visits: dict[str, dict[str, NDArray[np.float64]]],
+    status: NDArray[np.int64],
+    adherence: NDArray[np.float64],
+    dropout_week: NDArray[np.float64],
+    n_screened: int,
+    failures: dict[str, int],
+    n_candidates: int,
+) -> TrialResult:
+    """Observe the randomized patients at every visit and make the trial's tables.
+
+    ``base`` is the screening observation of the randomized patients (``patient``, the
+    observed endpoints, ``sex``, ``age``), in randomization order; ``visits[arm]`` the
+    expected values at the visits of that arm's patients (rows in ``base`` order among
+    the arm's patients).  Observation noise comes from ``seed``'s per-patient streams.
+    """
+    idx = base["patient"].to_numpy(dtype=np.int64)
+    weeks, _, _ = visit_times(design)
+    n_vis = len(weeks)
+    parts: list[dict[str, NDArray[Any]]] = []
+    for arm in design.arms:
+        sel = np.flatnonzero(arms == arm.name)
+        if not len(sel):
+            continue
+        obs = _observe_arrays(
+            design,
+            spec,
+            visits[arm.name],
+            idx[sel],
+            seed,
+            list(range(n_vis)),
+            [bool(w > 0) for w in weeks],
+        )
+        obs["_pos"] = np.repeat(sel, n_vis)
+        obs["visit"] = np.tile(np.arange(n_vis), len(sel))
+        parts.append(obs)
+    col: dict[str, NDArray[Any]] = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    pos, visit = col.pop("_pos"), col.pop("visit")
+    # rows ordered by patient number, then visit
+    order = np.lexsort((visit, idx[pos]))
+    pos, visit = pos[order], visit[order]
+    col = {k: v[order] for k, v in col.items()}
+    # the baseline visit is the screening visit: its records replace visit 0
+    is0 = visit == 0
+    for name in col:
+        if name in base.columns:
+            col[name][is0] = base[name].to_numpy(dtype=float)[pos[is0]]
+    patient = idx[pos]
+    visit_week = weeks[visit]
+    ok = status == 0
+    with np.errstate(invalid="ignore"):
+        observed = ~(visit_week >= dropout_week[pos]) & ok[pos]
+    b_iga, b_gags = base["iga"].to_numpy(dtype=float), base["gags"].to_numpy(dtype=float)
+    col["iga_success"] = iga_success(col["iga"], b_iga[pos])
+    col["gags_improved"] = gags_improved(col["gags"], b_gags[pos])
+    # adverse-event-like flags the model supports (relative to the patient's own baseline)
+    b_seb = base["sebum"].to_numpy(dtype=float)[pos]
+    b_sh = base["gut_shannon"].to_numpy(dtype=float)[pos]
+    col["ae_dry_skin"] = (col["sebum"] < AE_DRY_SKIN * b_seb).astype(float)
+    col["ae_gut_diversity_loss"] = (col["gut_shannon"] < b_sh - AE_SHANNON_DROP).astype(float)
+    for name in ("iga_success", "gags_improved", "ae_dry_skin", "ae_gut_diversity_loss"):
+        col[name][is0] = np.nan
+    value_cols = [c for c in ENDPOINTS if c in col]
+    ae_cols = ["ae_dry_skin", "ae_gut_diversity_loss"]
+    # every per-visit value is missing where the visit is not observed (after dropout,
+    # or after a solver failure): endpoints, the papule/pustule counts behind
+    # ``inflammatory`` and the adverse-event flags alike
+    for name in (*value_cols, "papules", "pustules", *ae_cols):
+        col[name] = np.where(observed, col[name], np.nan)
+    sex = base["sex"].to_numpy(dtype=object)
+    age = base["age"].to_numpy(dtype=float)
+    ep = pd.DataFrame(
+        {
+            "patient": patient,
+            "arm": np.asarray(arms, dtype=object)[pos],
+            "visit": visit.astype(np.int64),
+            "visit_week": visit_week,
+            "observed": observed.astype(bool),
+            "sex": sex[pos],
+            "age": age[pos],
+            **{c: col[c] for c in value_cols},
+            "papules": col["papules"],
+            "pustules": col["pustules"],
+            **{c: col[c] for c in ae_cols},
+        }
+    )
+    pts = pd.DataFrame(
+        {
+            "patient": idx,
+            "arm": arms,
+            "sex": base["sex"],
+            "age": base["age"],
+            "adherence": adherence,
+            "dropout_week": dropout_week,
+            "solver_ok": ok,
+            "solver_status": status,
+        }
+    )
+    return TrialResult(
+        design=design,
+        seed=seed,
+        endpoints=ep,
+        patients=pts,
+        n_screened=n_screened,
+        solver_failures=failures,
+        n_candidates=n_candidates,
+    )
 
 
 def _adherence(design: Design, idx: NDArray[np.int64], seed: int) -> NDArray[np.float64]:
