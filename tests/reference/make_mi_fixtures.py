@@ -29,14 +29,14 @@ M = 20
 def completed(data: pd.DataFrame) -> pd.DataFrame:
     """The completed week-12 responder of each imputation, in gutskin's row order."""
     seen: list[tuple[np.ndarray, np.ndarray]] = []
-    real = statistics._impute
+    real = statistics._impute_many
 
-    def spy(values, arm_ind, columns, has_baseline, rng, **kw):  # type: ignore[no-untyped-def]
-        out = real(values, arm_ind, columns, has_baseline, rng, **kw)
-        seen.append((out[:, -1].copy(), arm_ind.copy()))
+    def spy(values, arm_ind, columns, has_baseline, rng, m, **kw):  # type: ignore[no-untyped-def]
+        out = real(values, arm_ind, columns, has_baseline, rng, m, **kw)
+        seen.extend((out[i, :, -1].copy(), arm_ind.copy()) for i in range(m))
         return out
 
-    statistics._impute = spy  # type: ignore[assignment]
+    statistics._impute_many = spy  # type: ignore[assignment]
     try:
         statistics.compare(
             data,
@@ -51,7 +51,7 @@ def completed(data: pd.DataFrame) -> pd.DataFrame:
             n_imputations=M,
         )
     finally:
-        statistics._impute = real  # type: ignore[assignment]
+        statistics._impute_many = real  # type: ignore[assignment]
     frames = [
         pd.DataFrame(
             {"imputation": i + 1, "row": np.arange(len(r)) + 1, "treated": t.astype(int), "resp": r}

@@ -133,14 +133,14 @@ def test_binary_imputation_uses_the_baseline_severity() -> None:
 
     d = _binary_data()
     seen: list[np.ndarray | None] = []
-    real = statistics._impute
+    real = statistics._impute_many
 
     def spy(*args, **kw):  # type: ignore[no-untyped-def]
         seen.append(kw.get("extra"))
         assert kw.get("binary") is True
         return real(*args, **kw)
 
-    statistics._impute = spy  # type: ignore[assignment]
+    statistics._impute_many = spy  # type: ignore[assignment]
     try:
         res = compare(
             d,
@@ -153,7 +153,7 @@ def test_binary_imputation_uses_the_baseline_severity() -> None:
             n_imputations=5,
         )
     finally:
-        statistics._impute = real  # type: ignore[assignment]
+        statistics._impute_many = real  # type: ignore[assignment]
     assert res["missing"] == "mi" and "multiple imputation" in res["note"]
     base = d[d.visit_week == 0].sort_values("patient")["iga"].to_numpy()
     assert seen and seen[0] is not None

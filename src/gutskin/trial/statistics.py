@@ -499,6 +499,192 @@ def _impute(
     return out
 
 
+def _impute_many(
+    values: np.ndarray,
+    arm_ind: np.ndarray,
+    columns: Sequence[int],
+    has_baseline: bool,
+    rng: np.random.Generator,
+    m: int,
+    *,
+    extra: np.ndarray | None = None,
+    binary: bool = False,
+) -> np.ndarray:
+    """``m`` completed copies of ``values`` (m, n, v), all drawn at once.
+
+    The imputation model of :func:`_impute`, per arm and visit by visit. The cases
+    observed at a visit are the same in every copy, and when their predictors are too
+    (missingness is monotone, as after dropout), the model is fitted once and the ``m``
+    posterior draws, predictions and donor choices are made as arrays. A visit whose
+    observed cases have an imputed predictor (intermittent missingness) is completed copy
+    by copy with :func:`_pmm_column` / :func:`_logreg_column`.
+    """
+    out = np.repeat(values[None, :, :], m, axis=0)
+    for group in (0, 1):
+        rows = np.flatnonzero(arm_ind == group)
+        prev: int | None = None
+        for j in columns:
+            y = values[rows, j]
+            obs = np.isfinite(y)
+            mis = ~obs
+            if mis.any():
+                fixed = [np.ones(len(rows))]
+                if has_baseline:
+                    fixed.append(values[rows, 0])
+                xs = np.column_stack(fixed)  # (n_g, 1 or 2)
+                ex = extra[rows] if extra is not None else np.empty((len(rows), 0))
+                prev_vals = out[:, rows, prev] if prev is not None else None  # (m, n_g)
+                try:
+                    if prev_vals is not None and not np.isfinite(values[rows, prev][obs]).all():
+                        for i in range(m):  # intermittent: copy by copy
+                            x = np.column_stack([xs, prev_vals[i], ex])
+                            col = _logreg_column if binary else _pmm_column
+                            out[i, rows, j] = col(out[i, rows, j], x, rng)
+                    else:
+                        out[:, rows[mis], j] = _draw_missing(
+                            y, obs, xs, prev_vals, ex, rng, m, binary
+                        )
+                except _Degenerate as exc:
+                    raise _Degenerate(
+                        f"multiple imputation impossible at visit column {j}: {exc}"
+                    ) from exc
+            prev = j
+    return out
+
+
+def _draw_missing(
+    y: np.ndarray,
+    obs: np.ndarray,
+    xs: np.ndarray,
+    prev_vals: np.ndarray | None,
+    ex: np.ndarray,
+    rng: np.random.Generator,
+    m: int,
+    binary: bool,
+) -> np.ndarray:
+    """``m`` draws (m, n_mis) of the missing ``y`` under one model of the observed cases.
+
+    Predictors: the fixed columns ``xs`` (intercept, baseline), the previous visit
+    ``prev_vals`` (m, n) — the same in every copy for the observed cases — and ``ex``.
+    """
+    mis = ~obs
+    n_obs, n_mis = int(obs.sum()), int(mis.sum())
+    if n_obs == 0:
+        raise _Degenerate("no observed value to impute from")
+    x_obs_parts = [xs[obs]]
+    x_mis_parts = [np.broadcast_to(xs[mis], (m, n_mis, xs.shape[1]))]
+    if prev_vals is not None:
+        x_obs_parts.append(prev_vals[0][obs][:, None])
+        x_mis_parts.append(prev_vals[:, mis][:, :, None])
+    if ex.shape[1]:
+        x_obs_parts.append(ex[obs])
+        x_mis_parts.append(np.broadcast_to(ex[mis], (m, n_mis, ex.shape[1])))
+    x_obs = np.column_stack(x_obs_parts)
+    x_mis = np.concatenate(x_mis_parts, axis=2)  # (m, n_mis, p)
+    y_obs = y[obs]
+    if binary:
+        levels = np.unique(y_obs)
+        if levels.size == 1:
+            return np.full((m, n_mis), levels[0])
+        x_all = np.empty((len(y), x_obs.shape[1]))
+        x_all[obs] = x_obs
+        x_all[mis] = x_mis[0]  # augmentation statistics use the first copy's predictors
+        beta, cov, keep = _logreg_model(y, x_all)
+        chol = np.linalg.cholesky((cov + cov.T) / 2.0)
+        beta_star = beta[None, :] + rng.standard_normal((m, beta.size)) @ chol.T
+        xk = np.concatenate([np.ones((m, n_mis, 1)), x_mis[:, :, keep]], axis=2)
+        eta = np.clip(np.einsum("mip,mp->mi", xk, beta_star), -30.0, 30.0)
+        prob = 1.0 / (1.0 + np.exp(-eta))
+        return (rng.random((m, n_mis)) <= prob).astype(float)
+    # predictive mean matching (type-1 matching, as _pmm_column)
+    keep = [0] + [k for k in range(1, x_obs.shape[1]) if np.ptp(x_obs[:, k]) > _TOL]
+    while len(keep) > 1 and n_obs < len(keep) + 2:
+        keep = keep[:-1]
+    xo, xm = x_obs[:, keep], x_mis[:, :, keep]
+    u, sv, vt = np.linalg.svd(xo, full_matrices=False)
+    pos = sv > _TOL * max(1.0, float(sv[0]))
+    beta_hat = vt[pos].T @ ((u[:, pos].T @ y_obs) / sv[pos])
+    resid = y_obs - xo @ beta_hat
+    df = n_obs - int(pos.sum())
+    ssr = float(resid @ resid)
+    if df > 0 and ssr > 0:
+        sigma = np.sqrt(ssr / rng.chisquare(df, size=m))
+        z = rng.standard_normal((m, int(pos.sum())))
+        beta_star = beta_hat[None, :] + sigma[:, None] * ((z / sv[pos]) @ vt[pos])
+    else:
+        beta_star = np.broadcast_to(beta_hat, (m, beta_hat.size))
+    pred_obs = xo @ beta_hat
+    pred_mis = np.einsum("mip,mp->mi", xm, beta_star)
+    k = min(_PMM_DONORS, n_obs)
+    dist = np.abs(pred_mis[:, :, None] - pred_obs[None, None, :])
+    nearest = np.argpartition(dist, k - 1, axis=2)[:, :, :k]
+    pick = rng.integers(0, k, size=(m, n_mis))
+    return y_obs[np.take_along_axis(nearest, pick[:, :, None], axis=2)[:, :, 0]]
+
+
+def _fit_ancova_many(
+    y: np.ndarray,
+    base: np.ndarray,
+    ind: np.ndarray,
+    cov: np.ndarray,
+    cov_names: Sequence[str],
+    *,
+    alpha: float,
+    arm: str,
+    reference: str,
+) -> list[_Est]:
+    """:func:`_fit_ancova` (classical SEs) of each row of ``y`` (m, n): one design matrix.
+
+    Every completed data set shares baseline, arm and covariates, so one QR factor serves
+    all ``m`` fits; each gets its own residual variance. Equal to ``m`` calls of
+    :func:`_fit_ancova` to rounding (tested).
+    """
+    ok = np.isfinite(base) & np.all(np.isfinite(cov), axis=1) & np.isfinite(y).all(axis=0)
+    y, base, ind, cov = y[:, ok], base[ok], ind[ok], cov[ok]
+    n_arm, n_ref = int(ind.sum()), int((1 - ind).sum())
+    _check_n(n_arm, n_ref, arm, reference, "ancova")
+    change = y - base[None, :]
+    x, _, dropped = _design(
+        ind, [("baseline", base), *((nm, cov[:, i]) for i, nm in enumerate(cov_names))]
+    )
+    n, p = x.shape
+    if n <= p:
+        raise StatisticsError(f"too few patients for ancova: {n} for {p} model terms")
+    if np.linalg.matrix_rank(x) < p:
+        raise _Degenerate("ancova design matrix is rank deficient")
+    if np.any(np.ptp(change, axis=1) <= _TOL):
+        raise _Degenerate("zero variance in the change from baseline")
+    q, r = np.linalg.qr(x)
+    coef = np.linalg.solve(r, q.T @ change.T)  # (p, m)
+    resid = change.T - x @ coef
+    ssr = np.sum(resid**2, axis=0)
+    tss = np.sum((change - change.mean(axis=1, keepdims=True)) ** 2, axis=1)
+    if np.any(~(ssr > _TOL * np.maximum(1.0, tss))):
+        raise _Degenerate("zero residual variance (perfect fit)")
+    rinv = np.linalg.inv(r)
+    v11 = float(rinv[1] @ rinv[1])  # [(XᵀX)⁻¹]₁₁
+    df = n - p
+    se = np.sqrt(ssr / df * v11)
+    est = coef[1]
+    crit = float(stats.t.ppf(1.0 - alpha / 2.0, df))
+    pval = 2.0 * stats.t.sf(np.abs(est) / se, df)
+    note = _dropped_note(dropped)
+    return [
+        _Est(
+            estimate=float(est[i]),
+            se=float(se[i]),
+            df=float(df),
+            ci_low=float(est[i] - crit * se[i]),
+            ci_high=float(est[i] + crit * se[i]),
+            p_value=float(pval[i]),
+            n_arm=n_arm,
+            n_ref=n_ref,
+            note=note,
+        )
+        for i in range(est.size)
+    ]
+
+
 def pool_rubin(
     estimates: Sequence[float] | np.ndarray,
     variances: Sequence[float] | np.ndarray,
@@ -1358,18 +1544,34 @@ def compare(
         ):
             _check_n(n_arm_all, n_ref_all, arm, reference, method)
             rng = run_rng(seed, "imputation")
-            # only the first fit's complete-data df enters Rubin's rules
-            warm: dict[str, Any] = {}
-            fits = [
-                analyse(
-                    _impute(
-                        values, ind, impute_cols, has_baseline, rng, extra=extra, binary=binary_mi
-                    ),
-                    need_df=i == 0,
-                    warm=warm,
+            completed = _impute_many(
+                values,
+                ind,
+                impute_cols,
+                has_baseline,
+                rng,
+                n_imputations,
+                extra=extra,
+                binary=binary_mi,
+            )
+            if method == "ancova" and cov_type == "nonrobust":
+                fits = _fit_ancova_many(
+                    completed[:, :, target_col],
+                    values[:, 0],
+                    ind,
+                    cov,
+                    wide.covariate_names,
+                    alpha=alpha,
+                    arm=arm,
+                    reference=reference,
                 )
-                for i in range(n_imputations)
-            ]
+            else:
+                # only the first fit's complete-data df enters Rubin's rules
+                warm: dict[str, Any] = {}
+                fits = [
+                    analyse(completed[i], need_df=i == 0, warm=warm)
+                    for i in range(n_imputations)
+                ]
             pooled = pool_rubin(
                 [f.estimate for f in fits],
                 [f.se**2 for f in fits],
