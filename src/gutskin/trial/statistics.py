@@ -1569,8 +1569,7 @@ def compare(
                 # only the first fit's complete-data df enters Rubin's rules
                 warm: dict[str, Any] = {}
                 fits = [
-                    analyse(completed[i], need_df=i == 0, warm=warm)
-                    for i in range(n_imputations)
+                    analyse(completed[i], need_df=i == 0, warm=warm) for i in range(n_imputations)
                 ]
             pooled = pool_rubin(
                 [f.estimate for f in fits],
