@@ -21,7 +21,7 @@ print(json.dumps({{
     "heavy": sorted(m for m in sys.modules if m.split('.')[0] in heavy),
     "domain": sorted(
         m for m in sys.modules
-        if m.startswith('gutskin.') and not m.startswith('gutskin.cli')
+        if m.startswith('gutskin.') and not m.startswith(('gutskin.cli', 'gutskin._version'))
     ),
 }}))
 """

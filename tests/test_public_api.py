@@ -39,6 +39,33 @@ def test_public_names_are_the_implementations():
     assert gutskin.__version__ == "0.1.0"
 
 
+def test_notebook_names_are_exported():
+    """Issue 32: what a notebook user needs beside the functions."""
+    from gutskin.engine import SolverOptions
+    from gutskin.scenario import Scenario
+    from gutskin.trial.design import Design
+    from gutskin.trial.result import TrialResult
+
+    assert gutskin.SolverOptions is SolverOptions
+    assert gutskin.Design is Design
+    assert gutskin.Scenario is Scenario
+    assert gutskin.TrialResult is TrialResult
+
+
+def test_no_room_imports_the_package_root():
+    """The version lives in gutskin._version: no module imports up to `gutskin` itself."""
+    src = Path(gutskin.__file__).parent
+    offenders = [
+        str(p.relative_to(src))
+        for p in src.rglob("*.py")
+        if p.name != "__init__.py" or p.parent != src
+        if re.search(r"^\s*from gutskin import ", p.read_text(), flags=re.M)
+    ]
+    assert not offenders, offenders
+    pyproject = (src.parents[1] / "pyproject.toml").read_text()
+    assert f'version = "{gutskin.__version__}"' in pyproject
+
+
 def test_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = gutskin.nope  # type: ignore[attr-defined]

@@ -7,12 +7,15 @@ The public API, importable from here. Each name is loaded on first use (PEP 562)
   (:mod:`gutskin.simulation`); ``get_scenario``, ``load_scenario`` (:mod:`gutskin.scenario`).
 - ``ModelSpec``, ``State``, ``Parameter``, ``integrate``: the model as data and the batched
   solver (:mod:`gutskin.engine`).
-- ``load_design``, ``run_trial``, ``power_curve``: in-silico trials and power
-  (:mod:`gutskin.trial`).
+- ``load_design``, ``Design``, ``run_trial``, ``TrialResult``, ``power_curve``,
+  ``build_pool``: in-silico trials, power and the virtual population replicate trials
+  draw from (:mod:`gutskin.trial`); ``Scenario`` (:mod:`gutskin.scenario`).
+- ``SolverOptions``: how the engine integrates (method, tolerances, dense output).
 - ``load_targets``, ``fit``: calibration to published targets (:mod:`gutskin.calibrate`).
 - ``run_sensitivity``, ``analyse_function``: global sensitivity analysis
-  (:mod:`gutskin.sensitivity`; its one-call trial-level analysis is
-  ``gutskin.sensitivity.sensitivity``).
+  (:mod:`gutskin.sensitivity`). The one-call trial-level analysis is
+  ``gutskin.sensitivity.sensitivity``: ``gutskin.sensitivity`` is the subpackage, so the
+  function cannot also be exported under that name here.
 - ``profile_table``, ``population_from_profile``: microbiome tables to profiles and virtual
   patients (:mod:`gutskin.microbiome`).
 - ``to_sbml``, ``write_sbml``: SBML export (:mod:`gutskin.io.sbml`).
@@ -23,7 +26,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from gutskin._version import __version__
 
 #: Public name -> module that defines it (imported on first access, PEP 562).
 _LAZY: dict[str, str] = {
@@ -46,14 +49,24 @@ _LAZY: dict[str, str] = {
     "population_from_profile": "gutskin.microbiome.personalise",
     "to_sbml": "gutskin.io.sbml",
     "write_sbml": "gutskin.io.sbml",
+    "SolverOptions": "gutskin.engine",
+    "Design": "gutskin.trial.design",
+    "Scenario": "gutskin.scenario",
+    "TrialResult": "gutskin.trial.result",
+    "build_pool": "gutskin.trial.pool",
 }
 
 __all__ = [
+    "Design",
     "ModelSpec",
     "Parameter",
+    "Scenario",
+    "SolverOptions",
     "State",
+    "TrialResult",
     "__version__",
     "analyse_function",
+    "build_pool",
     "fit",
     "get_model",
     "get_scenario",
@@ -74,14 +87,16 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from gutskin.calibrate.fit import fit
     from gutskin.calibrate.targets import load_targets
-    from gutskin.engine import ModelSpec, Parameter, State, integrate
+    from gutskin.engine import ModelSpec, Parameter, SolverOptions, State, integrate
     from gutskin.io.sbml import to_sbml, write_sbml
     from gutskin.microbiome.personalise import population_from_profile, profile_table
-    from gutskin.scenario import get_scenario, load_scenario
+    from gutskin.scenario import Scenario, get_scenario, load_scenario
     from gutskin.sensitivity.run import analyse_function, run_sensitivity
     from gutskin.simulation import get_model, simulate
-    from gutskin.trial.design import load_design
+    from gutskin.trial.design import Design, load_design
+    from gutskin.trial.pool import build_pool
     from gutskin.trial.power import power_curve
+    from gutskin.trial.result import TrialResult
     from gutskin.trial.run import run_trial
 
 

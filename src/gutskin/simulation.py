@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from gutskin import __version__
+from gutskin._version import __version__
 from gutskin.engine import Exposure, ModelSpec, ScheduleError, Treatment
 from gutskin.engine.integrate import BatchResult, Method, Status
 from gutskin.engine.options import SolverOptions

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from typer.exceptions import TyperException
 
-from gutskin import __version__
+from gutskin._version import __version__
 from gutskin.cli import calibrate as _calibrate
 from gutskin.cli import explore as _explore
 from gutskin.cli import export as _export

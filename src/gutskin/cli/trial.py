@@ -73,8 +73,8 @@ def trial(
     from gutskin.io.outdir import OutputDirError, check_writable
     from gutskin.io.provenance import now_iso
     from gutskin.microbiome import TableError, population_for_design
+    from gutskin.outputs import write_trial_outputs
     from gutskin.trial.design import DesignError, builtin_designs, load_design
-    from gutskin.trial.outputs import write_trial_outputs
     from gutskin.trial.run import run_trial
 
     started = now_iso()

@@ -38,7 +38,7 @@ on this machine and must not be driven by the web pages its user visits):
 The app holds no model or statistics logic: simulations go through
 :func:`gutskin.simulation.simulate`, trials through
 :func:`gutskin.trial.design.parse_design`, :func:`gutskin.trial.run.run_trial` and
-:func:`gutskin.trial.outputs.write_trial_outputs` (the same files as ``gutskin trial``),
+:func:`gutskin.outputs.write_trial_outputs` (the same files as ``gutskin trial``),
 doses through :func:`gutskin.model.interventions.resolve`.
 """
 
@@ -74,7 +74,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gutskin import __version__
+from gutskin._version import __version__
 from gutskin.engine.spec import ModelSpec
 from gutskin.explorer.jobs import Job, JobManager, QueueFull
 from gutskin.scenario import SCENARIOS, RegimenSpec, Scenario
@@ -576,7 +576,7 @@ def _trial_job(design: Any, seed: int) -> Callable[[Job], dict[str, Any]]:
     def run(job: Job) -> dict[str, Any]:
         from gutskin.io.provenance import now_iso
         from gutskin.microbiome import population_for_design
-        from gutskin.trial.outputs import write_trial_outputs
+        from gutskin.outputs import write_trial_outputs
         from gutskin.trial.run import run_trial
 
         started = now_iso()

@@ -251,7 +251,7 @@ def clean_stale_partials(final: Path, *, report: bool = True) -> list[Path]:
 
 
 def _write_marker(folder: Path) -> None:
-    from gutskin import __version__
+    from gutskin._version import __version__
     from gutskin.io.provenance import now_iso
 
     files = sorted(_relative_files(folder) - {MARKER, LOCK})

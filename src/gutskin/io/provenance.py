@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gutskin import __version__
+from gutskin._version import __version__
 
 __all__ = ["file_sha256", "now_iso", "provenance_record", "write_provenance"]
 

@@ -59,7 +59,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from gutskin import __version__
+from gutskin._version import __version__
 from gutskin.engine.integrate import METHODS, BatchResult, Method, Status
 from gutskin.engine.options import SolverOptions
 from gutskin.engine.schedule import ScheduleError

@@ -6,7 +6,7 @@ import dataclasses
 import math
 from typing import Any
 
-from gutskin import __version__
+from gutskin._version import __version__
 from gutskin.trial.design import Comparison
 from gutskin.trial.result import TrialResult
 

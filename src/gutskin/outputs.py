@@ -1,4 +1,9 @@
-"""Write a trial's output folder: results.json, endpoints.parquet, report.html, figures."""
+"""Write a trial's output folder: results.json, endpoints.parquet, report.html, figures.
+
+A room of its own beside ``calibrate``, ``sensitivity`` and ``scale``: it joins the trial
+(results) and the report (HTML and figures), which know nothing of each other. The trial
+returns its result; the faces (CLI and explorer) call :func:`write_trial_outputs`.
+"""
 
 from __future__ import annotations
 
