@@ -74,11 +74,48 @@ app.command("run")(_run.run_command)
 app.command("export-petab", hidden=True)(_export.export_petab_deprecated)
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that partial outputs are cleaned up."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+def _aborted(status: int) -> int:
+    """Report an interrupted run once; a second signal no longer interrupts the exit."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    print("gutskin: aborted" + (" (terminated)" if status == 143 else ""), file=sys.stderr)
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app, turning user errors into one line and exit 2."""
+    """Entry point: run the app, turning user errors into one line and exit 2.
+
+    Interrupted runs exit 130 (SIGINT, Ctrl-C) or 143 (SIGTERM) with one line
+    ``gutskin: aborted``; the partial output folder is removed on the way out (a resumable
+    ``gutskin run`` store stays, marked incomplete) and replicate worker processes end
+    with the command.
+    """
+    import signal
+    import threading
+
     args = sys.argv[1:] if argv is None else argv
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        app(args=args, prog_name="gutskin", standalone_mode=False)
+        rv = app(args=args, prog_name="gutskin", standalone_mode=False)
+        if rv == 130:  # typer turns KeyboardInterrupt into Exit(130) and returns it
+            return _aborted(130)
+    except KeyboardInterrupt:
+        return _aborted(130)
+    except _Terminated:
+        return _aborted(143)
     except UserError as exc:
         print(f"gutskin: error: {exc}", file=sys.stderr)
         return 2
@@ -96,4 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         text = fmt() if callable(fmt) else str(exc)
         print(f"gutskin: error: {' '.join(str(text).split())}", file=sys.stderr)
         return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0

@@ -65,10 +65,18 @@ def replicate_pool(n_workers: int) -> Iterator[ProcessPoolExecutor]:
     """
     import multiprocessing as mp
 
-    with (
-        single_thread_env(),
-        ProcessPoolExecutor(
+    # workers are spawned at the first submit: the limits stay set until the pool is done
+    with single_thread_env():
+        pool = ProcessPoolExecutor(
             n_workers, mp_context=mp.get_context("spawn"), initializer=init_worker
-        ) as pool,
-    ):
-        yield pool
+        )
+        try:
+            yield pool
+        except BaseException:
+            # interrupted or failed: the workers end now, with their parent, instead of
+            # finishing the replicates still queued
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
