@@ -62,6 +62,12 @@ FILES: dict[str, str | bytes] = {
     "strains_bad.yaml": "strains:\n  X: {name: [unclosed\n",
     "strains_dup.yaml": "strains:\n  LS03: {default_dose: 1}\n  LS03: {default_dose: 2}\n",
     "model.xml": "<my own model/>",
+    # "billion laughs": 1 kB of aliases expanding to 9**7 list items (issue 31)
+    "bomb.yaml": "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    + "".join(
+        f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n" for p, n in zip("abcdef", "bcdefg", strict=True)
+    ),
+    "cycle.yaml": "a: &a [1, *a]\n",
 }
 
 OUT = ["--out", "{d}/out"]
@@ -164,6 +170,35 @@ CASES: list[tuple[str, list[str], str]] = [
     ("sens-seed", ["sensitivity", "--outcome", "papules", "--seed", "-1", *OUT], "--seed"),
     ("sens-rtol", ["sensitivity", "--outcome", "papules", "--rtol", "0", *OUT], "--rtol"),
     ("sens-out-user", ["sensitivity", "--outcome", "papules", "--out", "{d}/user"], "not empty"),
+    # --- issue 31: alias bombs and unbounded reads (st_size is 0 for /dev/zero)
+    ("trial-alias-bomb", ["trial", "{d}/bomb.yaml", *OUT], "aliases expand"),
+    ("trial-alias-cycle", ["trial", "{d}/cycle.yaml", *OUT], "cycle"),
+    ("trial-dev-zero", ["trial", "/dev/zero", *OUT], "refused"),
+    ("power-dev-zero", ["power", "/dev/zero", *OUT], "refused"),
+    ("strains-alias-bomb", ["strains", "--file", "{d}/bomb.yaml"], "aliases expand"),
+    ("strains-dev-zero", ["strains", "--file", "/dev/zero"], "refused"),
+    (
+        "sens-factors-bomb",
+        ["sensitivity", "--outcome", "papules", "--factors", "{d}/bomb.yaml", *OUT],
+        "aliases expand",
+    ),
+    (
+        "sens-factors-dev-zero",
+        ["sensitivity", "--outcome", "papules", "--factors", "/dev/zero", *OUT],
+        "refused",
+    ),
+    (
+        "sim-scenario-bomb",
+        ["simulate", "--design", "{d}/bomb.yaml", "--patients", "2", *OUT],
+        "aliases expand",
+    ),
+    ("trial-design-folder", ["trial", "{d}/user", *OUT], "folder"),
+    ("calibrate-seed-neg", ["calibrate", "--seed", "-1", *OUT], "--seed"),
+    ("profile-seed-neg", ["profile", "{d}/empty.tsv", "--seed", "-1", *OUT], "--seed"),
+    # --- issue 33: power's new options
+    ("power-pool-text", ["power", "probiotic12wk", "--pool", "many", *OUT], "--pool"),
+    ("power-pool-0", ["power", "probiotic12wk", "--pool", "0", *OUT], "--pool"),
+    ("power-analyses", ["power", "probiotic12wk", "--analyses", "some", *OUT], "--analyses"),
 ]
 
 

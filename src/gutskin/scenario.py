@@ -110,11 +110,13 @@ def _format_validation(exc: ValidationError, where: str) -> str:
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file."""
+    from gutskin.engine.yamlio import MAX_YAML_BYTES, InputFileError, read_text_bounded
+
     p = Path(path)
     try:
-        text = p.read_text()
-    except OSError as exc:
-        raise ScenarioError(f"cannot read scenario file {p}: {exc.strerror}") from None
+        text = read_text_bounded(p, MAX_YAML_BYTES, "scenario file")
+    except InputFileError as exc:
+        raise ScenarioError(str(exc)) from None
     try:
         data: Any = load_yaml(text, str(p))
     except YamlInputError as exc:

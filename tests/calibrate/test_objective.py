@@ -75,3 +75,33 @@ def test_population_case_definition_follows_the_target():
         assert a.sum() >= 3 and c.sum() >= 3
         expect = float(np.mean(x[a]) / np.mean(x[c]))
         assert population_statistic(spec, t, 11) == pytest.approx(expect, rel=1e-12)
+
+
+def test_a_failing_target_simulation_is_reported_not_swallowed(monkeypatch):
+    """Issue 31: an exception in a target's trial names the design and targets; a design
+    the parameter set cannot fill is undefined (NaN), which the objective penalises."""
+    import pytest
+
+    from gutskin.calibrate import objective
+    from gutskin.calibrate.targets import TargetError, load_targets
+    from gutskin.trial.design import DesignError
+
+    ts = load_targets()
+    trial_targets = [t for t in ts.targets if t.simulator == "trial"][:2]
+    dname = trial_targets[0].options["design"]
+    group = [t for t in trial_targets if t.options["design"] == dname]
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("solver exploded")
+
+    monkeypatch.setattr(objective, "_run_design", boom)
+    with pytest.raises(TargetError, match=f"{dname}.*solver exploded") as err:
+        objective.evaluate(ts, None, targets=group)
+    assert group[0].id in str(err.value)
+
+    def cannot_fill(*args, **kwargs):
+        raise DesignError("population.inclusion: only 3 of 114 met the entry criteria")
+
+    monkeypatch.setattr(objective, "_run_design", cannot_fill)
+    out = objective.evaluate(ts, None, targets=group)
+    assert all(out[t.id] != out[t.id] for t in group)  # NaN

@@ -27,10 +27,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from gutskin.calibrate.targets import Target, TargetSet
+from gutskin.calibrate.targets import Target, TargetError, TargetSet
 from gutskin.engine import ModelSpec, SolverOptions
 from gutskin.engine.integrate import BatchResult
 from gutskin.population import pipeline
+from gutskin.trial.design import DesignError
 
 __all__ = [
     "BURN_IN_DAYS",
@@ -276,10 +277,19 @@ def evaluate(
             n = ts.fit_sample_sizes[dname] if scale == "fit" else None
             try:
                 res = _run_design(ts, dname, model, seed, n)
-            except Exception:
+            except DesignError:
+                # this parameter set cannot fill the design (e.g. too few candidates meet
+                # the entry criteria): its targets are undefined, which the objective
+                # penalises
                 for t in group:
                     out[t.id] = float("nan")
                 continue
+            except Exception as exc:
+                ids = ", ".join(t.id for t in group)
+                raise TargetError(
+                    f"design {dname!r} (target(s) {ids}): the simulation failed: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
             for t in group:
                 out[t.id] = trial_statistic(res, t)
         cache: dict[Any, Any] = {}

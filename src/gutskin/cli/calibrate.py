@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gutskin.cli.support import LazyProgress, OverwriteOption, UserError, console
+from gutskin.cli.support import LazyProgress, OverwriteOption, UserError, check_seed, console
 
 __all__ = ["calibrate", "load_targets"]
 
@@ -52,6 +52,7 @@ def calibrate(
         raise UserError(f"--budget must be in 1..{_MAX_BUDGET}, got {budget}")
     if not 0 <= profile_points <= 10:
         raise UserError(f"--profile-points must be in 0..10, got {profile_points}")
+    check_seed(seed)
     ts = load_targets(targets)
     names = ts.fit_parameters
     if parameters is not None:
@@ -76,6 +77,8 @@ def calibrate(
     started = now_iso()
     total = budget + 2 * profile_points * len(names)
     bar = LazyProgress(total, "calibrating")
+    from gutskin.calibrate.targets import TargetError
+
     try:
         result = fit(
             ts,
@@ -85,6 +88,8 @@ def calibrate(
             profile_points=profile_points,
             progress=lambda d, t: bar(d),
         )
+    except TargetError as exc:
+        raise UserError(str(exc)) from None
     finally:
         bar.close()
     with atomic_output_dir(out, overwrite=overwrite) as tmp:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gutskin.cli.support import LazyProgress, OverwriteOption, UserError, console
+from gutskin.cli.support import LazyProgress, OverwriteOption, UserError, check_seed, console
 
 __all__ = ["profile"]
 
@@ -90,6 +90,7 @@ def profile(
     Writes OUT/profile.csv, OUT/figures/, OUT/provenance.json and, with --simulate,
     OUT/simulation.csv and OUT/virtual_patients.csv.  See docs/microbiome.md.
     """
+    check_seed(seed)
     from gutskin.io.outdir import OutputDirError, atomic_output_dir, check_writable
     from gutskin.io.provenance import now_iso, provenance_record, write_provenance
     from gutskin.microbiome.personalise import (

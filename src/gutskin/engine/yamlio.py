@@ -14,10 +14,56 @@ from typing import Any
 
 import yaml
 
-__all__ = ["MAX_YAML_BYTES", "YamlInputError", "load_yaml", "read_yaml_file"]
+__all__ = [
+    "MAX_TEXT_BYTES",
+    "MAX_YAML_BYTES",
+    "MAX_YAML_NODES",
+    "InputFileError",
+    "YamlInputError",
+    "load_yaml",
+    "read_text_bounded",
+    "read_yaml_file",
+]
 
 #: Largest YAML input accepted (bytes); the packaged files are < 100 kB.
 MAX_YAML_BYTES = 2_000_000
+#: Largest number of nodes a YAML document may expand to through its aliases (a
+#: "billion laughs" document of 1 kB expands to billions; the packaged files to < 20,000).
+MAX_YAML_NODES = 1_000_000
+#: Default cap of :func:`read_text_bounded` for small text inputs (bytes).
+MAX_TEXT_BYTES = 10_000_000
+
+
+class InputFileError(ValueError):
+    """An input file cannot be read within its size cap, or is not text (one line)."""
+
+
+def read_text_bounded(path: str | Path, max_bytes: int = MAX_TEXT_BYTES, what: str = "file") -> str:
+    """The UTF-8 text of ``path``, reading at most ``max_bytes + 1`` bytes.
+
+    The cap is checked on the bytes read, not on ``st_size``, which is 0 for
+    ``/dev/zero``, pipes and FIFOs. A directory or an unreadable file is an error too.
+
+    Raises
+    ------
+    InputFileError
+        ``"<what> <path>: ..."``: too large, not UTF-8, a folder, or unreadable.
+    """
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except IsADirectoryError:
+        raise InputFileError(f"{what} {p}: is a folder, not a file") from None
+    except OSError as exc:
+        raise InputFileError(f"{what} {p}: cannot read it ({exc.strerror or exc})") from None
+    if len(data) > max_bytes:
+        raise InputFileError(f"{what} {p}: larger than {max_bytes} bytes; such inputs are refused")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputFileError(f"{what} {p}: not UTF-8 text") from None
+
 
 _Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -88,7 +134,15 @@ def load_yaml(text: str, source: str = "<yaml>") -> Any:
             f"{MAX_YAML_BYTES} are refused"
         )
     try:
-        return yaml.load(text, Loader=_StrictLoader)
+        loader = _StrictLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            _check_expansion(node)
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
     except YamlInputError as exc:
         raise YamlInputError(f"{source}: {exc.message}", exc.line) from None
     except yaml.YAMLError as exc:
@@ -99,22 +153,67 @@ def load_yaml(text: str, source: str = "<yaml>") -> Any:
         raise YamlInputError(f"{source}: malformed YAML: {at}{problem}", line) from None
 
 
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a document whose aliases expand it beyond :data:`MAX_YAML_NODES` nodes.
+
+    Aliases are references to one node, so the composed graph stays small while the
+    constructed data may not. The expanded size is counted on the graph (each node once,
+    memoised); an alias cycle is refused as well.
+    """
+    size: dict[int, int] = {}
+    active: set[int] = set()
+
+    def count(node: yaml.Node) -> int:
+        key = id(node)
+        if key in size:
+            return size[key]
+        if key in active:
+            raise YamlInputError("an alias refers to the node that contains it (a cycle)")
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            for child in node.value:
+                total += count(child)
+                if total > MAX_YAML_NODES:
+                    break
+        elif isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                total += count(k) + count(v)
+                if total > MAX_YAML_NODES:
+                    break
+        active.discard(key)
+        if total > MAX_YAML_NODES:
+            raise YamlInputError(
+                f"its aliases expand it to more than {MAX_YAML_NODES} nodes; refused"
+            )
+        size[key] = total
+        return total
+
+    count(root)
+
+
 def read_yaml_file(path: str | Path, *, max_bytes: int = MAX_YAML_BYTES) -> Any:
-    """Read and parse a YAML file with :func:`load_yaml` (size checked before reading).
+    """Read and parse a YAML file with :func:`load_yaml`, reading at most ``max_bytes``.
 
     Raises
     ------
     OSError
-        The file cannot be read.
+        The file cannot be opened.
     YamlInputError
-        Too large, not UTF-8, malformed, or with a duplicate key.
+        Too large (counted on the bytes read, so ``/dev/zero`` and pipes are capped too),
+        not UTF-8, malformed, with a duplicate key, or expanding beyond
+        :data:`MAX_YAML_NODES` nodes.
     """
     p = Path(path)
-    size = p.stat().st_size
-    if size > max_bytes:
-        raise YamlInputError(f"{p}: {size} bytes; YAML files larger than {max_bytes} are refused")
     try:
-        text = p.read_text(encoding="utf-8")
+        with open(p, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except IsADirectoryError:
+        raise YamlInputError(f"{p}: is a folder, not a YAML file") from None
+    if len(data) > max_bytes:
+        raise YamlInputError(f"{p}: YAML files larger than {max_bytes} bytes are refused")
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise YamlInputError(f"{p}: not UTF-8 text") from None
     return load_yaml(text, str(p))

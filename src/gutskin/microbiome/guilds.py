@@ -218,10 +218,12 @@ def _load_guild_map(path: str | None) -> GuildMap:
         text, shown = src.read_text(encoding="utf-8"), "gutskin/microbiome/data/guild_map.csv"
     else:
         p = Path(path)
+        from gutskin.engine.yamlio import InputFileError, read_text_bounded
+
         try:
-            text, shown = p.read_text(encoding="utf-8"), str(p)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise TableError(f"{p}: cannot read the guild map ({exc})") from None
+            text, shown = read_text_bounded(p, 10_000_000, "guild map"), str(p)
+        except InputFileError as exc:
+            raise TableError(str(exc)) from None
     lines = text.splitlines()
     m = re.search(r"version:\s*([\w.\-]+)", lines[0] if lines else "")
     version = m.group(1) if m else "unversioned"

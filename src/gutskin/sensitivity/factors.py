@@ -417,10 +417,12 @@ def _number(value: Any, where: str) -> float | None:
 
 
 def _rows_from_file(path: Path) -> list[dict[str, Any]]:
+    from gutskin.engine.yamlio import MAX_YAML_BYTES, InputFileError, read_text_bounded
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FactorError(f"factors file {path}: cannot read it ({exc})") from None
+        text = read_text_bounded(path, MAX_YAML_BYTES, "factors file")
+    except InputFileError as exc:
+        raise FactorError(str(exc)) from None
     if path.suffix.lower() == ".csv":
         reader = csv.DictReader(io.StringIO(text))
         if reader.fieldnames is None or "name" not in reader.fieldnames:
