@@ -68,6 +68,21 @@ FILES: dict[str, str | bytes] = {
         f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n" for p, n in zip("abcdef", "bcdefg", strict=True)
     ),
     "cycle.yaml": "a: &a [1, *a]\n",
+    "fitted_nan.csv": "name,value\ncac_sebum_exponent,nan\n",
+    "fitted_huge.csv": "name,value\ncac_sebum_exponent,1e308\n",
+    "fitted_unknown.csv": "name,value\nno_such_parameter,1.0\n",
+    "d_age_neg.yaml": _design("age: {min: 12, max: 45}", "age: {min: -50, max: 45}"),
+    "d_age_huge.yaml": _design("age: {min: 12, max: 45}", "age: {min: 12, max: 1.0e308}"),
+    "d_dispersion.yaml": TRIAL_DESIGN + "measurement: {count_dispersion: 1.0e17}\n",
+    "d_tiny_weeks.yaml": _design("duration_weeks: 12", "duration_weeks: 1.0e-300"),
+    "d_no_endpoints.yaml": TRIAL_DESIGN + "endpoints: []\n",
+    "d_compare_baseline.yaml": _design(
+        "{endpoint: inflammatory, method: ancova, visit_week: 12}",
+        "{endpoint: inflammatory, method: ancova, visit_week: 0}",
+    ),
+    "d_everyone_drops.yaml": _design("rate_per_week: 0.015", "rate_per_week: 1.0"),
+    "d_only_baseline.yaml": _design("visits_weeks: [0, 2, 4, 8, 12]", "visits_weeks: [0]"),
+    "d_iga_range.yaml": _design("iga: {min: 3, max: 4}", "iga: {min: 3, max: 40}"),
 }
 
 OUT = ["--out", "{d}/out"]
@@ -195,6 +210,24 @@ CASES: list[tuple[str, list[str], str]] = [
     ("trial-design-folder", ["trial", "{d}/user", *OUT], "folder"),
     ("calibrate-seed-neg", ["calibrate", "--seed", "-1", *OUT], "--seed"),
     ("profile-seed-neg", ["profile", "{d}/empty.tsv", "--seed", "-1", *OUT], "--seed"),
+    # --- issue 31: every numeric design field bounded; unanalysable designs refused on load
+    ("trial-age-neg", ["trial", "{d}/d_age_neg.yaml", *OUT], "population.age"),
+    ("trial-age-huge", ["trial", "{d}/d_age_huge.yaml", *OUT], "population.age"),
+    ("trial-dispersion", ["trial", "{d}/d_dispersion.yaml", *OUT], "count_dispersion"),
+    ("trial-tiny-weeks", ["trial", "{d}/d_tiny_weeks.yaml", *OUT], "duration_weeks"),
+    ("trial-no-endpoints", ["trial", "{d}/d_no_endpoints.yaml", *OUT], "endpoints"),
+    ("trial-compare-baseline", ["trial", "{d}/d_compare_baseline.yaml", *OUT], "baseline"),
+    ("trial-everyone-drops", ["trial", "{d}/d_everyone_drops.yaml", *OUT], "rate_per_week"),
+    ("trial-only-baseline", ["trial", "{d}/d_only_baseline.yaml", *OUT], "post-baseline"),
+    ("trial-iga-range", ["trial", "{d}/d_iga_range.yaml", *OUT], "inclusion.iga"),
+    ("petab-fitted-nan", ["export", "petab", "--fitted", "{d}/fitted_nan.csv", *OUT], "finite"),
+    ("petab-fitted-huge", ["export", "petab", "--fitted", "{d}/fitted_huge.csv", *OUT], "finite"),
+    (
+        "petab-fitted-unknown",
+        ["export", "petab", "--fitted", "{d}/fitted_unknown.csv", *OUT],
+        "not a parameter",
+    ),
+    ("petab-fitted-dev-zero", ["export", "petab", "--fitted", "/dev/zero", *OUT], "not a file"),
     # --- issue 33: power's new options
     ("power-pool-text", ["power", "probiotic12wk", "--pool", "many", *OUT], "--pool"),
     ("power-pool-0", ["power", "probiotic12wk", "--pool", "0", *OUT], "--pool"),

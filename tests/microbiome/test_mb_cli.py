@@ -331,3 +331,19 @@ def test_large_sparse_table_completes(tmp_path):
 def test_help_lists_profile(capsys):
     assert main(["profile", "--help"]) == 0
     assert "--simulate" in capsys.readouterr().out
+
+
+def test_formula_like_sample_ids_are_written_as_text(tmp_path, capsys):
+    """Issue 31: sample IDs starting with = + - @ never reach a spreadsheet as formulas."""
+    hostile = ["=HYPERLINK(1)", "+1+1", "-2", "@SUM(A1)"] + list(SAMPLES[4:])
+    table = write_classic(tmp_path / "otu.txt", samples=hostile)
+    out = tmp_path / "out"
+    rc, _, err = _run([table, "--out", out], capsys)
+    assert rc == 0, err
+    cells = pd.read_csv(out / "profile.csv", dtype=str, keep_default_na=False)
+    first = cells.iloc[:, 0].tolist()
+    assert "'=HYPERLINK(1)" in first and "'@SUM(A1)" in first and "'-2" in first
+    text = (out / "profile.csv").read_text()
+    for line in text.splitlines():
+        for cell in line.split(","):
+            assert not cell.startswith(("=", "+", "@")), cell

@@ -483,11 +483,42 @@ def figures(checks: list[TargetCheck], folder: Path) -> list[str]:
 
 
 def load_fitted(path: Path | None) -> tuple[dict[str, float] | None, pd.DataFrame | None]:
-    """Fitted medians and the table of ``fitted_parameters.csv`` (``None`` if absent)."""
+    """Fitted medians and the table of ``fitted_parameters.csv`` (``None`` if absent).
+
+    Every row must name a parameter of the acne model and give a finite value inside
+    that parameter's documented range (``lower``/``upper`` of ``parameters.csv``);
+    anything else is a ``ValueError`` naming the row.
+    """
+    import io
+    import math
+
+    from gutskin.engine.yamlio import read_text_bounded
+    from gutskin.simulation import get_model
+
     if path is None or not Path(path).exists():
         return None, None
-    tab = pd.read_csv(path)
-    return {str(r["name"]): float(r["value"]) for _, r in tab.iterrows()}, tab
+    tab = pd.read_csv(io.StringIO(read_text_bounded(path, 10_000_000, "fitted parameters")))
+    if not {"name", "value"} <= set(tab.columns):
+        raise ValueError("needs the columns 'name' and 'value'")
+    params = {p.name: p for p in get_model("acne").parameters}
+    out: dict[str, float] = {}
+    for i, r in enumerate(tab.itertuples(index=False), start=2):
+        name = str(r.name)
+        if name not in params:
+            raise ValueError(f"line {i}: {name!r} is not a parameter of the acne model")
+        try:
+            value = float(r.value)
+        except (TypeError, ValueError):
+            raise ValueError(f"line {i}: {name} value {r.value!r} is not a number") from None
+        p = params[name]
+        lo = p.lower if p.lower is not None else 0.0 if value >= 0 else -math.inf
+        hi = p.upper if p.upper is not None else math.inf
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise ValueError(
+                f"line {i}: {name} = {value!r} must be a finite number in [{lo:g}, {hi:g}]"
+            )
+        out[name] = value
+    return out, tab
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -65,8 +65,8 @@ def export_petab(
         raise UserError(f"--fitted {fitted}: not a file")
     try:
         values, _ = load_fitted(fitted)
-    except Exception as exc:
-        raise UserError(f"--fitted {fitted}: cannot read ({exc})") from None
+    except (ValueError, OSError) as exc:  # InputFileError and pandas' errors are ValueErrors
+        raise UserError(f"--fitted {fitted}: {exc}") from None
     try:
         check_writable(out, overwrite=overwrite)
     except OutputDirError as exc:

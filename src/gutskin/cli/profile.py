@@ -91,6 +91,7 @@ def profile(
     OUT/simulation.csv and OUT/virtual_patients.csv.  See docs/microbiome.md.
     """
     check_seed(seed)
+    from gutskin.io.csvsafe import spreadsheet_safe
     from gutskin.io.outdir import OutputDirError, atomic_output_dir, check_writable
     from gutskin.io.provenance import now_iso, provenance_record, write_provenance
     from gutskin.microbiome.personalise import (
@@ -172,7 +173,7 @@ def profile(
             inputs[name] = path
     summary = _summary(prof.samples)
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
-        prof.samples.to_csv(tmp / "profile.csv")
+        spreadsheet_safe(prof.samples).to_csv(tmp / "profile.csv")
         figs = tmp / "figures"
         figs.mkdir()
         _plot_guilds(prof.samples, figs / "guilds.png")
@@ -194,8 +195,8 @@ def profile(
             "elapsed_s": {"profile": round(t_profile, 3), "total": round(elapsed, 3)},
         }
         if sim is not None and design is not None and arm is not None:
-            sim.visits.to_csv(tmp / "simulation.csv", index=False)
-            sim.patients.to_csv(tmp / "virtual_patients.csv", index=False)
+            spreadsheet_safe(sim.visits).to_csv(tmp / "simulation.csv", index=False)
+            spreadsheet_safe(sim.patients).to_csv(tmp / "virtual_patients.csv", index=False)
             _plot_simulation(sim, prof.samples, arm.name, figs / "simulation.png")
             extra["simulate"] = {
                 "design": design.name,

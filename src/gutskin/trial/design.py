@@ -134,7 +134,7 @@ class Adherence(_Strict):
 class Dropout(_Strict):
     """Time to dropout: constant hazard (exponential) or Weibull with ``shape``."""
 
-    rate_per_week: float = Field(default=0.0, ge=0, le=1)
+    rate_per_week: float = Field(default=0.0, ge=0, le=0.5)
     pattern: Literal["constant", "early", "late"] = "constant"
 
 
@@ -156,7 +156,7 @@ class PlaceboResponse(_Strict):
 class Measurement(_Strict):
     """Observation model: lesion counting and rater variability."""
 
-    count_dispersion: float = Field(default=20.0, gt=0)
+    count_dispersion: float = Field(default=20.0, ge=0.01, le=10_000)
     rater_cv: float = Field(default=0.10, ge=0, le=1)
     iga_rater_sd: float = Field(default=0.25, ge=0, le=2)
     instrument_cv: float = Field(default=0.10, ge=0, le=1)
@@ -200,7 +200,7 @@ class Design(_Strict):
     reference: str = Field(default="", max_length=2000)
     model: str = "acne"
     sample_size: int = Field(ge=2)
-    duration_weeks: float = Field(gt=0, le=260)
+    duration_weeks: float = Field(ge=1, le=260)
     visits_weeks: list[float] = Field(min_length=1)
     arms: list[Arm] = Field(min_length=1)
     population: Population = Field(default_factory=Population)
@@ -224,6 +224,21 @@ class Design(_Strict):
                 f"sample_size ({self.sample_size}) must give at least 2 patients per arm "
                 f"({len(self.arms)} arms)"
             )
+        age = self.population.age
+        for side in (age.min, age.max):
+            if side is not None and not 0 <= side <= 100:
+                raise ValueError(f"population.age: {side:g} is outside 0..100 years")
+        inc = self.population.inclusion
+        for field_name in ("iga", "inflammatory", "noninflammatory"):
+            rng = getattr(inc, field_name)
+            top = 4 if field_name == "iga" else 10_000
+            for side in (rng.min, rng.max):
+                if side is not None and not 0 <= side <= top:
+                    raise ValueError(
+                        f"population.inclusion.{field_name}: {side:g} is outside 0..{top}"
+                    )
+        if not self.endpoints:
+            raise ValueError("endpoints: the list is empty; name at least one endpoint")
         weeks = self.visits_weeks
         if any(w < 0 for w in weeks) or sorted(set(weeks)) != weeks:
             raise ValueError("visits_weeks must be non-negative, strictly increasing")
@@ -255,10 +270,19 @@ class Design(_Strict):
         ref = self.analysis.reference_arm
         if ref is not None and ref not in names:
             raise ValueError(f"analysis.reference_arm {ref!r} is not an arm; arms are {names}")
+        if len(weeks) < 2:
+            raise ValueError(
+                "visits_weeks: a trial needs a post-baseline visit besides the baseline visit 0"
+            )
         for c in self.analysis.comparisons:
             if c.visit_week is not None and c.visit_week not in weeks:
                 raise ValueError(
                     f"analysis.comparisons: visit_week {c.visit_week:g} is not a visit ({weeks})"
+                )
+            if c.visit_week == 0:
+                raise ValueError(
+                    "analysis.comparisons: visit_week 0 is the baseline visit; compare the arms "
+                    f"at a post-baseline visit ({', '.join(f'{w:g}' for w in weeks[1:])})"
                 )
         return self
 
