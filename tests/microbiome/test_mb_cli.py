@@ -335,7 +335,7 @@ def test_help_lists_profile(capsys):
 
 def test_formula_like_sample_ids_are_written_as_text(tmp_path, capsys):
     """Issue 31: sample IDs starting with = + - @ never reach a spreadsheet as formulas."""
-    hostile = ["=HYPERLINK(1)", "+1+1", "-2", "@SUM(A1)"] + list(SAMPLES[4:])
+    hostile = ["=HYPERLINK(1)", "+1+1", "-2", "@SUM(A1)", *SAMPLES[4:]]
     table = write_classic(tmp_path / "otu.txt", samples=hostile)
     out = tmp_path / "out"
     rc, _, err = _run([table, "--out", out], capsys)
