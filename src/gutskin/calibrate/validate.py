@@ -507,7 +507,7 @@ def load_fitted(path: Path | None) -> tuple[dict[str, float] | None, pd.DataFram
         if name not in params:
             raise ValueError(f"line {i}: {name!r} is not a parameter of the acne model")
         try:
-            value = float(r.value)
+            value = float(r.value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise ValueError(f"line {i}: {name} value {r.value!r} is not a number") from None
         p = params[name]
