@@ -31,3 +31,33 @@ def test_model_outputs_exist_and_responders_have_rules():
             assert e.model_output in outputs, e.name
             assert MODEL_OUTPUTS[e.name] == e.model_output
         assert (e.kind == "binary") == (e.responder_rule is not None), e.name
+
+
+def test_method_registry_feeds_the_design_schema_and_the_docs():
+    """Issue 32: methods form a registry; the schema and the docs table are read from it."""
+    from pathlib import Path
+
+    from gutskin.trial import design, statistics
+    from gutskin.trial.methods import REGISTRY, markdown_table
+
+    assert set(design.METHODS) == set(REGISTRY) == set(statistics.METHODS)
+    for name, spec in REGISTRY.items():
+        assert design.METHODS[name] == spec.kinds
+        assert callable(spec.analyse)
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "statistics.md").read_text()
+    start, end = "<!-- methods-table:start -->\n", "<!-- methods-table:end -->"
+    table = docs[docs.index(start) + len(start) : docs.index(end)]
+    assert table == markdown_table(), "regenerate the table in docs/statistics.md:\n" + (
+        markdown_table()
+    )
+
+
+def test_statistics_has_no_method_if_chain():
+    """compare dispatches through the registry: no branch names a method."""
+    import inspect
+
+    from gutskin.trial.statistics import compare
+
+    src = inspect.getsource(compare)
+    for name in ("ancova", "negbin", "responder", "mmrm"):
+        assert f'method == "{name}"' not in src, name

@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 from gutskin.engine.yamlio import YamlInputError, read_yaml_file
 from gutskin.scenario import InputModel, RegimenSpec
 from gutskin.trial.endpoints import REGISTRY
+from gutskin.trial.methods import kinds_of
 
 __all__ = [
     "ENDPOINTS",
@@ -29,13 +30,8 @@ __all__ = [
 
 #: Endpoints a design may ask for, with their kind (from the endpoint registry).
 ENDPOINTS: dict[str, str] = {e.name: e.kind for e in REGISTRY.values()}
-#: Analysis methods and the endpoint kinds they accept.
-METHODS: dict[str, tuple[str, ...]] = {
-    "ancova": ("count", "continuous", "ordinal"),
-    "negbin": ("count",),
-    "responder": ("binary",),
-    "mmrm": ("count", "continuous", "ordinal"),
-}
+#: Analysis methods and the endpoint kinds they accept (from the method registry).
+METHODS: dict[str, tuple[str, ...]] = kinds_of()
 
 MAX_SAMPLE_SIZE = 100_000
 
@@ -166,12 +162,14 @@ class Comparison(_Strict):
     """One planned comparison (each active arm vs the reference)."""
 
     endpoint: str
-    method: Literal["ancova", "negbin", "responder", "mmrm"]
+    method: str
     visit_week: float | None = None
     primary: bool = False
 
     @model_validator(mode="after")
     def _kind(self) -> Comparison:
+        if self.method not in METHODS:
+            raise ValueError(f"method {self.method!r} is unknown; allowed: {', '.join(METHODS)}")
         if self.endpoint not in ENDPOINTS:
             raise ValueError(f"unknown endpoint {self.endpoint!r}; allowed: {', '.join(ENDPOINTS)}")
         kind = ENDPOINTS[self.endpoint]

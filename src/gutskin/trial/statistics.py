@@ -77,17 +77,57 @@ References
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from gutskin.engine.random import run_rng
-from gutskin.trial.endpoints import REGISTRY, names_of_kind
+from gutskin.trial.endpoints import REGISTRY as ENDPOINT_REGISTRY
+from gutskin.trial.endpoints import names_of_kind
+from gutskin.trial.methods import REGISTRY
+from gutskin.trial.methods.ancova import _fit_ancova, _fit_ancova_many
+from gutskin.trial.methods.core import (
+    _TOL,
+    MethodInput,
+    StatisticsError,
+    _check_n,
+    _Degenerate,
+    _Est,
+    _fmt_allowed,
+    _join_notes,
+)
+from gutskin.trial.methods.missing import (
+    _augment,
+    _impute,
+    _impute_many,
+    _locf,
+    _logistic_fit,
+    _logreg_column,
+    _logreg_model,
+    _pmm_column,
+    pool_rubin,
+)
+from gutskin.trial.methods.mmrm import _fit_mmrm
+from gutskin.trial.methods.negbin import _fit_negbin
+from gutskin.trial.methods.responder import _fit_responder
+
+# the method implementations, importable from here as before (tests, notebooks)
+_REEXPORTED = (
+    _augment,
+    _fit_ancova,
+    _fit_ancova_many,
+    _fit_mmrm,
+    _fit_negbin,
+    _fit_responder,
+    _impute,
+    _logistic_fit,
+    _logreg_column,
+    _logreg_model,
+    _pmm_column,
+)
 
 __all__ = [
     "BINARY_ENDPOINTS",
@@ -116,8 +156,8 @@ ENDPOINTS: tuple[str, ...] = (
     COUNT_ENDPOINTS + ORDINAL_ENDPOINTS + BINARY_ENDPOINTS + CONTINUOUS_ENDPOINTS
 )
 """Every endpoint the trial runner writes (derived numeric columns are accepted too)."""
-METHODS: tuple[str, ...] = ("ancova", "negbin", "responder", "mmrm")
-"""Comparison methods understood by :func:`compare`."""
+METHODS: tuple[str, ...] = tuple(REGISTRY)
+"""Comparison methods understood by :func:`compare` (the registry's names)."""
 MISSING_POLICIES: tuple[str, ...] = ("observed", "locf", "mi")
 """Missing-data policies understood by :func:`compare`."""
 
@@ -135,24 +175,9 @@ _COV_TYPES: tuple[str, ...] = ("nonrobust", "HC0", "HC1", "HC2", "HC3")
 _RESPONDER_TESTS: tuple[str, ...] = ("auto", "score", "fisher")
 _THRESHOLD_KINDS: tuple[str, ...] = ("absolute", "percent")
 _NEGBIN_SE: tuple[str, ...] = ("robust", "model")
-_PMM_DONORS = 5
-_TOL = 1e-9
 
 Method = Literal["ancova", "negbin", "responder", "mmrm"]
 MissingPolicy = Literal["observed", "locf", "mi"]
-
-
-class StatisticsError(ValueError):
-    """Invalid input to a trial statistic (unknown field value, too few patients, ...)."""
-
-
-class _Degenerate(Exception):
-    """The data allow no estimate (zero variance, all-zero counts, separation, ...)."""
-
-
-# --------------------------------------------------------------------------------------
-# data preparation
-# --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -165,10 +190,6 @@ class _Wide:
     values: np.ndarray  # (n, v) float, NaN = missing / not observed
     covariates: np.ndarray  # (n, k) float design columns of the requested covariates
     covariate_names: tuple[str, ...]
-
-
-def _fmt_allowed(values: Iterable[Any]) -> str:
-    return ", ".join(repr(v) for v in values)
 
 
 def _fmt_weeks(weeks: Iterable[float]) -> str:
@@ -276,827 +297,8 @@ def _wide(endpoints: pd.DataFrame, endpoint: str, covariates: Sequence[str] = ()
 
 def _severity_of(endpoint: str) -> str | None:
     """The registry's severity scale of a binary endpoint (None for other columns)."""
-    rec = REGISTRY.get(endpoint)
+    rec = ENDPOINT_REGISTRY.get(endpoint)
     return rec.severity if rec is not None else None
-
-
-def _locf(values: np.ndarray) -> np.ndarray:
-    """Carry the last observation forward along the visit axis (baseline included)."""
-    out = values.copy()
-    for j in range(1, out.shape[1]):
-        gap = np.isnan(out[:, j])
-        out[gap, j] = out[gap, j - 1]
-    return out
-
-
-def _check_n(n_arm: int, n_ref: int, arm: str, reference: str, what: str) -> None:
-    if n_arm < 2 or n_ref < 2:
-        raise StatisticsError(
-            f"too few patients for {what}: arm {arm!r} has {n_arm}, reference "
-            f"{reference!r} has {n_ref}; at least 2 per arm are required"
-        )
-
-
-# --------------------------------------------------------------------------------------
-# multiple imputation (predictive mean matching, per arm, sequential over visits)
-# --------------------------------------------------------------------------------------
-
-
-def _pmm_column(
-    y: np.ndarray, x: np.ndarray, rng: np.random.Generator, donors: int = _PMM_DONORS
-) -> np.ndarray:
-    """Impute the NaNs of ``y`` from predictors ``x`` by Bayesian-regression PMM.
-
-    Type-1 matching [vB2018]_: observed cases are scored with the least-squares
-    coefficients, missing cases with coefficients drawn from their posterior
-    (``σ²* = SSR / χ²_{n-p}``, ``β* ~ N(β̂, σ²* (XᵀX)⁻¹)``); each missing case
-    receives the observed value of one of its ``donors`` nearest neighbours in
-    predicted mean, chosen at random.
-    """
-    obs = np.isfinite(y)
-    mis = ~obs
-    n_obs = int(obs.sum())
-    if not mis.any():
-        return y
-    if n_obs == 0:
-        raise _Degenerate("no observed value to impute from")
-    out = y.copy()
-    y_obs = y[obs]
-    # drop predictors that are constant among observed cases, then shrink the model
-    # until there are at least 2 residual degrees of freedom
-    keep = [0] + [j for j in range(1, x.shape[1]) if np.ptp(x[obs, j]) > _TOL]
-    while len(keep) > 1 and n_obs < len(keep) + 2:
-        keep = keep[:-1]
-    xx = x[:, keep]
-    x_obs = xx[obs]
-    # X = U S Vᵀ, so (XᵀX)⁺ = V S⁻² Vᵀ and β̂ + σ* V S⁻¹ z ~ N(β̂, σ*² (XᵀX)⁺)
-    u, sv, vt = np.linalg.svd(x_obs, full_matrices=False)
-    pos = sv > _TOL * max(1.0, float(sv[0]))
-    beta_hat = vt[pos].T @ ((u[:, pos].T @ y_obs) / sv[pos])
-    resid = y_obs - x_obs @ beta_hat
-    df = n_obs - int(pos.sum())
-    ssr = float(resid @ resid)
-    beta_star = beta_hat
-    if df > 0 and ssr > 0:
-        sigma = math.sqrt(ssr / float(stats.chi2.rvs(df, random_state=rng)))
-        z = np.atleast_1d(stats.norm.rvs(size=int(pos.sum()), random_state=rng))
-        beta_star = beta_hat + sigma * (vt[pos].T @ (z / sv[pos]))
-    pred_obs = x_obs @ beta_hat
-    pred_mis = xx[mis] @ beta_star
-    k = min(donors, n_obs)
-    dist = np.abs(pred_mis[:, None] - pred_obs[None, :])
-    nearest = np.argpartition(dist, k - 1, axis=1)[:, :k]
-    pick = rng.integers(0, k, size=nearest.shape[0])
-    out[mis] = y_obs[nearest[np.arange(nearest.shape[0]), pick]]
-    return out
-
-
-def _augment(
-    y: np.ndarray, x: np.ndarray, levels: np.ndarray, x_all: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pseudo-observations against perfect prediction, as R ``mice:::augment``.
-
-    White, Daniel & Royston (2010): for each of the ``p`` predictors (columns of ``x``,
-    no intercept) and each outcome level, two rows at the predictor's mean ± half its
-    SD (clipped to its range; the other predictors at their means), with total weight
-    ``p + 1`` spread over the ``2 p k`` rows.  Means, SDs and ranges are those of
-    ``x_all`` (every case, observed or not, as in mice).  Returns ``(y, x, w)`` with the
-    rows appended and weights 1 for the real rows.
-    """
-    n, p = x.shape
-    k = levels.size
-    if p == 0:
-        return y, x, np.ones(n)
-    mean = x_all.mean(axis=0)
-    sd = x_all.std(axis=0, ddof=1) if x_all.shape[0] > 1 else np.zeros(p)
-    nr = 2 * p * k
-    aug = np.tile(mean, (nr, 1))
-    ya = np.empty(nr)
-    for j in range(p):
-        for i in range(2 * k):
-            r = 2 * k * j + i
-            aug[r, j] = mean[j] + (0.5 if i % 2 == 0 else -0.5) * sd[j]
-            ya[r] = levels[i // 2]
-    aug = np.clip(aug, x_all.min(axis=0), x_all.max(axis=0))
-    w = np.concatenate([np.ones(n), np.full(nr, (p + 1) / nr)])
-    return np.concatenate([y, ya]), np.vstack([x, aug]), w
-
-
-def _logistic_fit(
-    y: np.ndarray, x: np.ndarray, w: np.ndarray, *, tol: float = 1e-10, max_iter: int = 100
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted logistic regression by Newton-Raphson (IRLS).
-
-    Returns the coefficients and their unscaled covariance ``(Xᵀ W V X)⁻¹`` at the
-    optimum, as R ``glm.fit(family = quasibinomial)`` / ``summary.glm``'s
-    ``cov.unscaled``.  ``x`` includes the intercept column.
-    """
-    beta = np.zeros(x.shape[1])
-    info = np.eye(x.shape[1])
-    for _ in range(max_iter):
-        eta = np.clip(x @ beta, -30.0, 30.0)
-        mu = 1.0 / (1.0 + np.exp(-eta))
-        v = w * mu * (1.0 - mu)
-        info = x.T @ (v[:, None] * x)
-        step = np.linalg.solve(info, x.T @ (w * (y - mu)))
-        beta = beta + step
-        if float(np.max(np.abs(step))) < tol:
-            break
-    eta = np.clip(x @ beta, -30.0, 30.0)
-    mu = 1.0 / (1.0 + np.exp(-eta))
-    info = x.T @ ((w * mu * (1.0 - mu))[:, None] * x)
-    return beta, np.linalg.inv(info)
-
-
-def _logreg_model(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """The imputation model of R ``mice.impute.logreg`` for a 0/1 column ``y``.
-
-    Logistic regression of the observed cases on ``x`` (intercept in column 0;
-    predictors constant among the observed cases are dropped), with the augmentation of
-    :func:`_augment` when more than one case is missing.  Returns ``β̂``, its unscaled
-    covariance and the kept predictor columns of ``x`` (intercept excluded).
-    """
-    obs = np.isfinite(y)
-    keep = [j for j in range(1, x.shape[1]) if np.ptp(x[obs, j]) > _TOL]
-    xp = x[:, keep]
-    if int((~obs).sum()) <= 1:  # mice augments only when more than one case is missing
-        ya, xa, wa = y[obs], xp[obs], np.ones(int(obs.sum()))
-    else:
-        ya, xa, wa = _augment(y[obs], xp[obs], np.unique(y[obs]), xp)
-    beta, cov = _logistic_fit(ya, np.column_stack([np.ones(xa.shape[0]), xa]), wa)
-    return beta, cov, keep
-
-
-def _logreg_column(y: np.ndarray, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Impute the NaNs of a 0/1 column ``y`` by Bayesian logistic regression on ``x``.
-
-    The method of R ``mice.impute.logreg`` [vB2018]_ (§3.6): the model of
-    :func:`_logreg_model` gives ``β̂`` and ``V``; ``β* = β̂ + chol(V) z`` with
-    ``z ~ N(0, I)``, and each missing case is 1 with probability ``expit(xᵀβ*)``.  A
-    column whose observed values are all equal is completed with that value.
-    """
-    obs = np.isfinite(y)
-    mis = ~obs
-    if not mis.any():
-        return y
-    if not obs.any():
-        raise _Degenerate("no observed value to impute from")
-    out = y.copy()
-    levels = np.unique(y[obs])
-    if levels.size == 1:
-        out[mis] = levels[0]
-        return out
-    beta, cov, keep = _logreg_model(y, x)
-    chol = np.linalg.cholesky((cov + cov.T) / 2.0)
-    beta_star = beta + chol @ rng.standard_normal(beta.size)
-    x_mis = np.column_stack([np.ones(int(mis.sum())), x[mis][:, keep]])
-    prob = 1.0 / (1.0 + np.exp(-np.clip(x_mis @ beta_star, -30.0, 30.0)))
-    out[mis] = (rng.random(prob.size) <= prob).astype(float)
-    return out
-
-
-def _impute(
-    values: np.ndarray,
-    arm_ind: np.ndarray,
-    columns: Sequence[int],
-    has_baseline: bool,
-    rng: np.random.Generator,
-    *,
-    extra: np.ndarray | None = None,
-    binary: bool = False,
-) -> np.ndarray:
-    """One completed copy of ``values``: per arm, visit by visit (in ``columns`` order).
-
-    Imputation model for visit *t*, fitted in each arm separately (so arm and its
-    interactions are in the model): intercept, baseline (column 0, if present), the
-    previous post-baseline visit (already completed in this copy) and the columns of
-    ``extra`` (patient-level predictors: baseline severity of a binary endpoint, the
-    analysis covariates).  Continuous and count columns are imputed by predictive mean
-    matching (:func:`_pmm_column`), 0/1 columns (``binary``) by Bayesian logistic
-    regression (:func:`_logreg_column`).
-    """
-    out = values.copy()
-    column = _logreg_column if binary else _pmm_column
-    for group in (0, 1):
-        rows = arm_ind == group
-        prev: int | None = None
-        for j in columns:
-            preds = [np.ones(int(rows.sum()))]
-            if has_baseline:
-                preds.append(out[rows, 0])
-            if prev is not None:
-                preds.append(out[rows, prev])
-            if extra is not None:
-                preds.extend(extra[rows].T)
-            x = np.column_stack(preds)
-            try:
-                out[rows, j] = column(out[rows, j], x, rng)
-            except _Degenerate as exc:
-                raise _Degenerate(
-                    f"multiple imputation impossible at visit column {j}: {exc}"
-                ) from exc
-            prev = j
-    return out
-
-
-def _impute_many(
-    values: np.ndarray,
-    arm_ind: np.ndarray,
-    columns: Sequence[int],
-    has_baseline: bool,
-    rng: np.random.Generator,
-    m: int,
-    *,
-    extra: np.ndarray | None = None,
-    binary: bool = False,
-) -> np.ndarray:
-    """``m`` completed copies of ``values`` (m, n, v), all drawn at once.
-
-    The imputation model of :func:`_impute`, per arm and visit by visit. The cases
-    observed at a visit are the same in every copy, and when their predictors are too
-    (missingness is monotone, as after dropout), the model is fitted once and the ``m``
-    posterior draws, predictions and donor choices are made as arrays. A visit whose
-    observed cases have an imputed predictor (intermittent missingness) is completed copy
-    by copy with :func:`_pmm_column` / :func:`_logreg_column`.
-    """
-    out = np.repeat(values[None, :, :], m, axis=0)
-    for group in (0, 1):
-        rows = np.flatnonzero(arm_ind == group)
-        prev: int | None = None
-        for j in columns:
-            y = values[rows, j]
-            obs = np.isfinite(y)
-            mis = ~obs
-            if mis.any():
-                fixed = [np.ones(len(rows))]
-                if has_baseline:
-                    fixed.append(values[rows, 0])
-                xs = np.column_stack(fixed)  # (n_g, 1 or 2)
-                ex = extra[rows] if extra is not None else np.empty((len(rows), 0))
-                prev_vals = out[:, rows, prev] if prev is not None else None  # (m, n_g)
-                try:
-                    if prev_vals is not None and not np.isfinite(values[rows, prev][obs]).all():
-                        for i in range(m):  # intermittent: copy by copy
-                            x = np.column_stack([xs, prev_vals[i], ex])
-                            col = _logreg_column if binary else _pmm_column
-                            out[i, rows, j] = col(out[i, rows, j], x, rng)
-                    else:
-                        out[:, rows[mis], j] = _draw_missing(
-                            y, obs, xs, prev_vals, ex, rng, m, binary
-                        )
-                except _Degenerate as exc:
-                    raise _Degenerate(
-                        f"multiple imputation impossible at visit column {j}: {exc}"
-                    ) from exc
-            prev = j
-    return out
-
-
-def _draw_missing(
-    y: np.ndarray,
-    obs: np.ndarray,
-    xs: np.ndarray,
-    prev_vals: np.ndarray | None,
-    ex: np.ndarray,
-    rng: np.random.Generator,
-    m: int,
-    binary: bool,
-) -> np.ndarray:
-    """``m`` draws (m, n_mis) of the missing ``y`` under one model of the observed cases.
-
-    Predictors: the fixed columns ``xs`` (intercept, baseline), the previous visit
-    ``prev_vals`` (m, n) — the same in every copy for the observed cases — and ``ex``.
-    """
-    mis = ~obs
-    n_obs, n_mis = int(obs.sum()), int(mis.sum())
-    if n_obs == 0:
-        raise _Degenerate("no observed value to impute from")
-    x_obs_parts = [xs[obs]]
-    x_mis_parts = [np.broadcast_to(xs[mis], (m, n_mis, xs.shape[1]))]
-    if prev_vals is not None:
-        x_obs_parts.append(prev_vals[0][obs][:, None])
-        x_mis_parts.append(prev_vals[:, mis][:, :, None])
-    if ex.shape[1]:
-        x_obs_parts.append(ex[obs])
-        x_mis_parts.append(np.broadcast_to(ex[mis], (m, n_mis, ex.shape[1])))
-    x_obs = np.column_stack(x_obs_parts)
-    x_mis = np.concatenate(x_mis_parts, axis=2)  # (m, n_mis, p)
-    y_obs = y[obs]
-    if binary:
-        levels = np.unique(y_obs)
-        if levels.size == 1:
-            return np.full((m, n_mis), levels[0])
-        x_all = np.empty((len(y), x_obs.shape[1]))
-        x_all[obs] = x_obs
-        x_all[mis] = x_mis[0]  # augmentation statistics use the first copy's predictors
-        beta, cov, keep = _logreg_model(y, x_all)
-        chol = np.linalg.cholesky((cov + cov.T) / 2.0)
-        beta_star = beta[None, :] + rng.standard_normal((m, beta.size)) @ chol.T
-        xk = np.concatenate([np.ones((m, n_mis, 1)), x_mis[:, :, keep]], axis=2)
-        eta = np.clip(np.einsum("mip,mp->mi", xk, beta_star), -30.0, 30.0)
-        prob = 1.0 / (1.0 + np.exp(-eta))
-        return (rng.random((m, n_mis)) <= prob).astype(float)
-    # predictive mean matching (type-1 matching, as _pmm_column)
-    keep = [0] + [k for k in range(1, x_obs.shape[1]) if np.ptp(x_obs[:, k]) > _TOL]
-    while len(keep) > 1 and n_obs < len(keep) + 2:
-        keep = keep[:-1]
-    xo, xm = x_obs[:, keep], x_mis[:, :, keep]
-    u, sv, vt = np.linalg.svd(xo, full_matrices=False)
-    pos = sv > _TOL * max(1.0, float(sv[0]))
-    beta_hat = vt[pos].T @ ((u[:, pos].T @ y_obs) / sv[pos])
-    resid = y_obs - xo @ beta_hat
-    df = n_obs - int(pos.sum())
-    ssr = float(resid @ resid)
-    if df > 0 and ssr > 0:
-        sigma = np.sqrt(ssr / rng.chisquare(df, size=m))
-        z = rng.standard_normal((m, int(pos.sum())))
-        beta_star = beta_hat[None, :] + sigma[:, None] * ((z / sv[pos]) @ vt[pos])
-    else:
-        beta_star = np.broadcast_to(beta_hat, (m, beta_hat.size))
-    pred_obs = xo @ beta_hat
-    pred_mis = np.einsum("mip,mp->mi", xm, beta_star)
-    k = min(_PMM_DONORS, n_obs)
-    dist = np.abs(pred_mis[:, :, None] - pred_obs[None, None, :])
-    nearest = np.argpartition(dist, k - 1, axis=2)[:, :, :k]
-    pick = rng.integers(0, k, size=(m, n_mis))
-    return y_obs[np.take_along_axis(nearest, pick[:, :, None], axis=2)[:, :, 0]]
-
-
-def _fit_ancova_many(
-    y: np.ndarray,
-    base: np.ndarray,
-    ind: np.ndarray,
-    cov: np.ndarray,
-    cov_names: Sequence[str],
-    *,
-    alpha: float,
-    arm: str,
-    reference: str,
-) -> list[_Est]:
-    """:func:`_fit_ancova` (classical SEs) of each row of ``y`` (m, n): one design matrix.
-
-    Every completed data set shares baseline, arm and covariates, so one QR factor serves
-    all ``m`` fits; each gets its own residual variance. Equal to ``m`` calls of
-    :func:`_fit_ancova` to rounding (tested).
-    """
-    ok = np.isfinite(base) & np.all(np.isfinite(cov), axis=1) & np.isfinite(y).all(axis=0)
-    y, base, ind, cov = y[:, ok], base[ok], ind[ok], cov[ok]
-    n_arm, n_ref = int(ind.sum()), int((1 - ind).sum())
-    _check_n(n_arm, n_ref, arm, reference, "ancova")
-    change = y - base[None, :]
-    x, _, dropped = _design(
-        ind, [("baseline", base), *((nm, cov[:, i]) for i, nm in enumerate(cov_names))]
-    )
-    n, p = x.shape
-    if n <= p:
-        raise StatisticsError(f"too few patients for ancova: {n} for {p} model terms")
-    if np.linalg.matrix_rank(x) < p:
-        raise _Degenerate("ancova design matrix is rank deficient")
-    if np.any(np.ptp(change, axis=1) <= _TOL):
-        raise _Degenerate("zero variance in the change from baseline")
-    q, r = np.linalg.qr(x)
-    coef = np.linalg.solve(r, q.T @ change.T)  # (p, m)
-    resid = change.T - x @ coef
-    ssr = np.sum(resid**2, axis=0)
-    tss = np.sum((change - change.mean(axis=1, keepdims=True)) ** 2, axis=1)
-    if np.any(~(ssr > _TOL * np.maximum(1.0, tss))):
-        raise _Degenerate("zero residual variance (perfect fit)")
-    rinv = np.linalg.inv(r)
-    v11 = float(rinv[1] @ rinv[1])  # [(XᵀX)⁻¹]₁₁
-    df = n - p
-    se = np.sqrt(ssr / df * v11)
-    est = coef[1]
-    crit = float(stats.t.ppf(1.0 - alpha / 2.0, df))
-    pval = 2.0 * stats.t.sf(np.abs(est) / se, df)
-    note = _dropped_note(dropped)
-    return [
-        _Est(
-            estimate=float(est[i]),
-            se=float(se[i]),
-            df=float(df),
-            ci_low=float(est[i] - crit * se[i]),
-            ci_high=float(est[i] + crit * se[i]),
-            p_value=float(pval[i]),
-            n_arm=n_arm,
-            n_ref=n_ref,
-            note=note,
-        )
-        for i in range(est.size)
-    ]
-
-
-def pool_rubin(
-    estimates: Sequence[float] | np.ndarray,
-    variances: Sequence[float] | np.ndarray,
-    *,
-    df_complete: float = math.inf,
-    alpha: float = 0.05,
-) -> dict[str, float]:
-    """Combine estimates from ``m`` imputed data sets with Rubin's rules.
-
-    Parameters
-    ----------
-    estimates, variances
-        Point estimates ``Q_l`` and their squared standard errors ``U_l``,
-        one per imputation (``m ≥ 2``).
-    df_complete
-        Degrees of freedom of the complete-data analysis (``inf`` for a
-        z-based analysis).  A finite value triggers the Barnard–Rubin
-        small-sample correction [BR1999]_.
-    alpha
-        Two-sided level of the interval and test.
-
-    Returns
-    -------
-    dict
-        ``estimate`` (``Q̄``), ``se`` (``√T`` with ``T = Ū + (1 + 1/m) B``),
-        ``df``, ``ci_low``, ``ci_high``, ``p_value`` (Student *t* with ``df``
-        degrees of freedom, normal when ``df`` is infinite), ``within`` (``Ū``),
-        ``between`` (``B``) and ``fmi`` (``λ = (1 + 1/m) B / T``).
-
-    References
-    ----------
-    .. [Rubin1987] Rubin (1987), ch. 3.  [BR1999]_ for the degrees of freedom.
-    """
-    q = np.asarray(estimates, dtype=float)
-    u = np.asarray(variances, dtype=float)
-    if q.ndim != 1 or q.shape != u.shape or q.size < 2:
-        raise StatisticsError(
-            "pool_rubin needs matching 1-d estimates and variances from at least 2 imputations"
-        )
-    if not (np.all(np.isfinite(q)) and np.all(np.isfinite(u)) and np.all(u >= 0)):
-        raise StatisticsError("pool_rubin needs finite estimates and non-negative variances")
-    m = q.size
-    qbar = float(q.mean())
-    ubar = float(u.mean())
-    b = float(q.var(ddof=1))
-    t = ubar + (1.0 + 1.0 / m) * b
-    lam = (1.0 + 1.0 / m) * b / t if t > 0 else 0.0
-    # Barnard & Rubin (1999), as in R mice::pool: df_old = (m - 1) / λ², df_obs =
-    # (ν + 1)/(ν + 3) ν (1 − λ), df = df_old·df_obs/(df_old + df_obs); continuous in B
-    df_old = (m - 1) / lam**2 if lam > 0 else math.inf
-    if math.isfinite(df_complete) and lam < 1.0:
-        df_obs = (df_complete + 1.0) / (df_complete + 3.0) * df_complete * (1.0 - lam)
-        df = df_obs if math.isinf(df_old) else 1.0 / (1.0 / df_old + 1.0 / df_obs)
-    else:
-        df = df_old
-    se = math.sqrt(t)
-    dist = stats.t(df) if math.isfinite(df) else stats.norm()
-    if se > 0:
-        crit = float(dist.ppf(1.0 - alpha / 2.0))
-        ci_low, ci_high = qbar - crit * se, qbar + crit * se
-        p = float(2.0 * dist.sf(abs(qbar) / se))
-    else:
-        ci_low = ci_high = qbar
-        p = math.nan
-    return {
-        "estimate": qbar,
-        "se": se,
-        "df": df,
-        "ci_low": ci_low,
-        "ci_high": ci_high,
-        "p_value": p,
-        "within": ubar,
-        "between": b,
-        "fmi": lam,
-    }
-
-
-# --------------------------------------------------------------------------------------
-# analyses of one completed (or observed-case) data set
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Est:
-    """Result of one analysis; ``estimate``/``se`` on the pooling (analysis) scale."""
-
-    estimate: float
-    se: float
-    df: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    n_arm: int
-    n_ref: int
-    note: str | None = None
-    log_scale: bool = False  # reported estimate = exp(estimate)
-
-
-def _design(
-    ind: np.ndarray, extra: Sequence[tuple[str, np.ndarray]]
-) -> tuple[np.ndarray, list[str], list[str]]:
-    """``[1, ind, *extra]`` without extra columns that are constant; returns dropped names."""
-    cols = [np.ones_like(ind, dtype=float), ind.astype(float)]
-    dropped: list[str] = []
-    for name, col in extra:
-        if col.size and np.ptp(col) > _TOL:
-            cols.append(col)
-        else:
-            dropped.append(name)
-    x = np.column_stack(cols)
-    return x, [n for n, _ in extra if n not in dropped], dropped
-
-
-def _dropped_note(dropped: list[str]) -> str | None:
-    return f"constant covariate(s) dropped: {', '.join(dropped)}" if dropped else None
-
-
-def _join_notes(*notes: str | None) -> str | None:
-    kept = [n for n in notes if n]
-    return "; ".join(kept) if kept else None
-
-
-def _fit_ancova(
-    y: np.ndarray,
-    base: np.ndarray,
-    ind: np.ndarray,
-    cov: np.ndarray,
-    cov_names: Sequence[str],
-    *,
-    alpha: float,
-    cov_type: str,
-    arm: str,
-    reference: str,
-) -> _Est:
-    import statsmodels.api as sm
-
-    ok = np.isfinite(y) & np.isfinite(base) & np.all(np.isfinite(cov), axis=1)
-    y, base, ind, cov = y[ok], base[ok], ind[ok], cov[ok]
-    n_arm, n_ref = int(ind.sum()), int((1 - ind).sum())
-    _check_n(n_arm, n_ref, arm, reference, "ancova")
-    change = y - base
-    x, _, dropped = _design(
-        ind, [("baseline", base), *((nm, cov[:, i]) for i, nm in enumerate(cov_names))]
-    )
-    if x.shape[0] <= x.shape[1]:
-        raise StatisticsError(
-            f"too few patients for ancova: {x.shape[0]} for {x.shape[1]} model terms"
-        )
-    if np.linalg.matrix_rank(x) < x.shape[1]:
-        raise _Degenerate("ancova design matrix is rank deficient")
-    if np.ptp(change) <= _TOL:
-        raise _Degenerate("zero variance in the change from baseline")
-    res = sm.OLS(change, x).fit(cov_type=cov_type)
-    if not res.ssr > _TOL * max(1.0, float(np.sum((change - change.mean()) ** 2))):
-        raise _Degenerate("zero residual variance (perfect fit)")
-    ci = res.conf_int(alpha)
-    return _Est(
-        estimate=float(res.params[1]),
-        se=float(res.bse[1]),
-        df=float(res.df_resid),
-        ci_low=float(ci[1, 0]),
-        ci_high=float(ci[1, 1]),
-        p_value=float(res.pvalues[1]),
-        n_arm=n_arm,
-        n_ref=n_ref,
-        note=_dropped_note(dropped),
-    )
-
-
-def _fit_negbin(
-    y: np.ndarray,
-    base: np.ndarray,
-    ind: np.ndarray,
-    cov: np.ndarray,
-    cov_names: Sequence[str],
-    *,
-    alpha: float,
-    arm: str,
-    reference: str,
-    endpoint: str,
-    se_kind: str,
-) -> _Est:
-    """NB2 regression; ``se_kind`` 'robust' (HC1 sandwich, t) or 'model' (Wald z)."""
-    from statsmodels.discrete.discrete_model import NegativeBinomial
-
-    ok = np.isfinite(y) & np.isfinite(base) & np.all(np.isfinite(cov), axis=1)
-    y, base, ind, cov = y[ok], base[ok], ind[ok], cov[ok]
-    n_arm, n_ref = int(ind.sum()), int((1 - ind).sum())
-    _check_n(n_arm, n_ref, arm, reference, "negbin")
-    if np.any(y < 0) or np.any(np.abs(y - np.round(y)) > 1e-6) or np.any(base < 0):
-        raise StatisticsError(
-            f"method 'negbin' needs a count endpoint (non-negative integers); {endpoint!r} "
-            f"is not; count endpoints: {_fmt_allowed(COUNT_ENDPOINTS)}"
-        )
-    if y.sum() == 0:
-        raise _Degenerate("all counts are zero")
-    if y[ind == 1].sum() == 0 or y[ind == 0].sum() == 0:
-        raise _Degenerate("all counts are zero in one arm (separation; rate ratio not estimable)")
-    x, _, dropped = _design(
-        ind,
-        [("log(baseline+1)", np.log1p(base)), *((nm, cov[:, i]) for i, nm in enumerate(cov_names))],
-    )
-    if x.shape[0] <= x.shape[1] + 1:
-        raise StatisticsError(
-            f"too few patients for negbin: {x.shape[0]} for {x.shape[1] + 1} parameters"
-        )
-    if np.linalg.matrix_rank(x) < x.shape[1]:
-        raise _Degenerate("negbin design matrix is rank deficient")
-    robust = se_kind == "robust"
-    res = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for method, maxiter in (("bfgs", 300), ("newton", 100), ("nm", 5000)):
-            try:
-                cand = NegativeBinomial(y, x, loglike_method="nb2").fit(
-                    method=method,
-                    maxiter=maxiter,
-                    disp=0,
-                    cov_type="HC0" if robust else "nonrobust",
-                )
-            except (np.linalg.LinAlgError, ValueError, FloatingPointError):
-                continue
-            if (
-                cand.mle_retvals.get("converged", False)
-                and np.all(np.isfinite(cand.params))
-                and np.all(np.isfinite(cand.bse))
-            ):
-                res = cand
-                break
-    if res is None:
-        raise _Degenerate("negative-binomial fit did not converge")
-    b, se = float(res.params[1]), float(res.bse[1])
-    n, k = x.shape[0], len(res.params)  # k counts the dispersion parameter
-    if robust:  # HC1 small-sample factor n/(n - k) and t(n - k) reference
-        se *= math.sqrt(n / (n - k))
-        df = float(n - k)
-        dist = stats.t(df)
-    else:
-        df = math.inf
-        dist = stats.norm()
-    if not se > 0:
-        raise _Degenerate("negative-binomial fit gave a zero standard error")
-    crit = float(dist.ppf(1.0 - alpha / 2.0))
-    return _Est(
-        estimate=b,
-        se=se,
-        df=df,
-        ci_low=b - crit * se,
-        ci_high=b + crit * se,
-        p_value=float(2.0 * dist.sf(abs(b) / se)),
-        n_arm=n_arm,
-        n_ref=n_ref,
-        note=_dropped_note(dropped),
-        log_scale=True,
-    )
-
-
-def _fit_responder(
-    r: np.ndarray,
-    ind: np.ndarray,
-    *,
-    alpha: float,
-    arm: str,
-    reference: str,
-    test: str,
-) -> _Est:
-    from statsmodels.stats.proportion import (
-        confint_proportions_2indep,
-        test_proportions_2indep,
-    )
-
-    ok = np.isfinite(r)
-    r, ind = r[ok], ind[ok]
-    n1, n0 = int(ind.sum()), int((1 - ind).sum())
-    _check_n(n1, n0, arm, reference, "responder")
-    x1, x0 = int(r[ind == 1].sum()), int(r[ind == 0].sum())
-    p1, p0 = x1 / n1, x0 / n0
-    rd = p1 - p0
-    lo, hi = confint_proportions_2indep(
-        x1, n1, x0, n0, method="newcomb", compare="diff", alpha=alpha
-    )
-    # expected cell counts under H0 (common proportion)
-    pooled = (x1 + x0) / (n1 + n0)
-    expected = np.array([n1 * pooled, n1 * (1 - pooled), n0 * pooled, n0 * (1 - pooled)])
-    use_fisher = test == "fisher" or (test == "auto" and bool(np.any(expected < 5)))
-    note = None
-    if use_fisher:
-        p = float(stats.fisher_exact([[x1, n1 - x1], [x0, n0 - x0]]).pvalue)
-        note = "Fisher exact test"
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            p = float(
-                test_proportions_2indep(
-                    x1, n1, x0, n0, method="score", compare="diff", correction=True
-                ).pvalue
-            )
-    if x1 + x0 in (0, n1 + n0):
-        note = _join_notes(note, "no variation in responder status")
-    se = math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
-    return _Est(
-        estimate=rd,
-        se=se,
-        df=math.inf,
-        ci_low=float(lo),
-        ci_high=float(hi),
-        p_value=p,
-        n_arm=n1,
-        n_ref=n0,
-        note=note,
-    )
-
-
-def _fit_mmrm(
-    post: np.ndarray,
-    base: np.ndarray,
-    ind: np.ndarray,
-    cov: np.ndarray,
-    cov_names: Sequence[str],
-    target: int,
-    *,
-    alpha: float,
-    arm: str,
-    reference: str,
-    need_df: bool = True,
-    warm: dict[str, Any] | None = None,
-) -> _Est:
-    """MMRM on the change from baseline: unstructured covariance, REML, Satterthwaite df.
-
-    Fixed effects: visit, arm × visit, baseline × visit and the covariates
-    (:mod:`gutskin.trial.mmrm`).  The estimate is the arm × visit effect at ``target``
-    (the least-squares mean difference there).  ``need_df=False`` skips the
-    Satterthwaite degrees of freedom (NaN), for imputations whose df is not used.
-    ``warm`` carries the covariance parameters from one imputation's fit to the next
-    as the optimiser's start (same optimum, fewer iterations).
-    """
-    from gutskin.trial import mmrm
-
-    keep_pat = np.isfinite(base) & np.all(np.isfinite(cov), axis=1)
-    post, base, ind, cov = post[keep_pat], base[keep_pat], ind[keep_pat], cov[keep_pat]
-    n_vis = post.shape[1]
-    obs_t = np.isfinite(post[:, target])
-    _check_n(int(obs_t[ind == 1].sum()), int(obs_t[ind == 0].sum()), arm, reference, "mmrm")
-    # visits usable for the visit × arm parametrisation: observed in both arms
-    usable = [
-        j
-        for j in range(n_vis)
-        if np.isfinite(post[ind == 1, j]).any() and np.isfinite(post[ind == 0, j]).any()
-    ]
-    change = post[:, usable] - base[:, None]
-    has_obs = np.isfinite(change).any(axis=1)
-    change, base, ind, cov = change[has_obs], base[has_obs], ind[has_obs], cov[has_obs]
-    n_arm, n_ref = int(ind.sum()), int((1 - ind).sum())
-    finite = change[np.isfinite(change)]
-    if finite.size == 0 or np.ptp(finite) <= _TOL:
-        raise _Degenerate("zero variance in the change from baseline")
-    dropped = []
-    z_cols = [np.ones(len(ind)), ind]
-    if np.ptp(base) > _TOL:
-        z_cols.append(base)
-    else:
-        dropped.append("baseline")
-    w_cols = []
-    for i, nm in enumerate(cov_names):
-        if np.ptp(cov[:, i]) > _TOL:
-            w_cols.append(cov[:, i])
-        else:
-            dropped.append(nm)
-    z = np.column_stack(z_cols)
-    w = np.column_stack(w_cols) if w_cols else None
-    k = len(usable)
-    try:
-        start = None if warm is None else warm.get("theta")
-        fit = mmrm.fit(change, z, w, start=start)
-        if warm is not None and fit.structure == "un" and fit.converged:
-            warm["theta"] = fit.theta
-    except mmrm.MMRMError as exc:
-        raise _Degenerate(str(exc)) from exc
-    c = np.zeros(fit.beta.size)
-    c[k + usable.index(target)] = 1.0
-    est, se, df = fit.contrast(c, df=need_df)
-    if not (math.isfinite(est) and math.isfinite(se) and se > 0):
-        raise _Degenerate("mmrm gave no finite standard error")
-    note = _dropped_note(dropped)
-    if fit.structure != "un":
-        note = _join_notes(
-            note,
-            f"unstructured covariance did not converge: {mmrm.STRUCTURES[fit.structure]} used",
-        )
-    if not fit.converged:
-        note = _join_notes(note, "mmrm optimiser did not converge")
-    if need_df and not (math.isfinite(df) and df > 0):
-        df = float(max(len(ind) - z.shape[1] - (w.shape[1] if w is not None else 0), 1))
-        note = _join_notes(note, "Satterthwaite df unavailable: between-patient df used")
-    dist = stats.t(df if math.isfinite(df) else 1e6)
-    crit = float(dist.ppf(1.0 - alpha / 2.0))
-    return _Est(
-        estimate=est,
-        se=se,
-        df=df,
-        ci_low=est - crit * se,
-        ci_high=est + crit * se,
-        p_value=float(2.0 * dist.sf(abs(est) / se)),
-        n_arm=n_arm,
-        n_ref=n_ref,
-        note=note,
-    )
-
-
-# --------------------------------------------------------------------------------------
-# public API
-# --------------------------------------------------------------------------------------
 
 
 def describe(endpoints: pd.DataFrame, endpoint_names: str | Sequence[str]) -> pd.DataFrame:
@@ -1344,6 +546,7 @@ def compare(
     """
     if method not in METHODS:
         raise StatisticsError(f"method {method!r} is unknown; allowed: {_fmt_allowed(METHODS)}")
+    spec = REGISTRY[method]
     if missing not in MISSING_POLICIES:
         raise StatisticsError(
             f"missing {missing!r} is unknown; allowed: {_fmt_allowed(MISSING_POLICIES)}"
@@ -1397,13 +600,14 @@ def compare(
     ind = (wide.arm[sel] == arm).astype(float)
     cov = wide.covariates[sel]
     mmrm_note = None
-    if method == "mmrm" and missing != "observed":
+    if spec.observed_only and missing != "observed":
         mmrm_note = (
-            f"mmrm is fitted to the observed data (likelihood-based, valid under MAR); "
+            f"{method} is fitted to the observed data (likelihood-based, valid under MAR); "
             f"missing={missing!r} applies to the other methods"
         )
         missing = "observed"
-    binary_mi = method == "responder" and threshold is None and missing == "mi"
+    binary = spec.binary_outcome({"threshold": threshold})
+    binary_mi = binary and missing == "mi"
     sev_base: np.ndarray | None = None
     sev_name = severity if severity is not None else _severity_of(endpoint)
     if (
@@ -1421,14 +625,13 @@ def compare(
         sev_base = None if sev_base is None else sev_base[fin]
     has_baseline = bool(abs(wide.visits[0]) <= _TOL and np.isfinite(values[:, 0]).any())
     is_binary = bool(np.all(np.isin(values[np.isfinite(values)], (0.0, 1.0))))
-    derive = method == "responder" and threshold is not None
-    if method == "responder" and threshold is None and not is_binary:
+    if binary and not is_binary:
         raise StatisticsError(
-            f"method 'responder' needs a 0/1 endpoint; {endpoint!r} is not binary: pass "
+            f"method {method!r} needs a 0/1 endpoint; {endpoint!r} is not binary: pass "
             f"threshold= (improvement from baseline, threshold_kind 'absolute' or 'percent') "
             f"or use a binary endpoint such as {_fmt_allowed(BINARY_ENDPOINTS)}"
         )
-    needs_baseline = method in ("ancova", "negbin", "mmrm") or derive
+    needs_baseline = spec.needs_baseline({"threshold": threshold})
     if needs_baseline and not has_baseline:
         raise StatisticsError(
             f"method {method!r} needs baseline (visit_week 0) values of endpoint {endpoint!r}, "
@@ -1448,82 +651,31 @@ def compare(
 
     first_post = 1 if abs(wide.visits[0]) <= _TOL else 0
     post_cols = list(range(first_post, values.shape[1]))
-    if method == "mmrm":
-        impute_cols = post_cols
-    else:
-        impute_cols = [j for j in post_cols if j <= target_col]
+    impute_cols = [j for j in post_cols if j <= target_col]
+
+    data = MethodInput(
+        values=values,
+        ind=ind,
+        cov=cov,
+        cov_names=wide.covariate_names,
+        has_baseline=has_baseline,
+        target_col=target_col,
+        post_cols=tuple(post_cols),
+        arm=arm,
+        reference=reference,
+        endpoint=endpoint,
+        alpha=alpha,
+        options={
+            "cov_type": cov_type,
+            "negbin_se": negbin_se,
+            "responder_test": responder_test,
+            "threshold": threshold,
+            "threshold_kind": threshold_kind,
+        },
+    )
 
     def analyse(vals: np.ndarray, need_df: bool = True, warm: dict[str, Any] | None = None) -> _Est:
-        base = vals[:, 0] if has_baseline else np.full(vals.shape[0], np.nan)
-        y = vals[:, target_col]
-        if method == "ancova":
-            return _fit_ancova(
-                y,
-                base,
-                ind,
-                cov,
-                wide.covariate_names,
-                alpha=alpha,
-                cov_type=cov_type,
-                arm=arm,
-                reference=reference,
-            )
-        if method == "negbin":
-            return _fit_negbin(
-                y,
-                base,
-                ind,
-                cov,
-                wide.covariate_names,
-                alpha=alpha,
-                arm=arm,
-                reference=reference,
-                endpoint=endpoint,
-                se_kind=negbin_se,
-            )
-        if method == "responder":
-            if derive:
-                improvement = base - y
-                if threshold_kind == "percent":
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        improvement = np.where(base > 0, 100.0 * improvement / base, np.nan)
-                r = np.where(np.isfinite(improvement), (improvement >= threshold) * 1.0, np.nan)
-            else:
-                r = y
-            return _fit_responder(
-                r, ind, alpha=alpha, arm=arm, reference=reference, test=responder_test
-            )
-        post = vals[:, post_cols]
-        target = post_cols.index(target_col)
-        if len(post_cols) < 2:
-            est = _fit_ancova(
-                y,
-                base,
-                ind,
-                cov,
-                wide.covariate_names,
-                alpha=alpha,
-                cov_type="nonrobust",
-                arm=arm,
-                reference=reference,
-            )
-            return replace(
-                est,
-                note=_join_notes(est.note, "single post-baseline visit: mmrm reduces to ancova"),
-            )
-        return _fit_mmrm(
-            post,
-            base,
-            ind,
-            cov,
-            wide.covariate_names,
-            target,
-            alpha=alpha,
-            arm=arm,
-            reference=reference,
-            need_df=need_df,
-            warm=warm,
-        )
+        return spec.analyse(data.with_values(vals), need_df=need_df, warm=warm)
 
     result: dict[str, Any] = {
         "endpoint": endpoint,
@@ -1532,16 +684,13 @@ def compare(
         "reference": reference,
         "method": method,
         "missing": missing,
-        "covariates": [] if method == "responder" else list(covariates),
+        "covariates": list(covariates) if spec.adjusted else [],
     }
     n_arm_all, n_ref_all = int(ind.sum()), int((1 - ind).sum())
     try:
         if missing == "locf":
             est = analyse(_locf(values))
-        elif (
-            missing == "mi"
-            and np.isnan(values[:, impute_cols if method == "mmrm" else [target_col]]).any()
-        ):
+        elif missing == "mi" and np.isnan(values[:, target_col]).any():
             _check_n(n_arm_all, n_ref_all, arm, reference, method)
             rng = run_rng(seed, "imputation")
             completed = _impute_many(
@@ -1554,17 +703,10 @@ def compare(
                 extra=extra,
                 binary=binary_mi,
             )
-            if method == "ancova" and cov_type == "nonrobust":
-                fits = _fit_ancova_many(
-                    completed[:, :, target_col],
-                    values[:, 0],
-                    ind,
-                    cov,
-                    wide.covariate_names,
-                    alpha=alpha,
-                    arm=arm,
-                    reference=reference,
-                )
+            ys = completed[:, :, target_col]
+            many = spec.analyse_many(ys, data) if spec.analyse_many is not None else None
+            if many is not None:
+                fits = many
             else:
                 # only the first fit's complete-data df enters Rubin's rules
                 warm: dict[str, Any] = {}
