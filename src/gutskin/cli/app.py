@@ -116,6 +116,21 @@ def main(argv: list[str] | None = None) -> int:
         return _aborted(130)
     except _Terminated:
         return _aborted(143)
+    except OSError as exc:  # a full disk, an unusable cache folder, a vanished file
+        import errno as _errno
+
+        if exc.errno == _errno.ENOSPC:
+            where = f" (writing {exc.filename})" if exc.filename else ""
+            print(
+                f"gutskin: error: no space left on the device{where}; nothing was kept, "
+                "free some space and run again",
+                file=sys.stderr,
+            )
+        else:
+            what = exc.strerror or str(exc)
+            print(f"gutskin: error: {what}" + (f": {exc.filename}" if exc.filename else ""),
+                  file=sys.stderr)  # fmt: skip
+        return 2
     except UserError as exc:
         print(f"gutskin: error: {exc}", file=sys.stderr)
         return 2
@@ -133,6 +148,13 @@ def main(argv: list[str] | None = None) -> int:
         text = fmt() if callable(fmt) else str(exc)
         print(f"gutskin: error: {' '.join(str(text).split())}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        from gutskin.io.outdir import OutputDirError
+
+        if isinstance(exc, OutputDirError):  # e.g. --out changed while the command ran
+            print(f"gutskin: error: {' '.join(str(exc).split())}", file=sys.stderr)
+            return 2
+        raise
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

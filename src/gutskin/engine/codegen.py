@@ -47,6 +47,10 @@ _STRIP = "# codegen: strip"
 CODEGEN_VERSION = "6"
 
 
+class KernelCacheError(OSError):
+    """The kernel cache folder cannot be used (one-line message naming the folder)."""
+
+
 def cache_dir() -> Path:
     """Directory of generated kernels: ``$GUTSKIN_CACHE_DIR`` or ``~/.cache/gutskin/kernels``."""
     env = os.environ.get("GUTSKIN_CACHE_DIR")
@@ -457,14 +461,51 @@ def load_kernel(spec: ModelSpec) -> ModuleType:
     safe = re.sub(r"[^A-Za-z0-9_]", "_", spec.name)
     modname = f"gutskin_kernel_{safe}_{key}"
     directory = cache_dir()
-    directory.mkdir(parents=True, exist_ok=True)
+    where = "GUTSKIN_CACHE_DIR" if os.environ.get("GUTSKIN_CACHE_DIR") else "kernel cache"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise PermissionError(13, "not writable")
+    except OSError as exc:
+        raise KernelCacheError(
+            exc.errno,
+            f"{where} {directory.parent}: cannot use it for compiled kernels "
+            f"({exc.strerror or exc}); point GUTSKIN_CACHE_DIR to a writable folder",
+        ) from None
     path = directory / f"{modname}.py"
-    if not path.exists():
-        source = generate_source(spec)
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+    end = f"# end of generated kernel {key}\n"
+    if not _complete(path, end):
+        _write_kernel(spec, directory, path, end)
+    try:
+        module = _import(modname, path)
+    except (SyntaxError, ImportError, NameError, AttributeError):
+        # a damaged file (truncated by a full disk or a killed write): rebuild it once
+        sys.modules.pop(modname, None)
+        _write_kernel(spec, directory, path, end)
+        module = _import(modname, path)
+    _LOADED[key] = module
+    return module
+
+
+def _complete(path: Path, end: str) -> bool:
+    """Whether the kernel file exists and ends with its end marker (not truncated)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - len(end) - 1))
+            return fh.read().decode("utf-8", "replace").endswith(end)
+    except OSError:
+        return False
+
+
+def _write_kernel(spec: ModelSpec, directory: Path, path: Path, end: str) -> None:
+    source = generate_source(spec).rstrip("\n") + "\n\n" + end
+    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+    try:
         with os.fdopen(fd, "w") as fh:
             fh.write(source)
         os.replace(tmp, path)
-    module = _import(modname, path)
-    _LOADED[key] = module
-    return module
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
