@@ -240,6 +240,7 @@ def evaluate(
     seed: int = DEFAULT_SEED,
     targets: Sequence[Target] | None = None,
     scale: str = "fit",
+    trials: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Simulate ``targets`` (default: all) at parameter medians ``values``.
 
@@ -256,6 +257,10 @@ def evaluate(
     scale : {"fit", "validate"}
         ``"fit"``: one trial per design at its ``fit_sample_size`` (a large virtual
         cohort); ``"validate"``: the design's own sample size (one replicate trial).
+    trials : mapping, optional
+        Design name -> an already simulated :class:`~gutskin.trial.result.TrialResult`
+        (e.g. a replicate drawn from a virtual population) used instead of running the
+        design; ``None`` as a value marks a design that could not be filled (NaN).
 
     Returns
     -------
@@ -276,7 +281,12 @@ def evaluate(
         for dname, group in by_design.items():
             n = ts.fit_sample_sizes[dname] if scale == "fit" else None
             try:
-                res = _run_design(ts, dname, model, seed, n)
+                if trials is not None and dname in trials:
+                    res = trials[dname]
+                    if res is None:
+                        raise DesignError(f"design {dname!r} could not be filled")
+                else:
+                    res = _run_design(ts, dname, model, seed, n)
             except DesignError:
                 # this parameter set cannot fill the design (e.g. too few candidates meet
                 # the entry criteria): its targets are undefined, which the objective

@@ -168,16 +168,54 @@ def check_targets(ts: TargetSet, reps: Mapping[str, list[Any]]) -> list[TargetCh
 
 
 def _validation_replicate(
-    ts: TargetSet, values: Mapping[str, float] | None, seed: int, r: int, rinaldi_only: bool
+    ts: TargetSet,
+    values: Mapping[str, float] | None,
+    seed: int,
+    r: int,
+    trials: Mapping[str, Any],
 ) -> dict[str, Any]:
+    """Every target of replicate ``r``; its trials come ready-made from the pools."""
     from gutskin.trial.power import replicate_seed
 
-    rin = None
-    if rinaldi_only:
-        rin = [
-            t for t in ts.targets if t.simulator == "trial" and t.options["design"] == "rinaldi2022"
-        ]
-    return dict(evaluate(ts, values, seed=replicate_seed(seed, r), targets=rin, scale="validate"))
+    return dict(evaluate(ts, values, seed=replicate_seed(seed, r), scale="validate", trials=trials))
+
+
+def pooled_trials(
+    ts: TargetSet,
+    values: Mapping[str, float] | None,
+    counts: Mapping[str, int],
+    *,
+    seed: int,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, list[Any]]:
+    """``counts[design]`` replicate trials of each design, drawn from one virtual population.
+
+    The trial targets' replicates share patients simulated once per design
+    (:mod:`gutskin.trial.pool`, default size max(20 × n, 2000) eligible); each replicate
+    has its own screening, allocation, observation noise and dropout, from
+    ``replicate_seed(seed, r)`` as before. A design the parameters cannot fill gives
+    ``None`` for every replicate (its targets are then NaN).
+    """
+    from gutskin.calibrate.objective import model_variant
+    from gutskin.engine.random import derived_seed, name_key
+    from gutskin.trial.design import DesignError
+    from gutskin.trial.pool import build_pool
+    from gutskin.trial.power import replicate_seed
+
+    out: dict[str, list[Any]] = {}
+    with model_variant(values) as model:
+        for dname, n_reps in counts.items():
+            if progress:
+                progress(f"virtual population of {dname}")
+            design = ts.designs[dname].model_copy(update={"model": model})
+            try:
+                pool = build_pool(design, seed=derived_seed(seed, "pool", name_key(dname)))
+                draws = [pool.draw(replicate_seed(seed, r)) for r in range(n_reps)]
+                pool.simulate_arms(draws)
+                out[dname] = [pool.trial(d) for d in draws]
+            except DesignError:
+                out[dname] = [None] * n_reps
+    return out
 
 
 def run_validation(
@@ -192,8 +230,10 @@ def run_validation(
 ) -> dict[str, list[Any]]:
     """Replicate simulations of every target; Rinaldi targets get ``rinaldi_replicates``.
 
-    Replicates run in ``workers`` processes (None: one per core; numba single-threaded in
-    each) and are collected in replicate order, so results do not depend on ``workers``.
+    Trial targets draw their replicate trials from one virtual population per design
+    (:func:`pooled_trials`). Cohort and population targets are simulated per replicate,
+    in ``workers`` processes (None: one per core; numba single-threaded in each),
+    collected in replicate order, so results do not depend on ``workers``.
 
     Returns
     -------
@@ -202,29 +242,43 @@ def run_validation(
     """
     import os
 
-    jobs = [(r, False) for r in range(replicates)] + [
-        (r, True) for r in range(replicates, max(replicates, rinaldi_replicates))
-    ]
-    n_workers = max(1, min(len(jobs), (os.cpu_count() or 1) if workers is None else workers))
+    from gutskin.calibrate.objective import trial_statistic
+
+    n_rin = max(replicates, rinaldi_replicates)
+    designs = sorted({t.options["design"] for t in ts.targets if t.simulator == "trial"})
+    counts = {d: (n_rin if d == "rinaldi2022" else replicates) for d in designs}
+    trials = pooled_trials(ts, values, counts, seed=seed, progress=progress)
+    n_workers = max(1, min(replicates, (os.cpu_count() or 1) if workers is None else workers))
     reps: dict[str, list[Any]] = {t.id: [] for t in ts.targets}
 
     def report(done: int) -> None:
-        if progress and (done <= replicates or done % 20 == 0 or done == len(jobs)):
-            progress(f"replicate {done}/{len(jobs)}")
+        if progress:
+            progress(f"replicate {done}/{replicates}")
+
+    def of(r: int) -> dict[str, Any]:
+        return {d: trials[d][r] for d in designs}
 
     results: list[dict[str, Any]] = []
     if n_workers == 1:
-        for k, (r, rin) in enumerate(jobs, start=1):
-            results.append(_validation_replicate(ts, values, seed, r, rin))
-            report(k)
+        for r in range(replicates):
+            results.append(_validation_replicate(ts, values, seed, r, of(r)))
+            report(r + 1)
     else:
         with replicate_pool(n_workers) as pool:
             futures = [
-                pool.submit(_validation_replicate, ts, values, seed, r, rin) for r, rin in jobs
+                pool.submit(_validation_replicate, ts, values, seed, r, of(r))
+                for r in range(replicates)
             ]
             for k, fut in enumerate(futures, start=1):
                 results.append(fut.result())  # in replicate order
                 report(k)
+    # the Rinaldi trial targets' further replicates need no simulation beyond the pool
+    rin = [t for t in ts.targets if t.simulator == "trial" and t.options["design"] == "rinaldi2022"]
+    for r in range(replicates, n_rin if "rinaldi2022" in trials else replicates):
+        res = trials["rinaldi2022"][r]
+        results.append(
+            {t.id: (trial_statistic(res, t) if res is not None else float("nan")) for t in rin}
+        )
     for sim in results:
         for key, v in sim.items():
             reps[key].append(v)
@@ -310,8 +364,11 @@ def render_markdown(
         f"Each target is simulated with its own design. Trial targets: mean and 95 % interval "
         f"(2.5th-97.5th percentile) over **{replicates} replicate trials** at the design's "
         f"sample size (Rinaldi 2022 targets: **{max(replicates, rinaldi_replicates)} "
-        f"replicates**); cohort and population targets: {replicates} replicate cohorts. "
-        f"Replicate r uses seed `replicate_seed({seed}, r)`. Run time {seconds / 60:.1f} min.",
+        f"replicates**), drawn from one virtual population per design (patients simulated "
+        f"once; each replicate screens, randomizes, observes and loses patients anew; "
+        f"`gutskin.trial.pool`); cohort and population targets: {replicates} replicate "
+        f"cohorts. Replicate r uses seed `replicate_seed({seed}, r)`. "
+        f"Run time {seconds / 60:.1f} min.",
         "",
         f"**{n_met} of {len(checks)} targets met**; "
         f"{sum(c.status == 'not met' for c in checks)} not met, "
