@@ -36,7 +36,7 @@ def test_validation_replicates_do_not_depend_on_worker_count():
 
     ts = load_targets()
     values, _ = load_fitted(FITTED_DEFAULT)
-    kw = {"replicates": 1, "rinaldi_replicates": 3, "seed": 5}
+    kw = {"replicates": 1, "rinaldi_replicates": 3, "seed": 5, "pool_size": 200}
     one = run_validation(ts, values, workers=1, **kw)
     two = run_validation(ts, values, workers=2, **kw)
     assert one.keys() == two.keys()

@@ -180,12 +180,26 @@ def _validation_replicate(
     return dict(evaluate(ts, values, seed=replicate_seed(seed, r), scale="validate", trials=trials))
 
 
+def _rinaldi_replicate(ts: TargetSet, values: Mapping[str, float] | None, seed: int, r: int) -> Any:
+    """Replicate ``r`` of the Rinaldi trial with fresh patients (when it is not pooled)."""
+    from gutskin.calibrate.objective import _run_design, model_variant
+    from gutskin.trial.design import DesignError
+    from gutskin.trial.power import replicate_seed
+
+    with model_variant(values) as model:
+        try:
+            return _run_design(ts, "rinaldi2022", model, replicate_seed(seed, r), None)
+        except DesignError:
+            return None
+
+
 def pooled_trials(
     ts: TargetSet,
     values: Mapping[str, float] | None,
     counts: Mapping[str, int],
     *,
     seed: int,
+    pool_size: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, list[Any]]:
     """``counts[design]`` replicate trials of each design, drawn from one virtual population.
@@ -194,22 +208,30 @@ def pooled_trials(
     (:mod:`gutskin.trial.pool`, default size max(20 × n, 2000) eligible); each replicate
     has its own screening, allocation, observation noise and dropout, from
     ``replicate_seed(seed, r)`` as before. A design the parameters cannot fill gives
-    ``None`` for every replicate (its targets are then NaN).
+    ``None`` for every replicate (its targets are then NaN). Only designs for which the
+    pool is smaller than the replicates' own patients (``counts × n``) are pooled; the
+    others are left out and simulated fresh by :func:`~gutskin.calibrate.objective.evaluate`.
     """
     from gutskin.calibrate.objective import model_variant
     from gutskin.engine.random import derived_seed, name_key
     from gutskin.trial.design import DesignError
-    from gutskin.trial.pool import build_pool
+    from gutskin.trial.pool import MIN_ELIGIBLE, POOL_FACTOR, build_pool
     from gutskin.trial.power import replicate_seed
 
     out: dict[str, list[Any]] = {}
     with model_variant(values) as model:
         for dname, n_reps in counts.items():
+            n = ts.designs[dname].sample_size
+            wanted = pool_size or max(POOL_FACTOR * n, MIN_ELIGIBLE)
+            if wanted >= n_reps * n:
+                continue  # fresh patients cost no more than the pool
             if progress:
                 progress(f"virtual population of {dname}")
             design = ts.designs[dname].model_copy(update={"model": model})
             try:
-                pool = build_pool(design, seed=derived_seed(seed, "pool", name_key(dname)))
+                pool = build_pool(
+                    design, seed=derived_seed(seed, "pool", name_key(dname)), size=pool_size
+                )
                 draws = [pool.draw(replicate_seed(seed, r)) for r in range(n_reps)]
                 pool.simulate_arms(draws)
                 out[dname] = [pool.trial(d) for d in draws]
@@ -226,6 +248,7 @@ def run_validation(
     rinaldi_replicates: int = 200,
     seed: int = 0,
     workers: int | None = 1,
+    pool_size: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, list[Any]]:
     """Replicate simulations of every target; Rinaldi targets get ``rinaldi_replicates``.
@@ -247,7 +270,7 @@ def run_validation(
     n_rin = max(replicates, rinaldi_replicates)
     designs = sorted({t.options["design"] for t in ts.targets if t.simulator == "trial"})
     counts = {d: (n_rin if d == "rinaldi2022" else replicates) for d in designs}
-    trials = pooled_trials(ts, values, counts, seed=seed, progress=progress)
+    trials = pooled_trials(ts, values, counts, seed=seed, pool_size=pool_size, progress=progress)
     n_workers = max(1, min(replicates, (os.cpu_count() or 1) if workers is None else workers))
     reps: dict[str, list[Any]] = {t.id: [] for t in ts.targets}
 
@@ -256,7 +279,7 @@ def run_validation(
             progress(f"replicate {done}/{replicates}")
 
     def of(r: int) -> dict[str, Any]:
-        return {d: trials[d][r] for d in designs}
+        return {d: trials[d][r] for d in trials}
 
     results: list[dict[str, Any]] = []
     if n_workers == 1:
@@ -274,8 +297,11 @@ def run_validation(
                 report(k)
     # the Rinaldi trial targets' further replicates need no simulation beyond the pool
     rin = [t for t in ts.targets if t.simulator == "trial" and t.options["design"] == "rinaldi2022"]
-    for r in range(replicates, n_rin if "rinaldi2022" in trials else replicates):
-        res = trials["rinaldi2022"][r]
+    if "rinaldi2022" in trials:
+        extra = [trials["rinaldi2022"][r] for r in range(replicates, n_rin)]
+    else:
+        extra = [_rinaldi_replicate(ts, values, seed, r) for r in range(replicates, n_rin)]
+    for res in extra:
         results.append(
             {t.id: (trial_statistic(res, t) if res is not None else float("nan")) for t in rin}
         )
