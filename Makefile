@@ -24,7 +24,7 @@ run: install
 docs: install
 	$(PY) -m gutskin.report.build_docs
 
-## validate: regenerate docs/validation.md (20 replicate trials, 200 for Rinaldi 2022; ~5 min on 2 cores)
+## validate: regenerate docs/validation.md (20 replicate trials, 200 for Rinaldi 2022 from one virtual population; ~3 min on 2 cores)
 validate: install
 	$(PY) -m gutskin.calibrate.validate
 
