@@ -8,7 +8,8 @@ schedule, integrates with the compiled engine and returns an
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -40,8 +41,11 @@ def _acne() -> ModelSpec:
     return acne_model()
 
 
-#: Models by name.
-MODELS: dict[str, Callable[[], ModelSpec]] = {"placeholder": _placeholder, "acne": _acne}
+#: Models by name (read-only: a variant travels as a ModelSpec object, made with
+#: ``spec.with_parameters(...)`` and passed as ``model=`` to simulate, run_trial, ...).
+MODELS: Mapping[str, Callable[[], ModelSpec]] = MappingProxyType(
+    {"placeholder": _placeholder, "acne": _acne}
+)
 
 
 def get_model(name: str) -> ModelSpec:
@@ -95,6 +99,7 @@ def simulate(
     atol: float = 1e-8,
     chunk_size: int = 4096,
     progress: Callable[[int], None] | None = None,
+    model: ModelSpec | None = None,
 ) -> xr.Dataset:
     """Simulate ``patients`` virtual patients under ``scenario`` for ``days``.
 
@@ -114,6 +119,9 @@ def simulate(
         Passed to :func:`gutskin.engine.integrate`.
     progress : callable, optional
         Called with the number of finished patients.
+    model : ModelSpec, optional
+        The model to simulate instead of the scenario's named one (e.g. a variant made
+        with :meth:`~gutskin.engine.spec.ModelSpec.with_parameters`).
 
     Returns
     -------
@@ -134,7 +142,7 @@ def simulate(
         raise ScenarioError(f"days must be a positive number, got {days!r}")
     if not output_every > 0:
         raise ScenarioError(f"output_every must be > 0, got {output_every!r}")
-    spec = get_model(sc.model)
+    spec = model if model is not None else get_model(sc.model)
     solver = SolverOptions(method=method, rtol=rtol, atol=atol, dense=False)
     idx = np.arange(patients)
     tr = scenario_treatment(spec, sc, float(days))

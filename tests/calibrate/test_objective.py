@@ -22,12 +22,17 @@ def test_objective_deterministic_for_seed(tiny_targets):
     assert set(residuals(ts, sim)) == {"tiny_trial", "tiny_sebum"}
 
 
-def test_variant_is_unregistered_after_use(tiny_targets):
+def test_models_travel_as_objects_and_the_registry_is_read_only(tiny_targets):
+    """Issue 33: a parameter variant is a ModelSpec passed along; nothing is registered."""
+    import pytest
+
     from gutskin.simulation import MODELS
 
     before = set(MODELS)
     evaluate(load_targets(tiny_targets), {"iso_ed50": 0.3}, seed=1)
     assert set(MODELS) == before
+    with pytest.raises(TypeError):
+        MODELS["mine"] = lambda: None  # type: ignore[index]
 
 
 def test_synthetic_recovery(tiny_targets):

@@ -287,3 +287,18 @@ def test_explore_command_errors(capsys):
     assert err.startswith("gutskin: error: cannot listen on 127.0.0.1:") and "\n" not in err
     assert main(["explore", "--help"]) == 0
     assert "--port" in capsys.readouterr().out
+
+
+def test_parameter_variants_are_objects_not_registered_models():
+    """Issue 33: explorer runs with new medians never grow gutskin.simulation.MODELS."""
+    from gutskin.explorer import app
+    from gutskin.simulation import MODELS
+
+    before = set(MODELS)
+    a = app._model_for({"gut_dysbiosis": 0.7}, False)
+    b = app._model_for({"gut_dysbiosis": 0.7}, False)
+    assert a is b and a is not None and set(MODELS) == before
+    assert a.parameter_values()["gut_dysbiosis"] == 0.7
+    assert app._model_for({}, False) is None
+    typical = app._model_for({}, True)
+    assert typical is not None and all(p.cv == 0.0 for p in typical.parameters)

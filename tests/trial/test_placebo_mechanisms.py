@@ -5,7 +5,6 @@ import pytest
 
 from gutskin.model import acne_model
 from gutskin.population.sampling import flare_noise_schedule, sample_parameters
-from gutskin.simulation import MODELS
 from gutskin.trial.design import load_design
 from gutskin.trial.observation import IGA_CUTS, N_UNIFORMS, observe_visits
 from gutskin.trial.run import _presents, iga_cuts, run_trial
@@ -94,23 +93,17 @@ def test_care_seeking_gives_a_placebo_response_that_grows_over_weeks():
     change = {}
     for beta in (0.0, 1.5):
         spec = _spec(activity_sd=0.8, care_seeking=beta)
-        name = f"acne-test-care-{beta}"
-        MODELS[name] = lambda spec=spec: spec
-        try:
-            d = base.model_copy(
-                update={
-                    "model": name,
-                    "sample_size": 240,
-                    "duration_weeks": 12,
-                    "visits_weeks": [0, 4, 12],
-                    "arms": base.arms[:1],
-                    "population": base.population.model_copy(update={"inclusion": inc}),
-                    "dropout": base.dropout.model_copy(update={"rate_per_week": 0.0}),
-                }
-            )
-            ep = run_trial(d, seed=5, analyse=False).endpoints
-        finally:
-            MODELS.pop(name, None)
+        d = base.model_copy(
+            update={
+                "sample_size": 240,
+                "duration_weeks": 12,
+                "visits_weeks": [0, 4, 12],
+                "arms": base.arms[:1],
+                "population": base.population.model_copy(update={"inclusion": inc}),
+                "dropout": base.dropout.model_copy(update={"rate_per_week": 0.0}),
+            }
+        )
+        ep = run_trial(d, seed=5, analyse=False, model=spec).endpoints
         b = ep[ep.visit_week == 0].inflammatory.mean()
         for w in (4, 12):
             change[(beta, w)] = 100 * (ep[ep.visit_week == w].inflammatory.mean() - b) / b

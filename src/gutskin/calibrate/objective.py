@@ -17,7 +17,6 @@ draws for every candidate - keep ``J`` smooth in ``theta`` and make it determini
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -60,24 +59,16 @@ def base_model() -> ModelSpec:
 
 
 @contextmanager
-def model_variant(values: Mapping[str, float] | None) -> Iterator[str]:
-    """Register the acne model with ``values`` as medians; yield its model name.
+def model_variant(values: Mapping[str, float] | None) -> Iterator[ModelSpec]:
+    """The acne model with ``values`` as medians, as an object (nothing is registered).
 
-    The variant is removed from :data:`gutskin.simulation.MODELS` on exit.
+    A context manager for the callers that used it as one; the spec travels to
+    ``run_trial(..., model=spec)`` and the cohort functions.
     """
-    from gutskin.simulation import MODELS
-
     if not values:
-        yield "acne"
+        yield base_model()
         return
-    spec = base_model().with_parameters(**{k: float(v) for k, v in values.items()})
-    key = hashlib.sha1(repr(sorted(values.items())).encode()).hexdigest()[:10]
-    name = f"acne-calibrate-{key}-{next(_counter)}"
-    MODELS[name] = lambda: spec
-    try:
-        yield name
-    finally:
-        MODELS.pop(name, None)
+    yield base_model().with_parameters(**{k: float(v) for k, v in values.items()})
 
 
 # --------------------------------------------------------------------------- trials
@@ -119,15 +110,15 @@ def trial_statistic(result: Any, target: Target) -> Any:
 
 
 def _run_design(
-    ts: TargetSet, design_name: str, model: str, seed: int, sample_size: int | None
+    ts: TargetSet, design_name: str, model: ModelSpec, seed: int, sample_size: int | None
 ) -> Any:
     from gutskin.trial.run import run_trial
 
     d = ts.designs[design_name]
-    upd: dict[str, Any] = {"model": model}
+    upd: dict[str, Any] = {"model": model.name}
     if sample_size is not None:
         upd["sample_size"] = sample_size
-    return run_trial(d.model_copy(update=upd), seed=seed, analyse=False)
+    return run_trial(d.model_copy(update=upd), seed=seed, analyse=False, model=model)
 
 
 # --------------------------------------------------------------------------- cohorts
@@ -271,9 +262,7 @@ def evaluate(
     todo = list(ts.targets if targets is None else targets)
     out: dict[str, Any] = {}
     with model_variant(values) as model:
-        from gutskin.simulation import get_model
-
-        spec = get_model(model)
+        spec = model
         by_design: dict[str, list[Target]] = {}
         for t in todo:
             if t.simulator == "trial":

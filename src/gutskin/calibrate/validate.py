@@ -227,10 +227,13 @@ def pooled_trials(
                 continue  # fresh patients cost no more than the pool
             if progress:
                 progress(f"virtual population of {dname}")
-            design = ts.designs[dname].model_copy(update={"model": model})
+            design = ts.designs[dname].model_copy(update={"model": model.name})
             try:
                 pool = build_pool(
-                    design, seed=derived_seed(seed, "pool", name_key(dname)), size=pool_size
+                    design,
+                    seed=derived_seed(seed, "pool", name_key(dname)),
+                    size=pool_size,
+                    model=model,
                 )
                 draws = [pool.draw(replicate_seed(seed, r)) for r in range(n_reps)]
                 pool.simulate_arms(draws)

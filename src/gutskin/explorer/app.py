@@ -47,7 +47,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import hashlib
 import json
 import math
 import re
@@ -492,24 +491,19 @@ def _medians(baseline: dict[str, float], sex: str) -> dict[str, float]:
     }
 
 
-def _model_name(values: dict[str, float], typical: bool) -> str:
-    """Name of the model to simulate: ``acne`` or a registered variant with new medians.
+def _model_for(values: dict[str, float], typical: bool) -> ModelSpec | None:
+    """The model to simulate: ``None`` for the acne model itself, else a variant object.
 
-    :func:`gutskin.simulation.simulate` takes a model by name from
-    :data:`gutskin.simulation.MODELS`; a variant is the acne spec with new parameter
-    medians (:meth:`~gutskin.engine.spec.ModelSpec.with_parameters`) and, for a typical
-    patient, no between-patient variation.  Same structure, so the same compiled kernel.
+    A variant is the acne spec with new parameter medians
+    (:meth:`~gutskin.engine.spec.ModelSpec.with_parameters`) and, for a typical patient,
+    no between-patient variation; it is passed to ``simulate(..., model=...)`` and never
+    registered anywhere (``gutskin.simulation.MODELS`` is read-only). Same structure, so
+    the same compiled kernel. :func:`_variant` keeps the last 32 variants.
     """
     if not values and not typical:
-        return BASE_MODEL
-    from gutskin.simulation import MODELS
-
+        return None
     key = tuple(sorted((k, float(v)) for k, v in values.items()))
-    digest = hashlib.sha256(json.dumps([key, typical]).encode()).hexdigest()[:12]
-    name = f"{BASE_MODEL}~explorer-{digest}"
-    if name not in MODELS:
-        MODELS[name] = functools.partial(_variant, key, typical)
-    return name
+    return _variant(key, typical)
 
 
 # ---------------------------------------------------------------------- jobs
@@ -520,10 +514,10 @@ def _simulate_job(req: SimulateRequest) -> Callable[[Job], dict[str, Any]]:
 
         typical = req.mode == "typical"
         n = 1 if typical else req.patients
-        model = _model_name(_medians(req.baseline, req.sex), typical)
+        model = _model_for(_medians(req.baseline, req.sex), typical)
         treated = Scenario(
             name="explorer",
-            model=model,
+            model=BASE_MODEL,
             description="web explorer run",
             burn_in_days=BURN_IN_DAYS,
             regimens=req.regimens,
@@ -540,7 +534,13 @@ def _simulate_job(req: SimulateRequest) -> Callable[[Job], dict[str, Any]]:
 
             job.report(stage + " (burn-in)", k / len(runs) * 0.95)
             out[label] = simulate(
-                sc, patients=n, days=req.days, seed=req.seed, chunk_size=CHUNK, progress=tick
+                sc,
+                patients=n,
+                days=req.days,
+                seed=req.seed,
+                chunk_size=CHUNK,
+                progress=tick,
+                model=model,
             )
         job.report("drawing", 0.96)
         ds, unt = out["treated"], out.get("untreated")

@@ -102,6 +102,7 @@ class PatientPool:
     n_candidates: int
     n_eligible_reference: int
     solver: SolverOptions
+    model: ModelSpec | None = None
     #: per arm: expected value of each observed quantity at the visits (P, V), NaN
     #: where the pair is not simulated yet; solver status (P,); which rows are done
     _expected: dict[str, dict[str, NDArray[np.float64]]] = field(default_factory=dict, repr=False)
@@ -115,7 +116,8 @@ class PatientPool:
 
     @property
     def spec(self) -> ModelSpec:
-        return get_model(self.design.model)
+        """The model: the one given to :func:`build_pool`, else the design's named one."""
+        return self.model if self.model is not None else get_model(self.design.model)
 
     def draw(self, seed: int) -> Draw:
         """Screen and randomize one replicate trial of the design's sample size."""
@@ -217,6 +219,7 @@ class PatientPool:
             n_candidates=self.n_candidates,
             n_eligible_reference=self.n_eligible_reference,
             solver=self.solver,
+            model=self.model,
             _expected={a: {k: v[rows] for k, v in e.items()} for a, e in self._expected.items()},
             _status={a: v[rows] for a, v in self._status.items()},
             _done={a: v[rows] for a, v in self._done.items()},
@@ -276,6 +279,7 @@ def build_pool(
     solver: SolverOptions | None = None,
     population: Personalisation | None = None,
     progress: Callable[[int, int], None] | None = None,
+    model: ModelSpec | None = None,
 ) -> PatientPool:
     """Screen and burn in candidates until the pool holds enough eligible ones.
 
@@ -294,8 +298,10 @@ def build_pool(
         Source seeding the candidates (a microbiome table).
     progress : callable, optional
         ``progress(eligible, wanted)`` after each batch.
+    model : ModelSpec, optional
+        The model instead of the design's named one (a parameter variant).
     """
-    spec = get_model(design.model)
+    spec = model if model is not None else get_model(design.model)
     opts = solver or SolverOptions()
     want = int(size) if size is not None else max(POOL_FACTOR * design.sample_size, MIN_ELIGIBLE)
     if want < design.sample_size:
@@ -335,6 +341,7 @@ def build_pool(
         n_candidates=drawn,
         n_eligible_reference=n_eligible,
         solver=opts,
+        model=model,
     )
 
 

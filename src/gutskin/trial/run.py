@@ -338,6 +338,7 @@ def run_trial(
     solver: SolverOptions | None = None,
     analyse: bool = True,
     population: Personalisation | None = None,
+    model: ModelSpec | None = None,
 ) -> TrialResult:
     """Simulate and analyse one trial.
 
@@ -358,8 +359,11 @@ def run_trial(
         Source that seeds the screened candidates (required when the design has
         ``population.from_table``:
         :func:`gutskin.microbiome.population_for_design` builds it).
+    model : ModelSpec, optional
+        The model to simulate instead of the design's named one (e.g. a variant made with
+        :meth:`~gutskin.engine.spec.ModelSpec.with_parameters`).
     """
-    spec = get_model(design.model)
+    spec = model if model is not None else get_model(design.model)
     opts = solver or SolverOptions()
     if population is None and design.population.from_table is not None:
         raise DesignError(
