@@ -228,6 +228,22 @@ CASES: list[tuple[str, list[str], str]] = [
         "not a parameter",
     ),
     ("petab-fitted-dev-zero", ["export", "petab", "--fitted", "/dev/zero", *OUT], "not a file"),
+    (
+        "run-days-huge",
+        ["run", "--scenario", "placeholder-untreated", "--days", "1e9", *OUT],
+        "--days",
+    ),
+    (
+        "run-days-nan",
+        ["run", "--scenario", "placeholder-untreated", "--days", "nan", *OUT],
+        "--days",
+    ),
+    (
+        "sens-samples-huge",
+        ["sensitivity", "--outcome", "papules", "--samples", "100000000", *OUT],
+        "--samples",
+    ),
+    ("power-workers-huge", ["power", "probiotic12wk", "--workers", "100000", *OUT], "--workers"),
     # --- issue 33: power's new options
     ("power-pool-text", ["power", "probiotic12wk", "--pool", "many", *OUT], "--pool"),
     ("power-pool-0", ["power", "probiotic12wk", "--pool", "0", *OUT], "--pool"),

@@ -171,3 +171,33 @@ def test_export_sbml_replaces_a_link_not_its_target(tmp_path, user_file, capsys)
     assert cli.main(["export", "sbml", "--out", str(link), "--overwrite"]) == 0
     assert user_file.read_bytes() == SECRET
     assert not link.is_symlink() and b"<sbml" in link.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("patients", 10**12),
+        ("patients", "60"),
+        ("chunk_size", 0),
+        ("days", float("inf")),
+        ("times", "all"),
+        ("times", [0.0, "x"]),
+        ("variables", [1, 2]),
+        ("seed", -1),
+        ("dense", "yes"),
+    ],
+)
+def test_forged_run_json_is_refused_not_trusted(copy, capsys, field, value):
+    """Issue 31: run.json fields of the wrong type or absurd size are one error line.
+
+    A run.json claiming 10**12 patients made --verify loop for ever.
+    """
+    run_json = copy / "run.json"
+    data = json.loads(run_json.read_text())
+    data["config"][field] = value
+    run_json.write_text(json.dumps(data))
+    before = _files(copy)
+    assert cli.main(["run", "--verify", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("gutskin: error:") == 1 and "Traceback" not in err and "config" in err
+    assert _files(copy) == before

@@ -104,8 +104,8 @@ def run_command(
         raise UserError(f"--patients must be >= 1, got {patients}")
     if patients > MAX_PATIENTS:
         raise UserError(f"--patients must be <= {MAX_PATIENTS} (10**9), got {patients}")
-    if not days > 0:
-        raise UserError(f"--days must be > 0, got {days}")
+    if not 0 < days <= 3650:  # NaN fails too
+        raise UserError(f"--days must be a number in (0, 3650] (ten years), got {days}")
     if chunk_size < 1:
         raise UserError(f"--chunk-size must be >= 1, got {chunk_size}")
     if -(-patients // chunk_size) > MAX_CHUNKS:

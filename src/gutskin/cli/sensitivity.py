@@ -100,6 +100,8 @@ def sensitivity(
     from gutskin.sensitivity.run import USER_ERRORS, execute, plan
 
     check_seed(seed)
+    if samples is not None and not 1 <= samples <= 100_000:
+        raise UserError(f"--samples must be an integer in 1..100000, got {samples}")
     solver = solver_options("auto", rtol, atol)
     started = now_iso()
     bad_input: tuple[type[Exception], ...] = (*USER_ERRORS, OutputDirError)

@@ -52,7 +52,7 @@ import stat
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -64,6 +64,7 @@ from gutskin.engine.integrate import METHODS, BatchResult, Method, Status
 from gutskin.engine.options import SolverOptions
 from gutskin.engine.schedule import ScheduleError
 from gutskin.engine.spec import ModelSpec
+from gutskin.engine.yamlio import read_text_bounded
 from gutskin.io.outdir import write_file_atomic
 from gutskin.scenario import Scenario, ScenarioError, get_scenario
 
@@ -101,6 +102,13 @@ class ScaleError(ValueError):
 
 
 # ----------------------------------------------------------------- settings
+def number_of(t: Any) -> float:
+    """A finite number from run.json (``ValueError`` otherwise)."""
+    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+        raise ValueError(f"config.times: {t!r} is not a finite number")
+    return float(t)
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that determines the numbers a run writes (stored as ``run.json``).
@@ -155,10 +163,68 @@ class RunConfig:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RunConfig:
-        d = dict(d)
-        d["times"] = tuple(float(t) for t in d["times"])
-        d["variables"] = tuple(d["variables"])
-        return cls(**d)
+        """Read ``run.json``'s ``config``, refusing wrong types and out-of-range values.
+
+        A store's metadata is never trusted: every field is checked against its type and
+        the documented bounds (:data:`MAX_PATIENTS`, :data:`MAX_CHUNKS`, at most 3,650
+        days and 100,000 output times), so a forged ``run.json`` cannot make ``--verify``
+        or ``--resume`` loop for ever or crash.
+        """
+        if not isinstance(d, dict):
+            raise TypeError("config is not a JSON object")
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        missing = sorted(names - set(d) - {"gutskin_version"})
+        if unknown or missing:
+            raise ValueError(f"config fields: unknown {unknown}, missing {missing}")
+
+        def whole(key: str, lo: int, hi: int) -> int:
+            v = d[key]
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise ValueError(f"config.{key} must be an integer in {lo}..{hi}, got {v!r}")
+            return v
+
+        def number(key: str, lo: float, hi: float) -> float:
+            v = d[key]
+            if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
+                raise ValueError(f"config.{key} must be a number in [{lo:g}, {hi:g}], got {v!r}")
+            return float(v)
+
+        patients = whole("patients", 1, MAX_PATIENTS)
+        chunk = whole("chunk_size", 1, MAX_PATIENTS)
+        if math.ceil(patients / chunk) > MAX_CHUNKS:
+            raise ValueError(f"config: more than {MAX_CHUNKS} chunks")
+        times = d["times"]
+        if not isinstance(times, list) or not 1 <= len(times) <= 100_000:
+            raise ValueError("config.times must be a list of 1 to 100000 numbers")
+        variables = d["variables"]
+        if (
+            not isinstance(variables, list)
+            or not 1 <= len(variables) <= 1000
+            or not all(isinstance(v, str) and len(v) <= 100 for v in variables)
+        ):
+            raise ValueError("config.variables must be a list of 1 to 1000 names")
+        for key, kind in (("scenario", dict), ("parameters", bool), ("dense", bool)):
+            if not isinstance(d[key], kind):
+                raise ValueError(f"config.{key} must be a {kind.__name__}")
+        for key in ("method", "model_hash"):
+            if not isinstance(d[key], str) or len(d[key]) > 200:
+                raise ValueError(f"config.{key} must be a short text")
+        return cls(
+            scenario=d["scenario"],
+            patients=patients,
+            days=number("days", 1e-9, 3650.0),
+            seed=whole("seed", 0, 2**64 - 1),
+            chunk_size=chunk,
+            times=tuple(number_of(t) for t in times),
+            variables=tuple(variables),
+            parameters=d["parameters"],
+            method=d["method"],
+            rtol=number("rtol", 1e-16, 1.0),
+            atol=number("atol", 1e-300, 1.0),
+            dense=d["dense"],
+            model_hash=d["model_hash"],
+        )
 
     def differences(self, other: RunConfig) -> list[str]:
         """Names of the settings in which two configurations differ."""
@@ -457,7 +523,7 @@ def _remove_links(root: Path) -> list[str]:
 def _check_chunk(store: Path, cfg: RunConfig, chunk: int, marker: Path) -> str | None:
     """What is wrong with a finished chunk (None: its marker and files match)."""
     try:
-        rec = json.loads(marker.read_text())
+        rec = json.loads(read_text_bounded(marker, 1_000_000, "chunk marker"))
     except (OSError, ValueError) as exc:
         return f"marker unreadable ({type(exc).__name__})"
     start, stop = cfg.bounds(chunk)
@@ -504,7 +570,7 @@ def _check(root: Path, cfg: RunConfig, recorded_meta: Any) -> StoreCheck:
 
 def _read_run_json(out: Path) -> dict[str, Any]:
     try:
-        data = json.loads((out / CONFIG).read_text())
+        data = json.loads(read_text_bounded(out / CONFIG, 50_000_000, CONFIG))
         if not isinstance(data, dict):
             raise TypeError("not a JSON object")
         RunConfig.from_json(data["config"])
@@ -704,7 +770,9 @@ def _prepare_folder(out: Path, cfg: RunConfig, spec: ModelSpec, resume: bool) ->
                 f"out {out}: holds a run already; resume it (--resume) or choose another folder"
             )
         try:
-            old = RunConfig.from_json(json.loads(config_path.read_text())["config"])
+            old = RunConfig.from_json(
+                json.loads(read_text_bounded(config_path, 50_000_000, CONFIG))["config"]
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise ScaleError(f"out {out}: cannot read {CONFIG}: {exc}") from None
         diff = old.differences(cfg)

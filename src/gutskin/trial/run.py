@@ -379,7 +379,10 @@ def run_trial(
     n_enrolled = 0
     screened = 0  # candidates drawn (those who came forward: n_presented)
     n_presented = 0
-    batch = max(32, 2 * n_target)
+    # screened in batches of at most 4,096 candidates, so memory does not grow with the
+    # sample size (each candidate's burn-in noise schedule is about 25 kB); the patients
+    # taken do not depend on the batch size (per-patient streams, taken in order)
+    batch = min(max(32, 2 * n_target), 4096)
     while n_enrolled < n_target:
         if screened >= limit:
             raise DesignError(
