@@ -71,6 +71,7 @@ FILES: dict[str, str | bytes] = {
     "fitted_nan.csv": "name,value\ncac_sebum_exponent,nan\n",
     "fitted_huge.csv": "name,value\ncac_sebum_exponent,1e308\n",
     "fitted_unknown.csv": "name,value\nno_such_parameter,1.0\n",
+    "huge_count.tsv": "#OTU ID\ts1\ts2\nf1\t1e308\t4\nf2\t5\t1\n",
     "d_age_neg.yaml": _design("age: {min: 12, max: 45}", "age: {min: -50, max: 45}"),
     "d_age_huge.yaml": _design("age: {min: 12, max: 45}", "age: {min: 12, max: 1.0e308}"),
     "d_dispersion.yaml": TRIAL_DESIGN + "measurement: {count_dispersion: 1.0e17}\n",
@@ -244,6 +245,7 @@ CASES: list[tuple[str, list[str], str]] = [
         "--samples",
     ),
     ("power-workers-huge", ["power", "probiotic12wk", "--workers", "100000", *OUT], "--workers"),
+    ("profile-huge-count", ["profile", "{d}/huge_count.tsv", *OUT], "larger than"),
     # --- issue 33: power's new options
     ("power-pool-text", ["power", "probiotic12wk", "--pool", "many", *OUT], "--pool"),
     ("power-pool-0", ["power", "probiotic12wk", "--pool", "0", *OUT], "--pool"),
@@ -292,3 +294,13 @@ def test_hostile_input_is_refused_cleanly(work, capsys, name, args, expect):
     assert expect in errors[0], (name, errors[0])
     assert _snapshot(work) == before, f"{name}: the work folder changed"
     assert not list(work.parent.glob(".*partial*")), name
+
+
+def test_error_lines_never_carry_control_characters(capsys):
+    """Issue 31: an escape sequence or bell from an input file is shown escaped."""
+    from gutskin.cli.app import print_error
+
+    print_error("sample \x1b[31mred\x07 and\nnext line")
+    err = capsys.readouterr().err
+    assert err == "gutskin: error: sample \\x1b[31mred\\x07 and next line\n"
+    assert "\x1b" not in err and "\x07" not in err

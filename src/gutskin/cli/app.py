@@ -82,6 +82,16 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise _Terminated
 
 
+def print_error(message: str) -> None:
+    """Print ``gutskin: error: MESSAGE`` on one line of stderr, control characters escaped.
+
+    Messages quote input files (sample IDs, taxonomy, YAML); an escape sequence or a
+    bell in them must not reach the terminal as such.
+    """
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in " ".join(message.split("\n")))
+    print(f"gutskin: error: {text}", file=sys.stderr)
+
+
 def _aborted(status: int) -> int:
     """Report an interrupted run once; a second signal no longer interrupts the exit."""
     import signal
@@ -121,18 +131,16 @@ def main(argv: list[str] | None = None) -> int:
 
         if exc.errno == _errno.ENOSPC:
             where = f" (writing {exc.filename})" if exc.filename else ""
-            print(
-                f"gutskin: error: no space left on the device{where}; nothing was kept, "
-                "free some space and run again",
-                file=sys.stderr,
+            print_error(
+                f"no space left on the device{where}; nothing was kept, "
+                "free some space and run again"
             )
         else:
             what = exc.strerror or str(exc)
-            print(f"gutskin: error: {what}" + (f": {exc.filename}" if exc.filename else ""),
-                  file=sys.stderr)  # fmt: skip
+            print_error(what + (f": {exc.filename}" if exc.filename else ""))
         return 2
     except UserError as exc:
-        print(f"gutskin: error: {exc}", file=sys.stderr)
+        print_error(str(exc))
         return 2
     except typer.Exit as exc:
         return int(getattr(exc, "exit_code", 0) or 0)
@@ -146,13 +154,13 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         fmt = getattr(exc, "format_message", None)
         text = fmt() if callable(fmt) else str(exc)
-        print(f"gutskin: error: {' '.join(str(text).split())}", file=sys.stderr)
+        print_error(" ".join(str(text).split()))
         return 2
     except Exception as exc:
         from gutskin.io.outdir import OutputDirError
 
         if isinstance(exc, OutputDirError):  # e.g. --out changed while the command ran
-            print(f"gutskin: error: {' '.join(str(exc).split())}", file=sys.stderr)
+            print_error(" ".join(str(exc).split()))
             return 2
         raise
     finally:

@@ -499,6 +499,10 @@ def _read_csv(path: Path) -> FeatureTable:
     return FeatureTable(mat, _ids(feats), _ids(samples), tax, path, "csv", False, lines)
 
 
+#: Largest abundance accepted in a feature table (reads of one feature in one sample).
+MAX_ABUNDANCE = 1e15
+
+
 def _validate(t: FeatureTable) -> FeatureTable:
     if t.n_samples == 0:
         raise TableError(f"{t.path}: the table has no samples")
@@ -514,7 +518,14 @@ def _validate(t: FeatureTable) -> FeatureTable:
     coo = t.counts.tocoo()
     bad = ~np.isfinite(coo.data)
     neg = coo.data < 0
-    for mask, what in ((bad, "is not a finite number"), (neg, "is negative")):
+    # sums of a sample's counts must stay finite and exact enough for diversity and
+    # rarefaction: reads per feature beyond 1e15 are no sequencing depth (1e308 overflowed)
+    huge = np.isfinite(coo.data) & (coo.data > MAX_ABUNDANCE)
+    for mask, what in (
+        (bad, "is not a finite number"),
+        (neg, "is negative"),
+        (huge, f"is larger than {MAX_ABUNDANCE:g}"),
+    ):
         if mask.any():
             k = np.flatnonzero(mask)[np.lexsort((coo.row[mask], coo.col[mask]))][0]
             raise TableError(
