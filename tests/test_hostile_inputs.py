@@ -25,6 +25,15 @@ def _design(text_old: str, text_new: str) -> str:
     return TRIAL_DESIGN.replace(text_old, text_new, 1)
 
 
+def _qza(metadata: str, members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("u1/metadata.yaml", metadata)
+        for name, blob in members.items():
+            zf.writestr(f"u1/data/{name}", blob)
+    return buf.getvalue()
+
+
 def _qza_bomb() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -71,6 +80,11 @@ FILES: dict[str, str | bytes] = {
     "fitted_nan.csv": "name,value\ncac_sebum_exponent,nan\n",
     "fitted_huge.csv": "name,value\ncac_sebum_exponent,1e308\n",
     "fitted_unknown.csv": "name,value\nno_such_parameter,1.0\n",
+    "qza_meta_list.qza": _qza("- just\n- a list\n", {"feature-table.biom": b"x"}),
+    # a large unused member beside no table: refused for the missing table, not inflated
+    "qza_unused_bomb.qza": _qza(
+        "uuid: u1\ntype: FeatureTable[Frequency]\nformat: X\n", {"junk.bin": b"\0" * (300 << 20)}
+    ),
     "huge_count.tsv": "#OTU ID\ts1\ts2\nf1\t1e308\t4\nf2\t5\t1\n",
     "d_age_neg.yaml": _design("age: {min: 12, max: 45}", "age: {min: -50, max: 45}"),
     "d_age_huge.yaml": _design("age: {min: 12, max: 45}", "age: {min: 12, max: 1.0e308}"),
@@ -245,6 +259,8 @@ CASES: list[tuple[str, list[str], str]] = [
         "--samples",
     ),
     ("power-workers-huge", ["power", "probiotic12wk", "--workers", "100000", *OUT], "--workers"),
+    ("profile-qza-meta-list", ["profile", "{d}/qza_meta_list.qza", *OUT], "mapping"),
+    ("profile-qza-unused-member", ["profile", "{d}/qza_unused_bomb.qza", *OUT], "feature-table"),
     ("profile-huge-count", ["profile", "{d}/huge_count.tsv", *OUT], "larger than"),
     # --- issue 33: power's new options
     ("power-pool-text", ["power", "probiotic12wk", "--pool", "many", *OUT], "--pool"),

@@ -268,6 +268,20 @@ def test_deeply_nested_json_is_a_400_not_a_crash(client):
     assert r.status_code == 400 and "JSON" in r.json()["error"]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"regimens": [{"intervention": "\\ud800"}]}',
+        b'{"baseline": {"\\udfff": 1}}',
+        b'{"sex": "\\ud83d"}',
+    ],
+)
+def test_a_lone_surrogate_is_a_400_not_a_500(client, body):
+    """Issue 31: JSON can escape a lone surrogate that UTF-8 cannot encode."""
+    r = client.post("/api/simulate", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "Unicode" in r.json()["error"]
+
+
 # ------------------------------------------------------------------ strict types
 @pytest.mark.parametrize(
     ("body", "field", "says"),

@@ -649,7 +649,29 @@ async def _body(request: Request) -> Any:
         raise ApiError("request body is not valid JSON", None, 400) from None
     if not isinstance(data, dict):
         raise ApiError("request body must be a JSON object", None, 422)
+    if not _valid_unicode(data):
+        # JSON may escape a lone surrogate (\\ud800); such a string cannot be written
+        # out as UTF-8 later, so it is refused here (it was a 500)
+        raise ApiError("request body holds text that is not valid Unicode", None, 400)
     return data
+
+
+def _valid_unicode(value: Any) -> bool:
+    """Whether every string (and key) in parsed JSON encodes as UTF-8 (no lone surrogate)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return True
 
 
 # ---------------------------------------------------------------------- request guard

@@ -227,6 +227,10 @@ def _read_member(zf: zipfile.ZipFile, name: str, path: Path, budget: int) -> byt
     return blob
 
 
+#: The artifact members gutskin reads (feature table, taxonomy, tree).
+_QZA_MEMBERS = frozenset({"feature-table.biom", "taxonomy.tsv", "tree.nwk"})
+
+
 def _read_qza(path: Path) -> _Artifact:
     """Type and ``data/`` members of a QIIME 2 archive (``.qza``)."""
     try:
@@ -244,8 +248,18 @@ def _read_qza(path: Path) -> _Artifact:
                 info = load_yaml(raw.decode("utf-8"), meta[0]) or {}
             except (YamlInputError, UnicodeDecodeError):
                 raise TableError(f"{path}: {meta[0]} is not readable YAML") from None
+            if not isinstance(info, dict):
+                raise TableError(
+                    f"{path}: {meta[0]} must be a mapping (uuid, type, format), "
+                    f"not a {type(info).__name__}"
+                )
             root = meta[0].split("/", 1)[0]
-            members = [n for n in names if n.startswith(f"{root}/data/") and not n.endswith("/")]
+            # only the members gutskin reads are inflated: others may be large and unused
+            members = [
+                n
+                for n in names
+                if n.startswith(f"{root}/data/") and n.rsplit("/", 1)[-1] in _QZA_MEMBERS
+            ]
             total = 0
             data: dict[str, bytes] = {}
             for n in members:
