@@ -86,6 +86,7 @@ FILES: dict[str, str | bytes] = {
         "uuid: u1\ntype: FeatureTable[Frequency]\nformat: X\n", {"junk.bin": b"\0" * (300 << 20)}
     ),
     "huge_count.tsv": "#OTU ID\ts1\ts2\nf1\t1e308\t4\nf2\t5\t1\n",
+    "small.tsv": "#OTU ID\ts1\ts2\nf1\t3\t4\nf2\t5\t1\n",
     "d_age_neg.yaml": _design("age: {min: 12, max: 45}", "age: {min: -50, max: 45}"),
     "d_age_huge.yaml": _design("age: {min: 12, max: 45}", "age: {min: 12, max: 1.0e308}"),
     "d_dispersion.yaml": TRIAL_DESIGN + "measurement: {count_dispersion: 1.0e17}\n",
@@ -261,6 +262,12 @@ CASES: list[tuple[str, list[str], str]] = [
     ("power-workers-huge", ["power", "probiotic12wk", "--workers", "100000", *OUT], "--workers"),
     ("profile-qza-meta-list", ["profile", "{d}/qza_meta_list.qza", *OUT], "mapping"),
     ("profile-qza-unused-member", ["profile", "{d}/qza_unused_bomb.qza", *OUT], "feature-table"),
+    ("profile-dev-zero", ["profile", "/dev/zero", *OUT], "not a regular file"),
+    (
+        "profile-taxonomy-dev-zero",
+        ["profile", "{d}/small.tsv", "--taxonomy", "/dev/zero", *OUT],
+        "not a regular file",
+    ),
     ("profile-huge-count", ["profile", "{d}/huge_count.tsv", *OUT], "larger than"),
     # --- issue 33: power's new options
     ("power-pool-text", ["power", "probiotic12wk", "--pool", "many", *OUT], "--pool"),

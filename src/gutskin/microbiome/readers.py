@@ -185,12 +185,28 @@ def _sniff(path: Path) -> str:
     return "text"
 
 
+#: Largest table, taxonomy, metadata or tree file read (bytes). A regular file's size is
+#: checked before reading; anything else (a pipe, /dev/zero) is refused, as its size is
+#: unknown until it has been read.
+MAX_INPUT_BYTES = 2 << 30
+
+
 def _check_path(path: str | Path, what: str) -> Path:
+    import stat as _stat
+
     p = Path(path)
     if not p.exists():
         raise TableError(f"{p}: no such {what} file")
     if p.is_dir():
         raise TableError(f"{p}: is a folder, expected a {what} file")
+    st = p.stat()
+    if not _stat.S_ISREG(st.st_mode):
+        raise TableError(f"{p}: not a regular file (a device, pipe or socket); give a file")
+    if st.st_size > MAX_INPUT_BYTES:
+        raise TableError(
+            f"{p}: {st.st_size / 2**30:.1f} GiB; {what} files larger than "
+            f"{MAX_INPUT_BYTES / 2**30:g} GiB are refused (split the table by samples)"
+        )
     return p
 
 
