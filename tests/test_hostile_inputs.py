@@ -86,7 +86,11 @@ FILES: dict[str, str | bytes] = {
         "uuid: u1\ntype: FeatureTable[Frequency]\nformat: X\n", {"junk.bin": b"\0" * (300 << 20)}
     ),
     "huge_count.tsv": "#OTU ID\ts1\ts2\nf1\t1e308\t4\nf2\t5\t1\n",
+    "redos_map.csv": "# version: 1\nrank,pattern,site,target,role,source,notes\n"
+    "genus,(a+)+$,gut,other,lumped,x,y\n",
     "small.tsv": "#OTU ID\ts1\ts2\nf1\t3\t4\nf2\t5\t1\n",
+    "small_tax.tsv": "f1\tk__Bacteria; p__Firmicutes; g__Lactobacillus\n"
+    "f2\tk__Bacteria; p__Bacteroidota; g__Bacteroides\n",
     "d_age_neg.yaml": _design("age: {min: 12, max: 45}", "age: {min: -50, max: 45}"),
     "d_age_huge.yaml": _design("age: {min: 12, max: 45}", "age: {min: 12, max: 1.0e308}"),
     "d_dispersion.yaml": TRIAL_DESIGN + "measurement: {count_dispersion: 1.0e17}\n",
@@ -267,6 +271,19 @@ CASES: list[tuple[str, list[str], str]] = [
         "profile-taxonomy-dev-zero",
         ["profile", "{d}/small.tsv", "--taxonomy", "/dev/zero", *OUT],
         "not a regular file",
+    ),
+    (
+        "profile-redos-guild-map",
+        [
+            "profile",
+            "{d}/small.tsv",
+            "--taxonomy",
+            "{d}/small_tax.tsv",
+            "--guild-map",
+            "{d}/redos_map.csv",
+            *OUT,
+        ],
+        "nested repetition",
     ),
     ("profile-huge-count", ["profile", "{d}/huge_count.tsv", *OUT], "larger than"),
     # --- issue 33: power's new options

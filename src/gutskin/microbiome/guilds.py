@@ -254,7 +254,48 @@ def _load_guild_map(path: str | None) -> GuildMap:
             re.compile(row.pattern)
         except re.error as exc:
             raise TableError(f"{where}: pattern {row.pattern!r} is not a regex ({exc})") from None
+        if len(row.pattern) > 1000 or _nested_repeat(row.pattern):
+            raise TableError(
+                f"{where}: pattern {row.pattern!r} repeats a group that itself repeats (like "
+                "(a+)+) or is longer than 1000 characters; such patterns can take exponential "
+                "time on a taxon name: write it without nested repetition"
+            )
     return GuildMap(rules=rules, version=version, path=shown)
+
+
+def _nested_repeat(pattern: str) -> bool:
+    """Whether a regex repeats (``*``, ``+``, ``{m,}``) a part that itself repeats.
+
+    Nested repetition is what makes Python's backtracking matcher take exponential time
+    (catastrophic backtracking, "ReDoS"; OWASP). The packaged map never needs it:
+    alternations of names and ``.+`` suffice.
+    """
+    from re import _constants as c  # type: ignore[attr-defined]
+    from re import _parser  # type: ignore[attr-defined]
+
+    repeats = {c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", c.MAX_REPEAT)}
+
+    def walk(items: object, inside: bool) -> bool:
+        for op, av in items:  # type: ignore[attr-defined]
+            if op in repeats:
+                _lo, hi, sub = av
+                many = hi is c.MAXREPEAT or hi > 1
+                if many and inside:
+                    return True
+                if walk(sub, inside or many):
+                    return True
+            elif op is c.SUBPATTERN:
+                if walk(av[-1], inside):
+                    return True
+            elif op is c.BRANCH:
+                if any(walk(branch, inside) for branch in av[1]):
+                    return True
+            elif op in (c.ASSERT, c.ASSERT_NOT):
+                if walk(av[1], inside):
+                    return True
+        return False
+
+    return walk(_parser.parse(pattern), False)
 
 
 def load_guild_map(path: str | Path | None = None) -> GuildMap:
