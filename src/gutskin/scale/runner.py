@@ -798,6 +798,39 @@ def _prepare_folder(out: Path, cfg: RunConfig, spec: ModelSpec, resume: bool) ->
 
 
 # --------------------------------------------------------------------- run
+#: Seconds to wait for a Dask scheduler given by ``--address``.
+DASK_CONNECT_TIMEOUT = 10
+
+
+def _check_dask_address(address: str) -> None:
+    """Refuse an unreachable Dask scheduler before anything is written.
+
+    The check is a TCP connection to ``host:port`` (``tcp://`` addresses; other
+    protocols are left to Dask), so a wrong address is one error line in a few seconds,
+    not a failure after the store has been initialised.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme not in ("tcp", ""):
+        return
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or port is None:
+        raise ScaleError(f"--address {address!r}: expected tcp://HOST:PORT")
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=DASK_CONNECT_TIMEOUT):
+            pass
+    except OSError as exc:
+        raise ScaleError(
+            f"cannot reach the Dask scheduler at {address} ({exc.strerror or exc}); "
+            "check --address, or run without it for a local cluster"
+        ) from None
+
+
 def _dask_chunks(
     out: Path,
     cfg: RunConfig,
@@ -811,7 +844,13 @@ def _dask_chunks(
     except ImportError:  # pragma: no cover - dask is a pinned dependency
         raise ScaleError("scheduler 'dask' needs the packages dask and distributed") from None
     if address:
-        client = Client(address)
+        try:
+            client = Client(address, timeout=DASK_CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise ScaleError(
+                f"cannot reach the Dask scheduler at {address} ({type(exc).__name__}); "
+                "check --address, or run without it for a local cluster"
+            ) from None
         cluster = None
         n_threads = None  # each task uses all cores of its worker (start workers with --nthreads 1)
     else:
@@ -987,6 +1026,8 @@ def run(
         model_hash=spec.structure_hash(),
     )
     root = Path(out).expanduser().resolve()
+    if scheduler == "dask" and address:
+        _check_dask_address(address)
     resumed = _prepare_folder(root, cfg, spec, resume)
     links_removed = _remove_links(root) if resumed else []
     state = _read_run_json(root)
