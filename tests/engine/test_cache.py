@@ -28,7 +28,10 @@ def test_disk_cache_reuse_and_invalidation(tmp_path, monkeypatch):
     first = codegen.load_kernel(spec)
     path = _module_file(first)
     assert path.parent == tmp_path / "kernels" and path.is_file()
-    assert path.read_text() == codegen.generate_source(spec)
+    text = path.read_text()
+    body, _, end = text.rpartition("\n\n# end of generated kernel ")
+    assert body == codegen.generate_source(spec).rstrip("\n")
+    assert end.strip() == path.stem.rsplit("_", 1)[1]  # the end marker names the key
     stamp = path.stat().st_mtime_ns
     listing = sorted(p.name for p in path.parent.iterdir())
 
