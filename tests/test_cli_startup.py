@@ -56,3 +56,10 @@ def test_version_and_help_import_no_heavy_library(args):
 
 def test_import_gutskin_is_light():
     assert _probe("import gutskin")["heavy"] == []
+
+
+def test_simulate_patient_cap_matches_the_in_memory_limit():
+    from gutskin.cli.support import MAX_SIMULATE_PATIENTS
+    from gutskin.simulation import MAX_PATIENTS
+
+    assert MAX_SIMULATE_PATIENTS == MAX_PATIENTS

@@ -27,8 +27,10 @@ __all__ = [
 
 #: Longest simulated period a command accepts (days): ten years.
 MAX_DAYS = 3650.0
-#: Most patients ``gutskin simulate`` holds in memory (``gutskin run`` streams more).
-MAX_SIMULATE_PATIENTS = 1_000_000
+#: Most patients ``gutskin simulate`` holds in memory (``gutskin run`` streams more); the
+#: same as :data:`gutskin.simulation.MAX_PATIENTS` (kept here so the CLI starts without
+#: importing numpy; a test keeps the two equal).
+MAX_SIMULATE_PATIENTS = 200_000
 
 #: Options shared by several commands (one help text each).
 OverwriteOption = Annotated[
