@@ -61,3 +61,22 @@ def test_statistics_has_no_method_if_chain():
     src = inspect.getsource(compare)
     for name in ("ancova", "negbin", "responder", "mmrm"):
         assert f'method == "{name}"' not in src, name
+
+
+def test_responder_rules_are_code_in_the_registry():
+    """Issue 32: a responder endpoint's rule lives in its record, used by the trial."""
+    import numpy as np
+
+    from gutskin.trial.endpoints import REGISTRY, responder_endpoints
+
+    names = [e.name for e in responder_endpoints()]
+    assert names == ["iga_success", "gags_improved"]
+    iga = REGISTRY["iga_success"]
+    np.testing.assert_array_equal(
+        iga.responder(np.array([1.0, 1.0, 2.0]), np.array([3.0, 2.0, 4.0])), [1.0, 0.0, 0.0]
+    )
+    gags = REGISTRY["gags_improved"]
+    np.testing.assert_array_equal(gags.responder(np.array([10.0, 12.0]), np.array([14.0, 14.0])),
+                                  [1.0, 0.0])  # fmt: skip
+    for e in responder_endpoints():
+        assert e.kind == "binary" and e.severity in REGISTRY

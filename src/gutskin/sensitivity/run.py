@@ -82,7 +82,8 @@ from gutskin.sensitivity.methods import MethodError, SensitivityMethod, get_meth
 from gutskin.sensitivity.outcomes import Outcome, OutcomeError, parse_outcome, reduce_outcome
 from gutskin.simulation import get_model
 from gutskin.trial.design import Design, DesignError, builtin_designs, load_design
-from gutskin.trial.observation import N_UNIFORMS, gags_improved, iga_success, observe_visits
+from gutskin.trial.endpoints import REGISTRY as ENDPOINT_REGISTRY
+from gutskin.trial.observation import N_UNIFORMS, observe_visits
 from gutskin.trial.run import MODEL_OUTPUTS, iga_cuts, run_trial
 
 __all__ = [
@@ -635,12 +636,10 @@ class ModelEvaluator:
             expectation_bias=self.design.placebo_response.expectation_bias,
             iga_cuts=iga_cuts(spec),
         )
-        if var == "iga_success":
-            iga = obs["iga"].reshape(rows, n_t)
-            return iga_success(iga, iga[:, :1])
-        if var == "gags_improved":
-            g = obs["gags"].reshape(rows, n_t)
-            return gags_improved(g, g[:, :1])
+        rec = ENDPOINT_REGISTRY.get(var)
+        if rec is not None and rec.rule is not None and rec.severity is not None:
+            x = np.asarray(obs[rec.severity], dtype=float).reshape(rows, n_t)
+            return rec.responder(x, x[:, :1])  # against the first output time (baseline)
         return np.asarray(obs[var], dtype=float).reshape(rows, n_t)
 
     def _simulate(

@@ -38,8 +38,11 @@ from collections.abc import Mapping
 
 import numpy as np
 from numba import njit
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 from scipy.special import ndtri
+
+# the responder rules are code in the endpoint registry; re-exported here as before
+from gutskin.trial.endpoints import GAGS_IMPROVEMENT, gags_improved, iga_success
 
 __all__ = [
     "GAGS_BANDS",
@@ -62,33 +65,8 @@ LOCATION_SHARES = np.array([0.30, 0.25, 0.25, 0.08, 0.12])
 LOCATIONS = ("forehead", "right_cheek", "left_cheek", "nose", "chin")
 #: GAGS severity bands (evidence brief §4.2): upper bounds of none/mild/moderate/severe.
 GAGS_BANDS = ((0, "none"), (18, "mild"), (30, "moderate"), (38, "severe"), (44, "very severe"))
-#: A GAGS responder improves by at least this many points from baseline (assumed).
-GAGS_IMPROVEMENT = 4.0
 #: Uniform draws consumed per patient-visit (fixed so streams never shift).
 N_UNIFORMS = 32
-
-
-def iga_success(iga: ArrayLike, baseline_iga: ArrayLike) -> NDArray[np.float64]:
-    """IGA success (FDA 2018): grade 0 or 1 *and* at least 2 grades below baseline.
-
-    Parameters
-    ----------
-    iga, baseline_iga : array_like
-        Post-baseline and baseline grades (0-4), broadcastable.
-
-    Returns
-    -------
-    ndarray of float
-        1.0 for a responder, 0.0 otherwise.
-    """
-    g, b = np.asarray(iga), np.asarray(baseline_iga)
-    return ((g <= 1) & (b - g >= 2)).astype(float)
-
-
-def gags_improved(gags: ArrayLike, baseline_gags: ArrayLike) -> NDArray[np.float64]:
-    """GAGS responder: at least :data:`GAGS_IMPROVEMENT` points below baseline (1.0/0.0)."""
-    g, b = np.asarray(gags), np.asarray(baseline_gags)
-    return (b - g >= GAGS_IMPROVEMENT).astype(float)
 
 
 def gags_band(score: float) -> str:

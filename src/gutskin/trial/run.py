@@ -28,8 +28,8 @@ from gutskin.population import pipeline
 from gutskin.population.pipeline import Personalisation
 from gutskin.simulation import get_model
 from gutskin.trial.design import ENDPOINTS, Design, DesignError
-from gutskin.trial.endpoints import REGISTRY
-from gutskin.trial.observation import N_UNIFORMS, gags_improved, iga_success, observe_visits
+from gutskin.trial.endpoints import REGISTRY, responder_endpoints
+from gutskin.trial.observation import N_UNIFORMS, observe_visits
 from gutskin.trial.randomization import allocate
 from gutskin.trial.result import AE_DRY_SKIN, AE_SHANNON_DROP, TrialResult
 
@@ -514,15 +514,18 @@ def assemble_trial(
     ok = status == 0
     with np.errstate(invalid="ignore"):
         observed = ~(visit_week >= dropout_week[pos]) & ok[pos]
-    b_iga, b_gags = base["iga"].to_numpy(dtype=float), base["gags"].to_numpy(dtype=float)
-    col["iga_success"] = iga_success(col["iga"], b_iga[pos])
-    col["gags_improved"] = gags_improved(col["gags"], b_gags[pos])
+    # responder endpoints, by their rules in the endpoint registry
+    responders = [e for e in responder_endpoints() if e.severity in col]
+    for e in responders:
+        assert e.severity is not None
+        base_sev = base[e.severity].to_numpy(dtype=float)[pos]
+        col[e.name] = e.responder(col[e.severity], base_sev)
     # adverse-event-like flags the model supports (relative to the patient's own baseline)
     b_seb = base["sebum"].to_numpy(dtype=float)[pos]
     b_sh = base["gut_shannon"].to_numpy(dtype=float)[pos]
     col["ae_dry_skin"] = (col["sebum"] < AE_DRY_SKIN * b_seb).astype(float)
     col["ae_gut_diversity_loss"] = (col["gut_shannon"] < b_sh - AE_SHANNON_DROP).astype(float)
-    for name in ("iga_success", "gags_improved", "ae_dry_skin", "ae_gut_diversity_loss"):
+    for name in (*(e.name for e in responders), "ae_dry_skin", "ae_gut_diversity_loss"):
         col[name][is0] = np.nan
     value_cols = [c for c in ENDPOINTS if c in col]
     ae_cols = ["ae_dry_skin", "ae_gut_diversity_loss"]
