@@ -37,7 +37,7 @@ def test_run_writes_store_and_resumes(tmp_path, capsys):
     ("args", "message"),
     [
         (["--patients", "0"], "--patients must be >= 1"),
-        (["--days", "-3"], "--days must be > 0"),
+        (["--days", "-3"], "--days must be a number in (0, 3650]"),
         (["--chunk-size", "0"], "--chunk-size must be >= 1"),
         (["--scheduler", "spark"], "--scheduler must be inprocess or dask"),
         (["--workers", "2"], "--workers and --address need --scheduler dask"),

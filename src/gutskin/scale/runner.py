@@ -569,6 +569,8 @@ def _check(root: Path, cfg: RunConfig, recorded_meta: Any) -> StoreCheck:
 
 
 def _read_run_json(out: Path) -> dict[str, Any]:
+    if not (out / CONFIG).exists() and not (out / CONFIG).is_symlink():
+        raise ScaleError(f"out {out}: holds no gutskin run ({CONFIG} missing)")
     try:
         data = json.loads(read_text_bounded(out / CONFIG, 50_000_000, CONFIG))
         if not isinstance(data, dict):
