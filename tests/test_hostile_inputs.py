@@ -88,6 +88,7 @@ FILES: dict[str, str | bytes] = {
     "huge_count.tsv": "#OTU ID\ts1\ts2\nf1\t1e308\t4\nf2\t5\t1\n",
     "redos_map.csv": "# version: 1\nrank,pattern,site,target,role,source,notes\n"
     "genus,(a+)+$,gut,other,lumped,x,y\n",
+    "deep.biom": '{"id": ' + "[" * 100_000 + "]" * 100_000 + "}",
     "small.tsv": "#OTU ID\ts1\ts2\nf1\t3\t4\nf2\t5\t1\n",
     "small_tax.tsv": "f1\tk__Bacteria; p__Firmicutes; g__Lactobacillus\n"
     "f2\tk__Bacteria; p__Bacteroidota; g__Bacteroides\n",
@@ -317,6 +318,7 @@ CASES: list[tuple[str, list[str], str]] = [
         ],
         "nested repetition",
     ),
+    ("profile-deep-biom-json", ["profile", "{d}/deep.biom", *OUT], "nested too deeply"),
     ("profile-huge-count", ["profile", "{d}/huge_count.tsv", *OUT], "larger than"),
     # --- issue 33: power's new options
     ("power-pool-text", ["power", "probiotic12wk", "--pool", "many", *OUT], "--pool"),

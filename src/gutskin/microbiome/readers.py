@@ -365,6 +365,11 @@ def _load_biom(path: Path, kind: str, shown: Path | None = None) -> Any:
             f"{where}: corrupt or truncated BIOM JSON at line {exc.lineno}, column {exc.colno} "
             f"({exc.msg})"
         ) from None
+    except RecursionError:
+        raise TableError(
+            f"{where}: BIOM JSON nested too deeply to be a table (a BIOM table is a few "
+            "levels deep)"
+        ) from None
     except (OSError, KeyError, ValueError, TypeError, IndexError) as exc:
         label = "HDF5" if kind == "hdf5" else "JSON"
         raise TableError(
