@@ -110,3 +110,28 @@ def test_a_failing_target_simulation_is_reported_not_swallowed(monkeypatch):
     monkeypatch.setattr(objective, "_run_design", cannot_fill)
     out = objective.evaluate(ts, None, targets=group)
     assert all(out[t.id] != out[t.id] for t in group)  # NaN
+
+
+def test_solver_options_reach_every_simulation(tiny_targets, monkeypatch):
+    """Issue 33: calibrate takes one SolverOptions, honoured by its trials and cohorts."""
+    from gutskin.calibrate import objective
+    from gutskin.engine import SolverOptions
+    from gutskin.trial import run as trial_run
+
+    seen = []
+    real_trial, real_cohort = trial_run.run_trial, objective.simulate_cohort
+
+    def trial(*args, **kwargs):
+        seen.append(("trial", kwargs.get("solver")))
+        return real_trial(*args, **kwargs)
+
+    def cohort(*args, **kwargs):
+        seen.append(("cohort", kwargs.get("solver")))
+        return real_cohort(*args, **kwargs)
+
+    monkeypatch.setattr(trial_run, "run_trial", trial)
+    monkeypatch.setattr(objective, "simulate_cohort", cohort)
+    opts = SolverOptions(rtol=1e-5, atol=1e-7)
+    evaluate(load_targets(tiny_targets), None, seed=2, solver=opts)
+    kinds = {k for k, _ in seen}
+    assert kinds == {"trial", "cohort"} and all(s is opts for _, s in seen)

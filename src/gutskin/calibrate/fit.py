@@ -33,6 +33,7 @@ from scipy.optimize import differential_evolution, minimize
 
 from gutskin.calibrate.objective import DEFAULT_SEED, objective
 from gutskin.calibrate.targets import TargetSet
+from gutskin.engine.options import SolverOptions
 from gutskin.engine.random import run_rng
 
 __all__ = ["CHI2_95", "FitResult", "fit", "parameter_bounds"]
@@ -155,6 +156,7 @@ def fit(
     seed: int = DEFAULT_SEED,
     profile_points: int = 2,
     progress: Callable[[int, int], None] | None = None,
+    solver: SolverOptions | None = None,
 ) -> FitResult:
     """Fit ``names`` (default: the targets file's ``fit_parameters``) to the fitted targets.
 
@@ -173,6 +175,9 @@ def fit(
         Slice points on each side of the optimum (0: no uncertainty analysis).
     progress : callable, optional
         ``progress(done, total)`` after each evaluation.
+    solver : SolverOptions, optional
+        Engine settings of every simulation (default: those of
+        :func:`~gutskin.calibrate.objective.evaluate`).
 
     Returns
     -------
@@ -198,7 +203,7 @@ def fit(
         if state.n >= budget and not force:
             raise _Budget
         vals = {n: float(10**v) for n, v in zip(names, x, strict=True)}
-        j = objective(ts, vals, seed=seed)
+        j = objective(ts, vals, seed=seed, solver=solver)
         cache[key] = j
         state.n += 1
         history.append((state.n, j))

@@ -110,7 +110,12 @@ def trial_statistic(result: Any, target: Target) -> Any:
 
 
 def _run_design(
-    ts: TargetSet, design_name: str, model: ModelSpec, seed: int, sample_size: int | None
+    ts: TargetSet,
+    design_name: str,
+    model: ModelSpec,
+    seed: int,
+    sample_size: int | None,
+    solver: SolverOptions | None = None,
 ) -> Any:
     from gutskin.trial.run import run_trial
 
@@ -118,7 +123,7 @@ def _run_design(
     upd: dict[str, Any] = {"model": model.name}
     if sample_size is not None:
         upd["sample_size"] = sample_size
-    return run_trial(d.model_copy(update=upd), seed=seed, analyse=False, model=model)
+    return run_trial(d.model_copy(update=upd), seed=seed, analyse=False, model=model, solver=solver)
 
 
 # --------------------------------------------------------------------------- cohorts
@@ -167,11 +172,15 @@ def _select(spec: ModelSpec, res: BatchResult, select: Mapping[str, float]) -> N
     return ok
 
 
-def cohort_statistic(spec: ModelSpec, target: Target, seed: int) -> float:
+def cohort_statistic(
+    spec: ModelSpec, target: Target, seed: int, solver: SolverOptions | None = None
+) -> float:
     """Simulated value of a ``cohort`` or ``relation`` target."""
     o = target.options
     days = float(o["weeks"]) * 7.0
-    spec, res = simulate_cohort(spec, int(o.get("n", 100)), seed, o["regimens"], days)
+    spec, res = simulate_cohort(
+        spec, int(o.get("n", 100)), seed, o["regimens"], days, solver=solver
+    )
     ok = _select(spec, res, o.get("select") or {})
     if ok.sum() < 3:
         return float("nan")
@@ -232,6 +241,7 @@ def evaluate(
     targets: Sequence[Target] | None = None,
     scale: str = "fit",
     trials: Mapping[str, Any] | None = None,
+    solver: SolverOptions | None = None,
 ) -> dict[str, Any]:
     """Simulate ``targets`` (default: all) at parameter medians ``values``.
 
@@ -252,6 +262,9 @@ def evaluate(
         Design name -> an already simulated :class:`~gutskin.trial.result.TrialResult`
         (e.g. a replicate drawn from a virtual population) used instead of running the
         design; ``None`` as a value marks a design that could not be filled (NaN).
+    solver : SolverOptions, optional
+        Engine settings of every trial and cohort (default: the trial's
+        ``SolverOptions()`` and the cohorts' ``SolverOptions(dense=False)``).
 
     Returns
     -------
@@ -275,7 +288,7 @@ def evaluate(
                     if res is None:
                         raise DesignError(f"design {dname!r} could not be filled")
                 else:
-                    res = _run_design(ts, dname, model, seed, n)
+                    res = _run_design(ts, dname, model, seed, n, solver)
             except DesignError:
                 # this parameter set cannot fill the design (e.g. too few candidates meet
                 # the entry criteria): its targets are undefined, which the objective
@@ -294,7 +307,7 @@ def evaluate(
         cache: dict[Any, Any] = {}
         for t in todo:
             if t.simulator in ("cohort", "relation"):
-                out[t.id] = cohort_statistic(spec, t, seed)
+                out[t.id] = cohort_statistic(spec, t, seed, solver)
             elif t.simulator == "population":
                 out[t.id] = population_statistic(spec, t, seed, cache)
             elif t.simulator == "strain_property":
@@ -317,8 +330,12 @@ def residuals(ts: TargetSet, simulated: Mapping[str, Any]) -> dict[str, float]:
 
 
 def objective(
-    ts: TargetSet, values: Mapping[str, float] | None, *, seed: int = DEFAULT_SEED
+    ts: TargetSet,
+    values: Mapping[str, float] | None,
+    *,
+    seed: int = DEFAULT_SEED,
+    solver: SolverOptions | None = None,
 ) -> float:
     """``J = sum z^2`` over the fitted targets at ``values`` (deterministic for a seed)."""
-    sim = evaluate(ts, values, seed=seed, targets=ts.fitted(), scale="fit")
+    sim = evaluate(ts, values, seed=seed, targets=ts.fitted(), scale="fit", solver=solver)
     return float(sum(v * v for v in residuals(ts, sim).values()))

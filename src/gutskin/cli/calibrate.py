@@ -8,7 +8,17 @@ from typing import Annotated, Any
 
 import typer
 
-from gutskin.cli.support import LazyProgress, OverwriteOption, UserError, check_seed, console
+from gutskin.cli.support import (
+    AtolOption,
+    LazyProgress,
+    MethodOption,
+    OverwriteOption,
+    RtolOption,
+    UserError,
+    check_seed,
+    console,
+    solver_options,
+)
 
 __all__ = ["calibrate", "load_targets"]
 
@@ -42,6 +52,9 @@ def calibrate(
         int, typer.Option("--profile-points", help="Slice points per side (uncertainty).")
     ] = 1,
     seed: Annotated[int, typer.Option("--seed", help="Common-random-numbers seed.")] = 2026,
+    method: MethodOption = "auto",
+    rtol: RtolOption = 1e-6,
+    atol: AtolOption = 1e-8,
     overwrite: OverwriteOption = False,
 ) -> None:
     """Fit assumed parameters to published trials (writes fitted_parameters.csv)."""
@@ -53,6 +66,10 @@ def calibrate(
     if not 0 <= profile_points <= 10:
         raise UserError(f"--profile-points must be in 0..10, got {profile_points}")
     check_seed(seed)
+    # the defaults keep each simulation's own settings (trials dense, cohorts not)
+    solver = None
+    if (method, rtol, atol) != ("auto", 1e-6, 1e-8):
+        solver = solver_options(method, rtol, atol)
     ts = load_targets(targets)
     names = ts.fit_parameters
     if parameters is not None:
@@ -87,6 +104,7 @@ def calibrate(
             seed=seed,
             profile_points=profile_points,
             progress=lambda d, t: bar(d),
+            solver=solver,
         )
     except TargetError as exc:
         raise UserError(str(exc)) from None
@@ -101,7 +119,11 @@ def calibrate(
                 seed=seed,
                 started=started,
                 inputs={"targets": ts.path},
-                extra={"budget": budget, "fitted_parameters": names},
+                extra={
+                    "budget": budget,
+                    "fitted_parameters": names,
+                    "solver": solver.kwargs() if solver is not None else "defaults",
+                },
             ),
         )
     console.print(
