@@ -727,7 +727,7 @@ def test_degenerate_data_give_nan_and_a_note() -> None:
 
 def test_batched_ancova_equals_one_fit_per_imputation() -> None:
     """_fit_ancova_many (one QR for all completed sets) is m calls of _fit_ancova."""
-    from gutskin.trial.statistics import _fit_ancova, _fit_ancova_many
+    from gutskin.trial.methods.ancova import _fit_ancova, _fit_ancova_many
 
     rng = np.random.default_rng(5)
     n, m = 60, 7

@@ -127,7 +127,7 @@ def test_mmrm_under_mi_is_the_observed_data_mmrm_of_r(name: str) -> None:
 @pytest.mark.parametrize("arm", ["C", "T"])
 def test_logistic_imputation_model_against_mice(name: str, arm: str) -> None:
     """The imputation model of a 0/1 endpoint is R mice.impute.logreg's (augmented glm)."""
-    from gutskin.trial.statistics import _logreg_model
+    from gutskin.trial.methods.missing import _logreg_model
 
     d = _data(name)
     base = d[(d.visit_week == 0) & (d.arm == arm)].set_index("patient")["y"].sort_index()

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -202,19 +202,17 @@ class PatientPool:
         """
         rows = np.unique(np.concatenate([d.positions for d in draws]))
         new_pos = {int(p): i for i, p in enumerate(rows)}
-        c = self.candidates
+        # what trial() reads; parameters, states and day-0 values stay behind
+        c = replace(
+            self.candidates,
+            params=np.empty((self.size, 0)),
+            y0=np.empty((self.size, 0)),
+            base_expected={},
+        )
         small = PatientPool(
             design=self.design,
             seed=self.seed,
-            candidates=Candidates(
-                indices=c.indices[rows],
-                sex=c.sex[rows],
-                age=c.age[rows],
-                params=np.empty((len(rows), 0)),
-                y0=np.empty((len(rows), 0)),
-                base_expected={},
-                ok=c.ok[rows],
-            ),
+            candidates=c.take(rows),
             adherence=self.adherence[rows],
             n_candidates=self.n_candidates,
             n_eligible_reference=self.n_eligible_reference,
@@ -326,7 +324,7 @@ def build_pool(
         keep = np.flatnonzero(cand.ok)
         if not len(keep):
             continue
-        cand = _subset(cand, keep)
+        cand = cand.take(keep)
         _, ok = screening_observation(design, spec, cand.base_expected, cand.indices, seed)
         n_eligible += int(ok.sum())
         parts.append(cand)
@@ -342,18 +340,6 @@ def build_pool(
         n_eligible_reference=n_eligible,
         solver=opts,
         model=model,
-    )
-
-
-def _subset(c: Candidates, rows: NDArray[np.intp]) -> Candidates:
-    return Candidates(
-        indices=c.indices[rows],
-        sex=c.sex[rows],
-        age=c.age[rows],
-        params=c.params[rows],
-        y0=c.y0[rows],
-        base_expected={k: v[rows] for k, v in c.base_expected.items()},
-        ok=c.ok[rows],
     )
 
 

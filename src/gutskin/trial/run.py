@@ -154,23 +154,6 @@ def _observe_arrays(
     return obs
 
 
-def _observe(
-    design: Design,
-    spec: ModelSpec,
-    expected: dict[str, NDArray[np.float64]],
-    idx: NDArray[np.int64],
-    seed: int,
-    visit_numbers: list[int],
-    post: list[bool],
-) -> pd.DataFrame:
-    """Observed endpoints from expected values (N, T), one column of T per visit number."""
-    obs = _observe_arrays(design, spec, expected, idx, seed, visit_numbers, post)
-    frame = pd.DataFrame(obs)
-    frame["patient"] = np.repeat(idx, len(visit_numbers))
-    frame["visit"] = np.tile(visit_numbers, len(idx))
-    return frame
-
-
 def screening_observation(
     design: Design,
     spec: ModelSpec,
@@ -182,9 +165,10 @@ def screening_observation(
 
     ``base_expected`` holds each quantity's expected value on day 0, shape (N, 1).
     """
-    both = {k: np.repeat(v[:, -1:], 2, axis=1) for k, v in base_expected.items()}
-    screen = _observe(design, spec, both, idx, seed, [0, 0], [False, False])
-    screen = screen.iloc[1::2].reset_index(drop=True)
+    obs = _observe_arrays(design, spec, base_expected, idx, seed, [0], [False])
+    screen = pd.DataFrame(obs)
+    screen["patient"] = idx
+    screen["visit"] = 0
     return screen, _eligible(design, screen)
 
 
@@ -230,6 +214,18 @@ class Candidates:
     y0: NDArray[np.float64]
     base_expected: dict[str, NDArray[np.float64]]
     ok: NDArray[np.bool_]
+
+    def take(self, rows: NDArray[np.intp]) -> Candidates:
+        """The candidates at ``rows``."""
+        return Candidates(
+            indices=self.indices[rows],
+            sex=self.sex[rows],
+            age=self.age[rows],
+            params=self.params[rows],
+            y0=self.y0[rows],
+            base_expected={k: v[rows] for k, v in self.base_expected.items()},
+            ok=self.ok[rows],
+        )
 
 
 def burn_in_candidates(

@@ -88,7 +88,6 @@ from gutskin.engine.random import run_rng
 from gutskin.trial.endpoints import REGISTRY as ENDPOINT_REGISTRY
 from gutskin.trial.endpoints import names_of_kind
 from gutskin.trial.methods import REGISTRY
-from gutskin.trial.methods.ancova import _fit_ancova, _fit_ancova_many
 from gutskin.trial.methods.core import (
     _TOL,
     MethodInput,
@@ -99,35 +98,7 @@ from gutskin.trial.methods.core import (
     _fmt_allowed,
     _join_notes,
 )
-from gutskin.trial.methods.missing import (
-    _augment,
-    _impute,
-    _impute_many,
-    _locf,
-    _logistic_fit,
-    _logreg_column,
-    _logreg_model,
-    _pmm_column,
-    pool_rubin,
-)
-from gutskin.trial.methods.mmrm import _fit_mmrm
-from gutskin.trial.methods.negbin import _fit_negbin
-from gutskin.trial.methods.responder import _fit_responder
-
-# the method implementations, importable from here as before (tests, notebooks)
-_REEXPORTED = (
-    _augment,
-    _fit_ancova,
-    _fit_ancova_many,
-    _fit_mmrm,
-    _fit_negbin,
-    _fit_responder,
-    _impute,
-    _logistic_fit,
-    _logreg_column,
-    _logreg_model,
-    _pmm_column,
-)
+from gutskin.trial.methods.missing import _impute_many, _locf, pool_rubin
 
 __all__ = [
     "BINARY_ENDPOINTS",

@@ -187,50 +187,6 @@ def _logreg_column(y: np.ndarray, x: np.ndarray, rng: np.random.Generator) -> np
     return out
 
 
-def _impute(
-    values: np.ndarray,
-    arm_ind: np.ndarray,
-    columns: Sequence[int],
-    has_baseline: bool,
-    rng: np.random.Generator,
-    *,
-    extra: np.ndarray | None = None,
-    binary: bool = False,
-) -> np.ndarray:
-    """One completed copy of ``values``: per arm, visit by visit (in ``columns`` order).
-
-    Imputation model for visit *t*, fitted in each arm separately (so arm and its
-    interactions are in the model): intercept, baseline (column 0, if present), the
-    previous post-baseline visit (already completed in this copy) and the columns of
-    ``extra`` (patient-level predictors: baseline severity of a binary endpoint, the
-    analysis covariates).  Continuous and count columns are imputed by predictive mean
-    matching (:func:`_pmm_column`), 0/1 columns (``binary``) by Bayesian logistic
-    regression (:func:`_logreg_column`).
-    """
-    out = values.copy()
-    column = _logreg_column if binary else _pmm_column
-    for group in (0, 1):
-        rows = arm_ind == group
-        prev: int | None = None
-        for j in columns:
-            preds = [np.ones(int(rows.sum()))]
-            if has_baseline:
-                preds.append(out[rows, 0])
-            if prev is not None:
-                preds.append(out[rows, prev])
-            if extra is not None:
-                preds.extend(extra[rows].T)
-            x = np.column_stack(preds)
-            try:
-                out[rows, j] = column(out[rows, j], x, rng)
-            except _Degenerate as exc:
-                raise _Degenerate(
-                    f"multiple imputation impossible at visit column {j}: {exc}"
-                ) from exc
-            prev = j
-    return out
-
-
 def _impute_many(
     values: np.ndarray,
     arm_ind: np.ndarray,
@@ -244,7 +200,13 @@ def _impute_many(
 ) -> np.ndarray:
     """``m`` completed copies of ``values`` (m, n, v), all drawn at once.
 
-    The imputation model of :func:`_impute`, per arm and visit by visit. The cases
+    Imputation model for visit *t*, fitted in each arm separately (so arm and its
+    interactions are in the model): intercept, baseline (column 0, if present), the
+    previous post-baseline visit (already completed in the copy) and the columns of
+    ``extra`` (patient-level predictors: baseline severity of a binary endpoint, the
+    analysis covariates). Continuous and count columns are imputed by predictive mean
+    matching (:func:`_pmm_column`), 0/1 columns (``binary``) by Bayesian logistic
+    regression (:func:`_logreg_column`). The cases
     observed at a visit are the same in every copy, and when their predictors are too
     (missingness is monotone, as after dropout), the model is fitted once and the ``m``
     posterior draws, predictions and donor choices are made as arrays. A visit whose
