@@ -100,6 +100,7 @@ def simulate(
     chunk_size: int = 4096,
     progress: Callable[[int], None] | None = None,
     model: ModelSpec | None = None,
+    solver: SolverOptions | None = None,
 ) -> xr.Dataset:
     """Simulate ``patients`` virtual patients under ``scenario`` for ``days``.
 
@@ -115,13 +116,18 @@ def simulate(
         Fixes every random number (parameters, adherence draws).
     output_every : float
         Output interval in days.
-    method, rtol, atol, chunk_size
-        Passed to :func:`gutskin.engine.integrate`.
+    method, rtol, atol
+        Solver method and tolerances (used when ``solver`` is not given).
+    chunk_size
+        Patients per engine call (results do not depend on it).
     progress : callable, optional
         Called with the number of finished patients.
     model : ModelSpec, optional
         The model to simulate instead of the scenario's named one (e.g. a variant made
         with :meth:`~gutskin.engine.spec.ModelSpec.with_parameters`).
+    solver : SolverOptions, optional
+        How the engine integrates; default ``SolverOptions(method=method, rtol=rtol,
+        atol=atol)``, dense output on as in every other entry point.
 
     Returns
     -------
@@ -143,7 +149,7 @@ def simulate(
     if not output_every > 0:
         raise ScenarioError(f"output_every must be > 0, got {output_every!r}")
     spec = model if model is not None else get_model(sc.model)
-    solver = SolverOptions(method=method, rtol=rtol, atol=atol, dense=False)
+    solver = solver or SolverOptions(method=method, rtol=rtol, atol=atol)
     idx = np.arange(patients)
     tr = scenario_treatment(spec, sc, float(days))
     params = tr.apply(spec.parameter_names, pipeline.patient_parameters(spec, idx, seed))
@@ -182,9 +188,10 @@ def simulate(
             "model_version": spec.version,
             "scenario": sc.name,
             "seed": seed,
-            "method": method,
-            "rtol": rtol,
-            "atol": atol,
+            "method": solver.method,
+            "rtol": solver.rtol,
+            "atol": solver.atol,
+            "dense_output": int(solver.dense),
             "time_unit": spec.time_unit,
         },
     )

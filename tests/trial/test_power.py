@@ -51,6 +51,11 @@ def test_power_curve_shape_and_reproducibility(pool):
     pw2, raw2 = power_curve(d, [8, 40], workers=2, **kw)
     pd.testing.assert_frame_equal(pw, pw2)
     pd.testing.assert_frame_equal(raw, raw2)
+    # on a local Dask cluster (one worker or two): the same numbers
+    for n_workers in (1, 2):
+        pw3, raw3 = power_curve(d, [8, 40], workers=n_workers, scheduler="dask", **kw)
+        pd.testing.assert_frame_equal(pw, pw3)
+        pd.testing.assert_frame_equal(raw, raw3)
     # isotretinoin suppresses sebum strongly: detected at n = 40 in every replicate
     sebum40 = pw[(pw["endpoint"] == "sebum") & (pw["n"] == 40)]["power"].item()
     assert sebum40 == 1.0
@@ -91,7 +96,16 @@ def test_power_cli_outputs_and_errors(tmp_path, capsys):
     assert "--pool" in capsys.readouterr().err
     assert main(["power", str(design), "--analyses", "some", "--out", str(tmp_path / "p6")]) == 2
     assert "--analyses" in capsys.readouterr().err
+    for args, message in (
+        (["--scheduler", "spark"], "--scheduler must be inprocess or dask"),
+        (["--address", "tcp://127.0.0.1:1"], "--address needs --scheduler dask"),
+        (["--scheduler", "dask", "--workers", "2", "--address", "tcp://x:1"], "not both"),
+        (["--scheduler", "dask", "--address", "tcp://127.0.0.1:1"], "cannot reach"),
+    ):
+        assert main(["power", str(design), *args, "--out", str(tmp_path / "p7")]) == 2
+        assert message in capsys.readouterr().err
     assert not (tmp_path / "p2").exists() and not (tmp_path / "p3").exists()
+    assert not (tmp_path / "p7").exists()
 
 
 def test_power_analyses_the_primary_comparison_by_default():

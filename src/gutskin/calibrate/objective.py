@@ -141,7 +141,7 @@ def simulate_cohort(
     Output times are ``[-burn_in, 0]`` plus ``days`` when ``days > 0``; burn-in and
     treatment are one integration (the regimens start at day 0).  Patient draws come
     from the named per-patient streams, so a cohort is common random numbers across
-    parameter candidates.  ``solver`` defaults to ``SolverOptions(dense=False)``.
+    parameter candidates.  ``solver`` defaults to ``SolverOptions()`` (dense output).
     """
     from gutskin.model.interventions import arm_treatment
 
@@ -158,7 +158,7 @@ def simulate_cohort(
         seed,
         t_eval,
         treatment=tr,
-        solver=solver or SolverOptions(dense=False),
+        solver=solver or SolverOptions(),
         noise_from=-burn_in,
     )
     return spec, res
@@ -264,7 +264,7 @@ def evaluate(
         design; ``None`` as a value marks a design that could not be filled (NaN).
     solver : SolverOptions, optional
         Engine settings of every trial and cohort (default: the trial's
-        ``SolverOptions()`` and the cohorts' ``SolverOptions(dense=False)``).
+        ``SolverOptions()``, dense output on, for trials and cohorts alike).
 
     Returns
     -------

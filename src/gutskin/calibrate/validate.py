@@ -27,7 +27,7 @@ import pandas as pd
 
 from gutskin.calibrate.objective import evaluate
 from gutskin.calibrate.targets import Target, TargetSet, load_targets
-from gutskin.engine.workers import replicate_pool
+from gutskin.engine.workers import SCHEDULERS, replicate_executor
 
 __all__ = ["TargetCheck", "check_targets", "main", "render_markdown", "run_validation"]
 
@@ -253,13 +253,16 @@ def run_validation(
     workers: int | None = 1,
     pool_size: int | None = None,
     progress: Callable[[str], None] | None = None,
+    scheduler: str = "inprocess",
+    address: str | None = None,
 ) -> dict[str, list[Any]]:
     """Replicate simulations of every target; Rinaldi targets get ``rinaldi_replicates``.
 
     Trial targets draw their replicate trials from one virtual population per design
     (:func:`pooled_trials`). Cohort and population targets are simulated per replicate,
-    in ``workers`` processes (None: one per core; numba single-threaded in each),
-    collected in replicate order, so results do not depend on ``workers``.
+    in ``workers`` processes (None: one per core; numba single-threaded in each) or on a
+    Dask cluster (``scheduler="dask"``, a local one or the one at ``address``), collected
+    in replicate order, so results do not depend on ``workers`` or the scheduler.
 
     Returns
     -------
@@ -285,12 +288,12 @@ def run_validation(
         return {d: trials[d][r] for d in trials}
 
     results: list[dict[str, Any]] = []
-    if n_workers == 1:
+    if n_workers == 1 and scheduler != "dask":
         for r in range(replicates):
             results.append(_validation_replicate(ts, values, seed, r, of(r)))
             report(r + 1)
     else:
-        with replicate_pool(n_workers) as pool:
+        with replicate_executor(n_workers, scheduler=scheduler, address=address) as pool:
             futures = [
                 pool.submit(_validation_replicate, ts, values, seed, r, of(r))
                 for r in range(replicates)
@@ -616,8 +619,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--rinaldi-replicates", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=None, help="processes (default: per core)")
+    ap.add_argument("--scheduler", choices=SCHEDULERS, default="inprocess")
+    ap.add_argument("--address", default=None, help="Dask: address of an existing cluster")
     ap.add_argument("--docs", type=Path, default=Path("docs"))
     a = ap.parse_args(argv)
+    if a.address and a.scheduler != "dask":
+        ap.error("--address needs --scheduler dask")
     if a.replicates < 1 or a.rinaldi_replicates < 0:
         ap.error("--replicates must be >= 1")
     t0 = time.monotonic()
@@ -631,6 +638,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=a.seed,
         workers=a.workers,
         progress=lambda s: print(s, flush=True),
+        scheduler=a.scheduler,
+        address=a.address,
     )
     checks = check_targets(ts, reps)
     figs = figures(checks, a.docs / "figures")

@@ -8,7 +8,17 @@ from typing import Annotated, Any
 
 import typer
 
-from gutskin.cli.support import LazyProgress, OverwriteOption, UserError, check_seed, console
+from gutskin.cli.support import (
+    AtolOption,
+    LazyProgress,
+    MethodOption,
+    OverwriteOption,
+    RtolOption,
+    UserError,
+    check_seed,
+    console,
+    solver_options,
+)
 
 __all__ = ["profile"]
 
@@ -83,6 +93,9 @@ def profile(
             help="With --simulate: 0 = one nominal patient per sample; R = R sampled patients.",
         ),
     ] = 0,
+    method: MethodOption = "auto",
+    rtol: RtolOption = 1e-6,
+    atol: AtolOption = 1e-8,
     overwrite: OverwriteOption = False,
 ) -> None:
     """Profile a microbiome table (diversity, model guilds, dysbiosis) and personalise patients.
@@ -91,6 +104,7 @@ def profile(
     OUT/simulation.csv and OUT/virtual_patients.csv.  See docs/microbiome.md.
     """
     check_seed(seed)
+    solver = solver_options(method, rtol, atol)
     from gutskin.io.csvsafe import spreadsheet_safe
     from gutskin.io.outdir import OutputDirError, atomic_output_dir, check_writable
     from gutskin.io.provenance import now_iso, provenance_record, write_provenance
@@ -155,6 +169,7 @@ def profile(
                 replicates=replicates,
                 adherence=design.adherence.mean,
                 seed=seed,
+                solver=solver,
                 progress=lambda done, total: bar(done),
             )
         except ValueError as exc:
@@ -207,6 +222,7 @@ def profile(
                 "burn_in_days": design.population.burn_in_days,
                 "replicates": replicates,
                 "adherence": design.adherence.mean if replicates else 1.0,
+                "solver": {"method": solver.method, "rtol": solver.rtol, "atol": solver.atol},
             }
             if design_file is not None:
                 inputs["design"] = design_file

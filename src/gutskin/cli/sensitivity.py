@@ -118,8 +118,7 @@ def sensitivity(
             cohort=cohort,
             every=every,
             conf_level=conf_level,
-            rtol=solver.rtol,
-            atol=solver.atol,
+            solver=solver,
         )
         check_writable(out, overwrite=overwrite)
     except bad_input as exc:

@@ -42,6 +42,13 @@ def simulate(
     rtol: RtolOption = 1e-6,
     atol: AtolOption = 1e-8,
     chunk_size: Annotated[int, typer.Option(help="Patients per compiled call.")] = 4096,
+    dense: Annotated[
+        bool,
+        typer.Option(
+            "--dense/--no-dense",
+            help="Step over output times and interpolate (default, as in every command).",
+        ),
+    ] = True,
     overwrite: OverwriteOption = False,
 ) -> None:
     """Simulate virtual patients and write trajectories, summary, figures and provenance."""
@@ -55,7 +62,7 @@ def simulate(
     try:
         if scenario and design:
             raise UserError("give either --scenario or --design, not both")
-        solver_options(method, rtol, atol)
+        solver = solver_options(method, rtol, atol, dense)
         check_int(
             "--patients",
             patients,
@@ -79,9 +86,7 @@ def simulate(
             patients=patients,
             days=days,
             seed=seed,
-            method=method,  # type: ignore[arg-type]
-            rtol=rtol,
-            atol=atol,
+            solver=solver,
             chunk_size=chunk_size,
             progress=bar,
         )
@@ -108,6 +113,7 @@ def simulate(
                     "method": method,
                     "rtol": rtol,
                     "atol": atol,
+                    "dense": dense,
                     "chunk_size": chunk_size,
                     "elapsed_s": round(elapsed, 3),
                 },

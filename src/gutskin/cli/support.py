@@ -121,7 +121,7 @@ def check_number(
     return value
 
 
-def solver_options(method: str, rtol: float, atol: float) -> Any:
+def solver_options(method: str, rtol: float, atol: float, dense: bool = True) -> Any:
     """A :class:`gutskin.engine.SolverOptions` from CLI values, errors naming the option."""
     from gutskin.engine.integrate import EngineError
     from gutskin.engine.options import SolverOptions
@@ -129,6 +129,11 @@ def solver_options(method: str, rtol: float, atol: float) -> Any:
     if method not in ("auto", "dopri5", "rosenbrock"):
         raise UserError(f"--method must be auto, dopri5 or rosenbrock, got {method!r}")
     try:
-        return SolverOptions(method=method, rtol=float(rtol), atol=float(atol))  # type: ignore[arg-type]
+        return SolverOptions(
+            method=method,  # type: ignore[arg-type]
+            rtol=float(rtol),
+            atol=float(atol),
+            dense=bool(dense),
+        )
     except EngineError as exc:
         raise UserError(f"--{exc}") from None

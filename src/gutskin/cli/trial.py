@@ -181,6 +181,18 @@ def power(
             "first); 'all': every planned comparison.",
         ),
     ] = "primary",
+    scheduler: Annotated[
+        str,
+        typer.Option(
+            "--scheduler",
+            help="inprocess (worker processes here, default) or dask (a local Dask cluster "
+            "of --workers processes, or the one at --address); results are identical.",
+        ),
+    ] = "inprocess",
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Dask: scheduler address of an existing cluster."),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder (new or empty).")] = Path(
         "runs/power"
     ),
@@ -221,6 +233,19 @@ def power(
         check_int("--pool", pool_arg, 1, 1_000_000)
     if analyses not in ("primary", "all"):
         raise UserError(f"--analyses must be 'primary' or 'all', got {analyses!r}")
+    if scheduler not in ("inprocess", "dask"):
+        raise UserError(f"--scheduler must be inprocess or dask, got {scheduler!r}")
+    if address and scheduler != "dask":
+        raise UserError("--address needs --scheduler dask")
+    if workers is not None and address:
+        raise UserError("give either --workers (local cluster) or --address, not both")
+    if address:
+        from gutskin.engine.workers import check_dask_address
+
+        try:
+            check_dask_address(address)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
     solver = solver_options(method, rtol, atol)
     try:
         d = load_design(design)
@@ -246,6 +271,8 @@ def power(
             pool=pool_arg,  # type: ignore[arg-type]
             analyses=analyses,
             stage=lambda text: console.print(f"gutskin: {text}", highlight=False),
+            scheduler=scheduler,
+            address=address,
         )
     except (DesignError, ValueError) as exc:
         raise UserError(str(exc)) from None
@@ -276,6 +303,7 @@ def power(
                     "analyses": analyses,
                     "target": target,
                     "solver": solver.kwargs(),
+                    "scheduler": scheduler,
                 },
             ),
         )

@@ -25,6 +25,7 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -44,7 +45,7 @@ _TEMPLATES = ("vmath.py", "common.py", "dopri5.py", "rosenbrock.py", "lanes.py",
 #: register; two AVX2 registers).
 LANES = 8
 _STRIP = "# codegen: strip"
-CODEGEN_VERSION = "6"
+CODEGEN_VERSION = "7"
 
 
 class KernelCacheError(OSError):
@@ -242,8 +243,14 @@ def _emit(
 
 
 _LANE_INDEX = re.compile(r"\b([yqw])\[(\d+)\]")
+_SMOOTH = re.compile(r"\b_sm(\d+)\b")
 _LANE_TIME = re.compile(r"(?<![\w.])t(?![\w\[])")
-_LANE_FUNCS = {"math.exp(": "vexp(", "math.log(": "vlog(", "math.tanh(": "vtanh("}
+_LANE_FUNCS = {
+    "math.exp(": "vexp(",
+    "math.log(": "vlog(",
+    "math.tanh(": "vtanh(",
+    "math.cos(": "vcos(",
+}
 
 
 class _LanePrinter(_Printer):
@@ -271,7 +278,12 @@ def _lane_text(text: str) -> str:
     return _LANE_TIME.sub("t[ln]", text)
 
 
-def _emit_lanes(temps: list[tuple[sp.Symbol, sp.Expr]], exprs: list[sp.Expr]) -> str:
+def _emit_lanes(
+    temps: list[tuple[sp.Symbol, sp.Expr]],
+    exprs: list[sp.Expr],
+    prologue: Sequence[str] = (),
+    slot0: int = 0,
+) -> str:
     """``rhs_lanes(n, t, y, q, w, dy)``: the right-hand side of ``n`` lanes at once.
 
     Arrays are lane-interleaved: entry ``i`` of lane ``ln`` is ``a[i*LANES + ln]``.
@@ -285,6 +297,7 @@ def _emit_lanes(temps: list[tuple[sp.Symbol, sp.Expr]], exprs: list[sp.Expr]) ->
     lines = [
         '@njit(cache=True, error_model="numpy", fastmath={"contract"})',
         "def rhs_lanes(n, t, y, q, w, dy):",
+        *prologue,
     ]
     lines.append("    for ln in range(n):")
     for sym, e in temps:
@@ -294,6 +307,9 @@ def _emit_lanes(temps: list[tuple[sp.Symbol, sp.Expr]], exprs: list[sp.Expr]) ->
         lines.append(f"        {tgt} = {_lane_text(printer.doprint(e))}")
     if not exprs:
         lines.append("        pass")
+    lines = [
+        _SMOOTH.sub(lambda m: f"w[{(slot0 + int(m.group(1))) * LANES} + ln]", ln) for ln in lines
+    ]
     unsupported = [ln for ln in lines if "math." in ln and "math.sqrt(" not in ln]
     if unsupported:  # pragma: no cover - ALLOWED_FUNCTIONS are all covered
         raise ValueError(f"no vectorisable form for {unsupported[0].strip()!r}")
@@ -332,6 +348,60 @@ def observe(t, y, p, u, out):
 '''
 
 
+def _smooth_terms(spec: ModelSpec) -> tuple[dict[sp.Symbol, sp.Expr], list[sp.Symbol]]:
+    """Substitution ``u -> u + _sm<i>`` for each smooth input, and the feature symbols.
+
+    ``_sm<i>`` stands for ``sum_k a_k cos(omega_k t + phi_k)`` over the input's features,
+    which are kernel parameters after the table's (``q[P + j]``, see
+    :meth:`ModelSpec.feature_layout`), so each patient has its own; the sum is a
+    closed-form function of time, so it needs no breakpoints and no solver restarts.
+    It is computed once per call by a loop over the features (:func:`_smooth_prologue`,
+    :func:`_smooth_lane_prologue`) rather than written out, which keeps the generated
+    code, and its compile time, small.
+    """
+    n_p = len(spec.parameters)
+    sub: dict[sp.Symbol, sp.Expr] = {}
+    feats: list[sp.Symbol] = []
+    for i, (name, first, k) in enumerate(spec.feature_layout()):
+        feats.extend(sp.Symbol(f"q[{n_p + first + j}]", real=True) for j in range(3 * k))
+        sub[spec.symbols[name]] = spec.symbols[name] + sp.Symbol(f"_sm{i}", real=True)
+    return sub, feats
+
+
+def _smooth_prologue(spec: ModelSpec) -> tuple[str, ...]:
+    """Scalar code computing ``_sm<i>`` at time ``t`` (see :func:`_smooth_terms`)."""
+    n_p, lines = len(spec.parameters), []
+    for i, (_, first, k) in enumerate(spec.feature_layout()):
+        b = n_p + first
+        lines += [
+            f"_sm{i} = 0.0",
+            f"for _j in range({k}):",
+            f"    _sm{i} += q[{b} + 3*_j]*math.cos(q[{b + 1} + 3*_j]*t + q[{b + 2} + 3*_j])",
+        ]
+    return tuple(lines)
+
+
+def _smooth_lane_prologue(spec: ModelSpec, slot0: int) -> list[str]:
+    """Lane code writing ``_sm<i>`` of every lane into ``w[(slot0 + i)*LANES + ln]``.
+
+    Features outside, lanes inside: the inner loop over lanes vectorises like the
+    right-hand side itself (one ``vcos`` per lane and feature).
+    """
+    n_p, lines = len(spec.parameters), []
+    for i, (_, first, k) in enumerate(spec.feature_layout()):
+        o, b = (slot0 + i) * LANES, (n_p + first) * LANES
+        lines += [
+            "    for ln in range(n):",
+            f"        w[{o} + ln] = 0.0",
+            f"    for _j in range({k}):",
+            f"        _o = {b} + 3*_j*{LANES}",
+            "        for ln in range(n):",
+            f"            w[{o} + ln] += q[_o + ln]*vcos(q[_o + {LANES} + ln]*t[ln]"
+            f" + q[_o + {2 * LANES} + ln])",
+        ]
+    return lines
+
+
 def generate_model_source(spec: ModelSpec) -> str:
     """Python source of the model functions for ``spec``.
 
@@ -343,11 +413,14 @@ def generate_model_source(spec: ModelSpec) -> str:
     convenience and tests.
     """
     amap = _array_symbols(spec)
-    n_p, n_i = len(spec.parameters), len(spec.inputs)
+    n_p, n_i = len(spec.parameters), len(spec.inputs)  # kernel parameters: table + features
+    smooth, feats = _smooth_terms(spec)
+    n_p_table, n_p = n_p, n_p + spec.n_features
     levels = {amap[spec.symbols[n]]: 1 for n in spec.parameter_names}
+    levels.update({f: 1 for f in feats})
     levels.update({amap[spec.symbols[n]]: 2 for n in spec.input_names})
     hoister = _Hoister(n_p, n_i, levels)
-    rates = [spec.expanded_rates[s].xreplace(amap) for s in spec.state_names]
+    rates = [spec.expanded_rates[s].xreplace(smooth).xreplace(amap) for s in spec.state_names]
     ys = [amap[spec.symbols[s]] for s in spec.state_names]
     n = len(ys)
     jac_targets: list[str] = []
@@ -358,20 +431,25 @@ def generate_model_source(spec: ModelSpec) -> str:
             if d != 0:
                 jac_targets.append(f"J[{i}, {j}]")
                 jac_exprs.append(d)
-    obs = [spec.expanded_assignments[a].xreplace(amap) for a in spec.assignment_names]
+    obs = [
+        spec.expanded_assignments[a].xreplace(smooth).xreplace(amap) for a in spec.assignment_names
+    ]
     rhs_temps, rates_h = hoister.function(rates)
     jac_temps, jac_h = hoister.function(jac_exprs)
     obs_temps, obs_h = hoister.function(obs)
     q_defs = hoister.q_definitions()
     w_defs = hoister.w_definitions()
     nonneg = [i for i, s in enumerate(spec.states) if s.nonnegative]
+    slot0 = n_i + len(w_defs)  # lane kernel: w slots of the smooth inputs' values
+    pro = _smooth_prologue(spec)
     parts = [
         f"N_STATES = {n}",
         f"N_PARAMS = {n_p}",
+        f"N_TABLE_PARAMS = {n_p_table}",
         f"N_INPUTS = {n_i}",
         f"N_OBS = {len(obs)}",
         f"N_Q = {n_p + len(q_defs)}",
-        f"N_W = {n_i + len(w_defs)}",
+        f"N_W = {slot0 + len(spec.smooth_inputs)}",
         f"LANES = {LANES}",
         f"NONNEG_IDX = np.array({nonneg!r}, dtype=np.int64)",
         "",
@@ -392,17 +470,23 @@ def generate_model_source(spec: ModelSpec) -> str:
             ("for i in range(N_INPUTS):", "    w[i] = u[i]"),
         ),
         _emit(
-            "rhs_fast", "t, y, q, w, dy", [f"dy[{i}]" for i in range(n)], rates_h, temps=rhs_temps
+            "rhs_fast",
+            "t, y, q, w, dy",
+            [f"dy[{i}]" for i in range(n)],
+            rates_h,
+            prologue=pro,
+            temps=rhs_temps,
         ),
-        _emit("jac_fast", "t, y, q, w, J", jac_targets, jac_h, "J", temps=jac_temps),
+        _emit("jac_fast", "t, y, q, w, J", jac_targets, jac_h, "J", pro, temps=jac_temps),
         _emit(
             "observe_fast",
             "t, y, q, w, out",
             [f"out[{i}]" for i in range(len(obs))],
             obs_h,
+            prologue=pro,
             temps=obs_temps,
         ),
-        _emit_lanes(rhs_temps, rates_h),
+        _emit_lanes(rhs_temps, rates_h, _smooth_lane_prologue(spec, slot0), slot0),
         _WRAPPERS,
     ]
     return "\n".join(parts)

@@ -125,7 +125,9 @@ def integrate(
     t_eval : array (T,)
         Strictly increasing output times; integration starts at ``t_eval[0]``.
     schedule : Schedule, optional
-        Piecewise-constant inputs (default: every input at its default).
+        Piecewise-constant inputs (default: every input at its default), plus the
+        features of the model's smooth inputs where it has any (default: zero, i.e. each
+        smooth input is its piecewise-constant value alone).
     method : {"auto", "dopri5", "rosenbrock"}
         ``dopri5``: explicit Dormand–Prince 5(4); ``rosenbrock``: linearly
         implicit Rodas4-class method for stiff models; ``auto``: DOPRI5 with
@@ -209,6 +211,25 @@ def integrate(
         raise EngineError(f"schedule has shape {schedule.values.shape}; expected ({n}, K, {n_i})")
     if schedule.times[0] > te[0]:
         raise EngineError("schedule must start at or before t_eval[0]")
+    if spec.n_features:
+        # kernel parameters: the table's, then each patient's smooth-input features
+        # (zero features: the smooth inputs are their piecewise-constant values alone)
+        feats = np.zeros((n, spec.n_features))
+        if schedule.features is not None:
+            if schedule.features.shape != (n, spec.n_features):
+                raise EngineError(
+                    f"schedule features have shape {schedule.features.shape}; expected "
+                    f"({n}, {spec.n_features}) for the smooth inputs "
+                    f"{sorted(spec.smooth_inputs)}"
+                )
+            feats = np.asarray(schedule.features, dtype=np.float64)
+            if not np.all(np.isfinite(feats)):
+                raise EngineError("schedule features must be finite")
+        pa = np.ascontiguousarray(np.concatenate([pa, feats], axis=1))
+    elif schedule.features is not None and schedule.features.shape[1]:
+        raise EngineError(
+            f"schedule carries smooth-input features but model {spec.name!r} has no smooth inputs"
+        )
 
     kernel = load_kernel(spec)
     if n_threads is not None:

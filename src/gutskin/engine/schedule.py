@@ -77,44 +77,91 @@ class Exposure:
 
 @dataclass(frozen=True)
 class Schedule:
-    """Piecewise-constant inputs for a batch of patients.
+    """Inputs of a batch of patients: piecewise-constant levels plus smooth processes.
 
     ``times`` (K+1,) are breakpoints with ``times[-1] = inf``; ``values``
     (N, K, n_inputs) holds each patient's input levels on ``[times[k], times[k+1])``.
+
+    ``features`` (N, F), where given, are each patient's smooth-input features
+    (:meth:`gutskin.engine.spec.ModelSpec.feature_layout`): the kernel adds
+    ``sum_k a_k cos(omega_k t + phi_k)`` to each smooth input, evaluated at every
+    right-hand-side call, so a smooth input needs no breakpoints.  ``smooth``
+    lists ``(input column, first feature column, K)`` of each smooth input, so that
+    :meth:`at` can evaluate the whole input without the model at hand.
     """
 
     times: NDArray[np.float64]
     values: NDArray[np.float64]
+    features: NDArray[np.float64] | None = None
+    smooth: tuple[tuple[int, int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.features is not None and (
+            self.features.ndim != 2 or self.features.shape[0] != self.values.shape[0]
+        ):
+            raise ScheduleError(
+                f"features: expected shape ({self.values.shape[0]}, F), got {self.features.shape}"
+            )
 
     @property
     def n_patients(self) -> int:
         return int(self.values.shape[0])
 
+    def smooth_values(self, times: ArrayLike) -> NDArray[np.float64]:
+        """The smooth part of every input at ``times``, shape (N, T, n_inputs)."""
+        t = np.atleast_1d(np.asarray(times, dtype=np.float64))
+        out = np.zeros((self.values.shape[0], t.size, self.values.shape[2]))
+        if self.features is None:
+            return out
+        for col, first, k in self.smooth:
+            f = self.features[:, first : first + 3 * k].reshape(-1, k, 3)
+            arg = f[:, None, :, 1] * t[None, :, None] + f[:, None, :, 2]
+            out[:, :, col] = np.sum(f[:, None, :, 0] * np.cos(arg), axis=2)
+        return out
+
     def at(self, t: float) -> NDArray[np.float64]:
         """Input levels of every patient at time ``t`` (N, n_inputs), right-continuous."""
         k = int(np.searchsorted(self.times, t, side="right") - 1)
         k = min(max(k, 0), self.values.shape[1] - 1)
-        return self.values[:, k, :]
+        if self.features is None:
+            return self.values[:, k, :]
+        return self.values[:, k, :] + self.smooth_values([t])[:, 0, :]
 
     def on_grid(self, times: NDArray[np.float64]) -> Schedule:
         """The same schedule expressed on a finer breakpoint grid ``times``."""
         idx = np.searchsorted(self.times, times[:-1], side="right") - 1
         idx = np.clip(idx, 0, self.values.shape[1] - 1)
-        return Schedule(times=times, values=self.values[:, idx, :])
+        return replace(self, times=times, values=self.values[:, idx, :])
 
     def __add__(self, other: Schedule) -> Schedule:
-        """Sum of two schedules on the union of their breakpoints."""
+        """Sum of two schedules on the union of their breakpoints.
+
+        At most one of the two may carry smooth features (two smooth processes on one
+        input do not add feature by feature).
+        """
         if other.values.shape[0] != self.values.shape[0] or (
             other.values.shape[2] != self.values.shape[2]
         ):
             raise ScheduleError("cannot add schedules of different patient or input counts")
+        if self.features is not None and other.features is not None:
+            raise ScheduleError("cannot add two schedules that both carry smooth features")
         grid = np.union1d(self.times, other.times)
         a, b = self.on_grid(grid), other.on_grid(grid)
-        return Schedule(times=grid, values=a.values + b.values)
+        smooth = self if self.features is not None else other
+        return Schedule(
+            times=grid, values=a.values + b.values, features=smooth.features, smooth=smooth.smooth
+        )
 
     def slice(self, start: int, stop: int) -> Schedule:
         """Schedule of patients ``start:stop``."""
-        return Schedule(times=self.times, values=self.values[start:stop])
+        f = None if self.features is None else self.features[start:stop]
+        return replace(self, values=self.values[start:stop], features=f)
+
+    def take(self, rows: ArrayLike) -> Schedule:
+        """Schedule of the patients ``rows`` (indices or a boolean mask)."""
+        r = np.asarray(rows)
+        f = None if self.features is None else self.features[r]
+        return replace(self, values=self.values[r], features=f)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -170,8 +170,10 @@ class ModelSpec:
     time_unit: str = "day"
     version: str = "0"
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    smooth_inputs: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "smooth_inputs", dict(self.smooth_inputs))
         object.__setattr__(self, "states", tuple(self.states))
         object.__setattr__(self, "parameters", tuple(self.parameters))
         object.__setattr__(self, "inputs", tuple(self.inputs))
@@ -231,6 +233,14 @@ class ModelSpec:
         extra = [k for k in self.rates if k not in self.state_names]
         if extra:
             raise SpecError(f"rates: expression(s) given for unknown state(s) {extra}")
+        for name, k in self.smooth_inputs.items():
+            if name not in self.input_names:
+                raise SpecError(f"smooth_inputs: {name!r} is not an input of the model")
+            if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 256:
+                raise SpecError(
+                    f"smooth_inputs[{name}]: the number of features must be an integer in "
+                    f"1..256, got {k!r}"
+                )
         # parse everything once; raises SpecError naming the field
         _ = self.sympy_rates
         for s in self.states:
@@ -332,6 +342,7 @@ class ModelSpec:
             "assignments": [asdict(a) for a in self.assignments],
             "rates": dict(self.rates),
             "metadata": dict(self.metadata),
+            "smooth_inputs": dict(self.smooth_inputs),
         }
 
     def structure_hash(self) -> str:
@@ -348,10 +359,37 @@ class ModelSpec:
             "inputs": [u.name for u in self.inputs],
             "assignments": [(a.name, a.expr) for a in self.assignments],
             "rates": dict(self.rates),
+            "smooth_inputs": sorted(self.smooth_inputs.items()),
         }
         digest = hashlib.sha256(json.dumps(struct, sort_keys=True).encode()).hexdigest()[:16]
         object.__setattr__(self, "_structure_hash", digest)
         return digest
+
+    # ------------------------------------------------------------ smooth inputs
+    @property
+    def n_features(self) -> int:
+        """Length of the per-patient feature vector of the smooth inputs (3 per feature)."""
+        return 3 * sum(self.smooth_inputs.values())
+
+    def feature_layout(self) -> list[tuple[str, int, int]]:
+        """``(input, first column, features K)`` of each smooth input in the feature vector.
+
+        A smooth input adds ``sum_k a_k cos(omega_k t + phi_k)`` to the input's
+        piecewise-constant value; feature ``k`` occupies columns ``first + 3k`` (amplitude
+        ``a_k``, input unit), ``+1`` (angular frequency ``omega_k``, rad per time unit) and
+        ``+2`` (phase ``phi_k``, rad).
+        """
+        out, col = [], 0
+        for name in self.input_names:
+            k = self.smooth_inputs.get(name)
+            if k:
+                out.append((name, col, int(k)))
+                col += 3 * int(k)
+        return out
+
+    def with_smooth_inputs(self, smooth: Mapping[str, int]) -> ModelSpec:
+        """Copy of the spec whose smooth inputs are ``smooth`` (``{}``: piecewise only)."""
+        return replace(self, smooth_inputs=dict(smooth))
 
     def with_parameters(self, **values: float) -> ModelSpec:
         """Copy of the spec with new nominal parameter values."""
@@ -362,18 +400,7 @@ class ModelSpec:
             Parameter(**{**asdict(p), "value": float(values[p.name])}) if p.name in values else p
             for p in self.parameters
         ]
-        return ModelSpec(
-            name=self.name,
-            description=self.description,
-            states=self.states,
-            parameters=params,
-            rates=self.rates,
-            inputs=self.inputs,
-            assignments=self.assignments,
-            time_unit=self.time_unit,
-            version=self.version,
-            metadata=self.metadata,
-        )
+        return replace(self, parameters=params)
 
 
 def _latex_name(name: str) -> str:

@@ -13,10 +13,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 
-__all__ = ["THREAD_ENV", "init_worker", "replicate_pool", "single_thread_env"]
+__all__ = [
+    "DASK_CONNECT_TIMEOUT",
+    "SCHEDULERS",
+    "THREAD_ENV",
+    "check_dask_address",
+    "init_worker",
+    "replicate_executor",
+    "replicate_pool",
+    "single_thread_env",
+]
+
+#: Where replicate jobs run: worker processes on this machine, or a Dask cluster.
+SCHEDULERS = ("inprocess", "dask")
+#: Seconds to wait for a Dask scheduler given by an address.
+DASK_CONNECT_TIMEOUT = 10
 
 #: Environment variables that size the thread pools of BLAS and OpenMP libraries.
 THREAD_ENV: tuple[str, ...] = (
@@ -80,3 +94,83 @@ def replicate_pool(n_workers: int) -> Iterator[ProcessPoolExecutor]:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
+
+
+def check_dask_address(address: str) -> None:
+    """Refuse an unreachable Dask scheduler before anything is written (``ValueError``).
+
+    The check is a TCP connection to ``host:port`` (``tcp://`` addresses; other
+    protocols are left to Dask), so a wrong address is one error line in a few seconds.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme not in ("tcp", ""):
+        return
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or port is None:
+        raise ValueError(f"--address {address!r}: expected tcp://HOST:PORT")
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=DASK_CONNECT_TIMEOUT):
+            pass
+    except OSError as exc:
+        raise ValueError(
+            f"cannot reach the Dask scheduler at {address} ({exc.strerror or exc}); "
+            "check --address, or run without it for a local cluster"
+        ) from None
+
+
+@contextmanager
+def replicate_executor(
+    n_workers: int, *, scheduler: str = "inprocess", address: str | None = None
+) -> Iterator[Executor]:
+    """A ``concurrent.futures`` executor for replicate jobs.
+
+    ``scheduler="inprocess"``: :func:`replicate_pool` (``n_workers`` spawned processes).
+    ``scheduler="dask"``: a Dask cluster, the one at ``address`` or a local one of
+    ``n_workers`` single-threaded worker processes, through
+    :meth:`distributed.Client.get_executor`; every worker runs :func:`init_worker`.
+    Callers collect results in submission order, so they do not depend on the scheduler
+    or the number of workers.
+    """
+    if scheduler not in SCHEDULERS:
+        raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)}, got {scheduler!r}")
+    if scheduler == "inprocess":
+        with replicate_pool(n_workers) as pool:
+            yield pool
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:  # pragma: no cover - dask is a pinned dependency
+        raise ValueError("scheduler 'dask' needs the packages dask and distributed") from None
+    cluster = None
+    if address:
+        check_dask_address(address)
+        try:
+            client = Client(address, timeout=DASK_CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise ValueError(
+                f"cannot reach the Dask scheduler at {address} ({type(exc).__name__}); "
+                "check --address, or run without it for a local cluster"
+            ) from None
+    else:
+        with single_thread_env():
+            cluster = LocalCluster(
+                n_workers=max(1, n_workers),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+        client = Client(cluster)
+    try:
+        client.run(init_worker)
+        with client.get_executor(pure=False) as ex:
+            yield ex
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

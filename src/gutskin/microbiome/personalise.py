@@ -788,8 +788,7 @@ def simulate_samples(
     adherence: float = 1.0,
     seed: int = 0,
     spec: Any | None = None,
-    rtol: float = 1e-6,
-    atol: float = 1e-8,
+    solver: Any | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> SampleSimulation:
     """Simulate every sample of ``pop`` as a virtual patient, treated and untreated.
@@ -819,8 +818,8 @@ def simulate_samples(
         Fixes every random number.
     spec : ModelSpec, optional
         The acne model.
-    rtol, atol : float
-        Solver tolerances.
+    solver : SolverOptions, optional
+        How the engine integrates (default ``SolverOptions()``, dense output on).
     progress : callable, optional
         ``progress(done, total)`` over the three integrations.
 
@@ -834,7 +833,7 @@ def simulate_samples(
     from gutskin.scenario import RegimenSpec
 
     model = spec or _spec()
-    solver = SolverOptions(rtol=rtol, atol=atol, dense=False)
+    solver = solver or SolverOptions()
     n = pop.n_samples
     r = max(int(replicates), 1)
     noisy = replicates > 0

@@ -153,6 +153,7 @@ def _build(doc: dict[str, Any], params: list[Parameter]) -> ModelSpec:
         assignments=assignments,
         time_unit=doc.get("time_unit", "day"),
         version=str(doc.get("version", "0")),
+        smooth_inputs={str(k): v for k, v in (doc.get("smooth_inputs") or {}).items()},
         metadata={
             "compartments": compartments,
             "noise_parameters": list(doc.get("noise_parameters", [])),

@@ -34,8 +34,9 @@ from gutskin.engine.integrate import BatchResult, Status, integrate
 from gutskin.engine.options import SolverOptions
 from gutskin.engine.schedule import Schedule, Treatment, build_schedule
 from gutskin.engine.spec import ModelSpec
+from gutskin.population import sampling
 from gutskin.population.covariates import apply_covariates
-from gutskin.population.sampling import NOISE_INPUT, flare_noise_schedule, sample_parameters
+from gutskin.population.sampling import sample_parameters
 
 __all__ = [
     "Personalisation",
@@ -147,12 +148,10 @@ def noise_schedule(
 ) -> Schedule | None:
     """Each patient's disease-activity noise on ``[t0, t1)`` (None if the model has none).
 
-    See :func:`~gutskin.population.sampling.flare_noise_schedule`: windows of one patient
-    are segments of one path, so burn-in and treatment continue each other.
+    See :func:`~gutskin.population.sampling.noise_schedule`: windows of one patient
+    are pieces of one path, so burn-in and treatment continue each other.
     """
-    if NOISE_INPUT not in spec.input_names:
-        return None
-    return flare_noise_schedule(spec, params, _idx(indices), seed, t0, max(t1, t0 + 1.0))
+    return sampling.noise_schedule(spec, params, _idx(indices), seed, t0, t1)
 
 
 def untreated_schedule(spec: ModelSpec, n: int, t0: float, noise: Schedule | None) -> Schedule:

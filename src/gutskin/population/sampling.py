@@ -7,8 +7,12 @@ which other patients are simulated:
 - parameters: stream ``"parameters"``, one uniform per model parameter, keyed by the
   parameter's *name* (adding or reordering rows of the table leaves every other draw
   unchanged);
-- flare noise: stream ``"noise"`` (fast flares) and ``"activity"`` (slow disease
-  activity), one standard normal per day, day ``d`` being number ``d - NOISE_ORIGIN``.
+- disease-activity noise: stream ``"noise"`` (flares) and ``"activity"`` (slow disease
+  activity).  Smooth noise (the default, :func:`smooth_noise_features`) takes three
+  uniforms per random Fourier feature from sub-stream 1; the daily piecewise-constant
+  Ornstein-Uhlenbeck noise of a model without smooth inputs
+  (:func:`flare_noise_schedule`) takes one standard normal per day from sub-stream 0,
+  day ``d`` being number ``d - NOISE_ORIGIN``.
 
 Parameters are lognormal with median ``value`` and coefficient of variation ``cv``
 (``sigma = sqrt(log(1 + cv^2))`` on the log scale, as in the Miyano 2021/2022 virtual
@@ -35,9 +39,12 @@ __all__ = [
     "ACTIVITY_INPUT",
     "NOISE_INPUT",
     "NOISE_ORIGIN",
+    "NOISE_PROCESSES",
     "flare_noise_schedule",
+    "noise_schedule",
     "parameter_uniforms",
     "sample_parameters",
+    "smooth_noise_features",
     "truncated_lognormal",
 ]
 
@@ -45,6 +52,16 @@ __all__ = [
 NOISE_INPUT = "flare_noise"
 #: Input filled with the slow disease-activity path, where a model has it.
 ACTIVITY_INPUT = "disease_activity"
+#: Each noise input: (SD parameter, correlation-time parameter, random stream).
+NOISE_PROCESSES: dict[str, tuple[str, str, str]] = {
+    NOISE_INPUT: ("flare_sd", "flare_tau", "noise"),
+    ACTIVITY_INPUT: ("activity_sd", "activity_tau", "activity"),
+}
+#: Sub-stream of the smooth-noise features (sub-stream 0 holds the daily innovations).
+SMOOTH_SUB = 1
+#: Share of the Ornstein-Uhlenbeck variance the smooth noise keeps: its spectrum is the
+#: OU's (Cauchy) cut off at ``|omega| tau = tan(pi/2 * NOISE_BAND)`` (12.7 for 0.95).
+NOISE_BAND = 0.95
 #: Day at which every patient's noise path starts (stationary); burn-in and trial windows
 #: read the same path as long as they start at or after it (burn-ins up to 10 years).
 NOISE_ORIGIN = -3650.0
@@ -251,3 +268,105 @@ def flare_noise_schedule(
             )
             values[:, :, col_a] = defaults[col_a] + slow_path[:, seg_day - first]
     return Schedule(times=times, values=values)
+
+
+def smooth_noise_features(
+    spec: ModelSpec, params: ArrayLike, indices: Iterable[int], seed: int
+) -> NDArray[np.float64]:
+    """Each patient's smooth disease-activity noise as random Fourier features, (N, F).
+
+    Every smooth noise input of the model (:data:`NOISE_PROCESSES` that are keys of
+    ``spec.smooth_inputs``) is a stationary process with the spectrum of an
+    Ornstein-Uhlenbeck process of the patient's SD ``sd`` and correlation time ``tau``
+    (``S(omega) = sd^2 tau / (pi (1 + omega^2 tau^2))``, a Cauchy density), band-limited
+    to ``|omega| tau < tan(pi/2 NOISE_BAND)``: it keeps :data:`NOISE_BAND` of the OU's
+    variance, the OU's covariance at lags of days to weeks and its zero-frequency
+    spectral density ``2 sd^2 tau`` (to which slow states such as lesion counts respond),
+    and drops only oscillations faster than about ``tau / 2``, which visits weeks apart
+    cannot see (docs/modelling-choices.md, "Smooth disease-activity noise").  It is
+    represented by ``K`` random Fourier features (Rahimi & Recht 2007, *Random features
+    for large-scale kernel machines*, NIPS 20):
+    ``x(t) = sum_k r_k cos(omega_k t + phi_k)`` with ``omega_k`` from the band-limited
+    Cauchy density (inverse CDF), ``phi_k ~ U(0, 2 pi)`` and Rayleigh amplitudes
+    ``r_k = sd sqrt(NOISE_BAND (-2 log u_k) / K)``, so that given the frequencies ``x`` is
+    exactly Gaussian with variance ``NOISE_BAND sd^2`` and, averaged over them, has
+    exactly the band-limited OU covariance.  Feature ``k`` takes uniforms ``3k .. 3k+2``
+    of sub-stream :data:`SMOOTH_SUB` of the process's stream, so a patient's path is one
+    function of time in every window, job and batch.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        Model with smooth noise inputs.
+    params : array_like, shape (N, P)
+        Patient parameters (``spec.parameter_names`` order).
+    indices : iterable of int
+        Patient numbers (length N).
+    seed : int
+        Run seed.
+
+    Returns
+    -------
+    ndarray, shape (N, spec.n_features)
+        In :meth:`~gutskin.engine.spec.ModelSpec.feature_layout` order; a patient with
+        ``sd = 0`` has zero amplitudes.
+    """
+    idx = _indices(indices)
+    pa = np.atleast_2d(np.asarray(params, dtype=np.float64))
+    if pa.shape != (idx.size, len(spec.parameters)):
+        raise ValueError(
+            f"params has shape {pa.shape}; expected ({idx.size}, {len(spec.parameters)})"
+        )
+    names = spec.parameter_names
+    out = np.zeros((idx.size, spec.n_features))
+    for name, first, k in spec.feature_layout():
+        if name not in NOISE_PROCESSES:
+            raise ValueError(f"smooth input {name!r} is not a noise process of the population")
+        sd_name, tau_name, stream = NOISE_PROCESSES[name]
+        sd = pa[:, names.index(sd_name)]
+        tau = pa[:, names.index(tau_name)]
+        if np.any(~np.isfinite(sd) | (sd < 0)) or np.any(~np.isfinite(tau) | (tau <= 0)):
+            raise ValueError(f"{sd_name} must be finite and >= 0 and {tau_name} > 0")
+        u = uniforms(seed, stream, idx, 3 * k, sub=SMOOTH_SUB).reshape(idx.size, k, 3)
+        block = out[:, first : first + 3 * k].reshape(idx.size, k, 3)
+        var = NOISE_BAND * sd**2
+        block[:, :, 0] = np.sqrt(var[:, None] * (-2.0 * np.log(u[:, :, 0])) / k)
+        half = 0.5 * math.pi * NOISE_BAND
+        block[:, :, 1] = np.tan(half * (2.0 * u[:, :, 1] - 1.0)) / tau[:, None]
+        block[:, :, 2] = 2.0 * math.pi * u[:, :, 2]
+        out[:, first : first + 3 * k] = block.reshape(idx.size, 3 * k)
+    return out
+
+
+def noise_schedule(
+    spec: ModelSpec,
+    params: ArrayLike,
+    indices: Iterable[int],
+    seed: int,
+    t_start: float,
+    t_end: float,
+) -> Schedule | None:
+    """Each patient's disease-activity noise on ``[t_start, t_end)`` (None without noise).
+
+    A model whose noise inputs are smooth (``spec.smooth_inputs``) gets one segment at
+    the input defaults carrying :func:`smooth_noise_features` (no breakpoints: the
+    kernel evaluates the path at every step); otherwise the daily piecewise-constant
+    Ornstein-Uhlenbeck path of :func:`flare_noise_schedule`.  Either way, windows of one
+    patient are pieces of one path, and the result adds to a treatment schedule (``+``).
+    """
+    if NOISE_INPUT not in spec.input_names:
+        return None
+    if NOISE_INPUT not in spec.smooth_inputs:
+        return flare_noise_schedule(spec, params, indices, seed, t_start, max(t_end, t_start + 1.0))
+    idx = _indices(indices)
+    defaults = np.array([u.default for u in spec.inputs], dtype=np.float64)
+    values = np.broadcast_to(defaults, (idx.size, 1, defaults.size)).copy()
+    smooth = tuple(
+        (spec.input_names.index(name), first, k) for name, first, k in spec.feature_layout()
+    )
+    return Schedule(
+        times=np.array([float(t_start), np.inf]),
+        values=values,
+        features=smooth_noise_features(spec, params, idx, seed),
+        smooth=smooth,
+    )

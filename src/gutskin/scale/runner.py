@@ -64,6 +64,7 @@ from gutskin.engine.integrate import METHODS, BatchResult, Method, Status
 from gutskin.engine.options import SolverOptions
 from gutskin.engine.schedule import ScheduleError
 from gutskin.engine.spec import ModelSpec
+from gutskin.engine.workers import DASK_CONNECT_TIMEOUT
 from gutskin.engine.yamlio import read_text_bounded
 from gutskin.io.outdir import write_file_atomic
 from gutskin.scenario import Scenario, ScenarioError, get_scenario
@@ -800,37 +801,16 @@ def _prepare_folder(out: Path, cfg: RunConfig, spec: ModelSpec, resume: bool) ->
 
 
 # --------------------------------------------------------------------- run
-#: Seconds to wait for a Dask scheduler given by ``--address``.
-DASK_CONNECT_TIMEOUT = 10
 
 
 def _check_dask_address(address: str) -> None:
-    """Refuse an unreachable Dask scheduler before anything is written.
+    """Refuse an unreachable Dask scheduler before anything is written."""
+    from gutskin.engine.workers import check_dask_address
 
-    The check is a TCP connection to ``host:port`` (``tcp://`` addresses; other
-    protocols are left to Dask), so a wrong address is one error line in a few seconds,
-    not a failure after the store has been initialised.
-    """
-    import socket
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(address if "://" in address else f"tcp://{address}")
-    if parts.scheme not in ("tcp", ""):
-        return
     try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if not parts.hostname or port is None:
-        raise ScaleError(f"--address {address!r}: expected tcp://HOST:PORT")
-    try:
-        with socket.create_connection((parts.hostname, port), timeout=DASK_CONNECT_TIMEOUT):
-            pass
-    except OSError as exc:
-        raise ScaleError(
-            f"cannot reach the Dask scheduler at {address} ({exc.strerror or exc}); "
-            "check --address, or run without it for a local cluster"
-        ) from None
+        check_dask_address(address)
+    except ValueError as exc:
+        raise ScaleError(str(exc)) from None
 
 
 def _dask_chunks(

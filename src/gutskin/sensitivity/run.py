@@ -64,6 +64,7 @@ from gutskin.population import pipeline
 from gutskin.population.covariates import apply_covariates
 from gutskin.population.pipeline import Personalisation
 from gutskin.population.sampling import (
+    ACTIVITY_INPUT,
     NOISE_INPUT,
     parameter_uniforms,
     sample_parameters,
@@ -248,8 +249,7 @@ def build_cohort(
     size: int = DEFAULT_COHORT,
     seed: int = 0,
     *,
-    rtol: float = 1e-6,
-    atol: float = 1e-8,
+    solver: SolverOptions | None = None,
     population: Personalisation | None = None,
 ) -> Cohort:
     """Enrol a fixed cohort: the first ``size`` randomized patients of the design's trial.
@@ -262,8 +262,8 @@ def build_cohort(
         Number of patients (>= 2).
     seed : int
         Trial seed.
-    rtol, atol : float
-        Solver tolerances.
+    solver : SolverOptions, optional
+        How the engine integrates (default ``SolverOptions()``, as in the trial).
     population : Personalisation, optional
         Source that seeds the patients (default: the design's ``population.from_table``,
         if any).
@@ -276,7 +276,7 @@ def build_cohort(
         raise SensitivityError(f"--cohort must be >= 2 patients, got {size}")
     spec = get_model(design.model)
     n_total = max(size, 2 * len(design.arms))
-    solver = SolverOptions(rtol=rtol, atol=atol)
+    solver = solver or SolverOptions()
     if population is None:
         from gutskin.microbiome.personalise import population_for_design
         from gutskin.microbiome.readers import TableError
@@ -327,6 +327,8 @@ class _Arm:
     active_inputs: set[str]
     depends: bool = True
     nominal: NDArray[np.float64] | None = None  # (1, C, T) when not factor-dependent
+    features: NDArray[np.float64] | None = None  # (C, F) smooth-noise features
+    smooth: tuple[tuple[int, int, int], ...] = ()
 
 
 class ModelEvaluator:
@@ -361,16 +363,15 @@ class ModelEvaluator:
         factors: Sequence[Factor],
         reference: str | None = None,
         strains: Mapping[str, Strain] | None = None,
-        rtol: float = 1e-6,
-        atol: float = 1e-8,
+        solver: SolverOptions | None = None,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
     ) -> None:
         self.cohort, self.outcome, self.factors = cohort, outcome, list(factors)
         self.spec = spec = cohort.spec
         self.design = design = cohort.design
         self.library = dict(strains) if strains is not None else load_strains()
-        self.rtol, self.atol = rtol, atol
-        self._solver = SolverOptions(rtol=rtol, atol=atol)  # as the trial's
+        self._solver = solver or SolverOptions()  # as the trial's
+        self.rtol, self.atol = self._solver.rtol, self._solver.atol
         self._solver_kw = self._solver.kwargs()
         self.chunk_rows = max(int(chunk_rows), cohort.size)
         arms = {a.name: a for a in design.arms}
@@ -495,6 +496,8 @@ class ModelEvaluator:
             dose_parts=parts,
             active_inputs=active,
             depends=depends,
+            features=base.features,
+            smooth=base.smooth,
         )
 
     def _observation_uniforms(self) -> NDArray[np.float64]:
@@ -571,9 +574,22 @@ class ModelEvaluator:
         assert sched is not None  # noise factors exist only where the model has noise
         return sched
 
-    def _noise_column(self, params: NDArray[np.float64], times: NDArray[np.float64]):
-        sched = self._noise(params, self.cohort.days)
-        return sched.on_grid(times).values[:, :, self.spec.input_names.index(NOISE_INPUT)]
+    def _with_noise(self, sched: Schedule, params: NDArray[np.float64], t1: float) -> Schedule:
+        """``sched`` (rows = samples × patients) with each row's noise redrawn from ``params``.
+
+        Smooth noise: the features of the rows' own noise parameters; daily noise: the
+        noise input columns on ``sched``'s grid.
+        """
+        nz = self._noise(params, t1)
+        if nz.features is not None:
+            return replace(sched, features=nz.features, smooth=nz.smooth)
+        values = sched.values.copy()
+        grid = nz.on_grid(sched.times).values
+        for name in (NOISE_INPUT, ACTIVITY_INPUT):
+            if name in self.spec.input_names:
+                col = self.spec.input_names.index(name)
+                values[:, :, col] = grid[:, :, col]
+        return replace(sched, values=values)
 
     def _baseline(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         n_s = x.shape[0]
@@ -588,10 +604,14 @@ class ModelEvaluator:
             -c.burn_in_days,
             pipeline.noise_schedule(spec, c.params, c.indices, c.seed, -c.burn_in_days, 0.0),
         )
-        values = np.tile(burn.values, (n_s, 1, 1))
+        sched = Schedule(
+            times=burn.times,
+            values=np.tile(burn.values, (n_s, 1, 1)),
+            features=None if burn.features is None else np.tile(burn.features, (n_s, 1)),
+            smooth=burn.smooth,
+        )
         if self.noise_varies:
-            col = spec.input_names.index(NOISE_INPUT)
-            values[:, :, col] = self._noise(params, 0.0).on_grid(burn.times).values[:, :, col]
+            sched = self._with_noise(sched, params, 0.0)
         res, _ = pipeline.burn_in(
             spec,
             params,
@@ -599,11 +619,11 @@ class ModelEvaluator:
             c.seed,
             c.burn_in_days,
             solver=self._solver,
-            schedule=Schedule(times=burn.times, values=values),
+            schedule=sched,
             population=c.population,
-            chunk_size=max(1, values.shape[0]),
+            chunk_size=max(1, sched.n_patients),
         )
-        self.n_solves += values.shape[0]
+        self.n_solves += sched.n_patients
         self._count(res)
         return np.ascontiguousarray(res.y[:, -1, :])
 
@@ -662,17 +682,17 @@ class ModelEvaluator:
             values = np.tile(arm.values, (n_s, 1, 1))
             for j, (col, part) in arm.dose_parts.items():
                 values[:, :, col] += np.repeat(x[:, j], c)[:, None] * np.tile(part, (n_s, 1))
-            if self.noise_varies:
-                values[:, :, self.spec.input_names.index(NOISE_INPUT)] = self._noise_column(
-                    params, arm.times
-                )
+        feats = None if arm.features is None else np.tile(arm.features, (n_s, 1))
+        sched = Schedule(times=arm.times, values=values, features=feats, smooth=arm.smooth)
+        if self.noise_varies and not nominal:
+            sched = self._with_noise(sched, params, self.cohort.days)
         assert y0 is not None
         res = integrate(
             self.spec,
             y0,
             params,
             self.t_eval,
-            Schedule(times=arm.times, values=values),
+            sched,
             **self._solver_kw,
             chunk_size=max(1, values.shape[0]),
         )
@@ -1090,8 +1110,7 @@ class Plan:
     every: float
     n_evaluations: int
     conf_level: float = 0.95
-    rtol: float = 1e-6
-    atol: float = 1e-8
+    solver: SolverOptions = field(default_factory=SolverOptions)
 
     def describe(self) -> dict[str, Any]:
         """Plain-data description (provenance)."""
@@ -1111,8 +1130,10 @@ class Plan:
             "grouped": self.groups,
             "cohort_size": self.cohort,
             "conf_level": self.conf_level,
-            "rtol": self.rtol,
-            "atol": self.atol,
+            "solver_method": self.solver.method,
+            "rtol": self.solver.rtol,
+            "atol": self.solver.atol,
+            "dense": self.solver.dense,
             "factors": factor_table(self.factors),
         }
 
@@ -1146,6 +1167,7 @@ def plan(
     conf_level: float = 0.95,
     rtol: float = 1e-6,
     atol: float = 1e-8,
+    solver: SolverOptions | None = None,
 ) -> Plan:
     """Validate the inputs of a model sensitivity analysis (cheap; nothing is simulated).
 
@@ -1175,7 +1197,10 @@ def plan(
     conf_level : float
         Confidence level.
     rtol, atol : float
-        Solver tolerances.
+        Solver tolerances (used when ``solver`` is not given).
+    solver : SolverOptions, optional
+        How the engine integrates cohort and samples (default ``SolverOptions(rtol=rtol,
+        atol=atol)``, dense output on, as in the trial).
 
     Returns
     -------
@@ -1243,8 +1268,7 @@ def plan(
         every=every,
         n_evaluations=m.n_evaluations(n, n_groups, second_order=second_order),
         conf_level=conf_level,
-        rtol=rtol,
-        atol=atol,
+        solver=solver or SolverOptions(rtol=rtol, atol=atol),
     )
 
 
@@ -1277,7 +1301,7 @@ def execute(
         ``info`` adds cohort, solves and failures; ``outcome`` is set.
     """
     t0 = time.monotonic()
-    cohort = build_cohort(p.design, p.cohort, p.seed, rtol=p.rtol, atol=p.atol)
+    cohort = build_cohort(p.design, p.cohort, p.seed, solver=p.solver)
     t_cohort = time.monotonic() - t0
     ev = ModelEvaluator(
         cohort,
@@ -1285,8 +1309,7 @@ def execute(
         outcome=p.outcome,
         factors=p.factors,
         reference=p.reference,
-        rtol=p.rtol,
-        atol=p.atol,
+        solver=p.solver,
         chunk_rows=chunk_rows,
     )
     res = run_sensitivity(
@@ -1334,9 +1357,14 @@ def sensitivity(
     groups: bool = False,
     cohort: int = DEFAULT_COHORT,
     every: float = 7.0,
+    solver: SolverOptions | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> SensitivityResult:
     """Global sensitivity analysis of a trial-level outcome (one call: :func:`plan` + run).
+
+    Arguments as in :func:`plan`; ``solver`` (a
+    :class:`~gutskin.engine.options.SolverOptions`) sets the method and tolerances of
+    every integration.
 
     Examples
     --------
@@ -1357,6 +1385,7 @@ def sensitivity(
         groups=groups,
         cohort=cohort,
         every=every,
+        solver=solver,
     )
     return execute(p, progress=progress)
 

@@ -31,7 +31,7 @@ import pandas as pd
 
 from gutskin.engine.options import SolverOptions
 from gutskin.engine.random import derived_seed
-from gutskin.engine.workers import replicate_pool
+from gutskin.engine.workers import replicate_executor
 from gutskin.population.pipeline import Personalisation
 from gutskin.trial.design import Comparison, Design, DesignError
 from gutskin.trial.result import TrialResult
@@ -127,6 +127,8 @@ def power_curve(
     pool: int | Literal["fresh"] | None = None,
     analyses: Literal["primary", "all"] | str = "primary",
     stage: Callable[[str], None] | None = None,
+    scheduler: Literal["inprocess", "dask"] | str = "inprocess",
+    address: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Power of the primary (or every) planned comparison at each total sample size.
 
@@ -159,6 +161,12 @@ def power_curve(
         every planned comparison.
     stage : callable, optional
         Called with a short text when a stage starts (pool, arms, replicates).
+    scheduler : {"inprocess", "dask"}
+        Where replicates run: ``workers`` processes on this machine, or a Dask cluster
+        (:func:`gutskin.engine.workers.replicate_executor`: the one at ``address``, else a
+        local one of ``workers`` processes).  Results are identical either way.
+    address : str, optional
+        Scheduler address of an existing Dask cluster (``tcp://HOST:PORT``).
 
     Returns
     -------
@@ -184,21 +192,30 @@ def power_curve(
         raise DesignError(f"--analyses must be one of {', '.join(ANALYSES)}, got {analyses!r}")
     if not (pool is None or pool == "fresh" or (isinstance(pool, int) and pool >= 1)):
         raise DesignError(f"--pool must be a positive integer or 'fresh', got {pool!r}")
+    if scheduler not in ("inprocess", "dask"):
+        raise DesignError(f"--scheduler must be inprocess or dask, got {scheduler!r}")
+    if address and scheduler != "dask":
+        raise DesignError("--address needs --scheduler dask")
     comparisons = [design.primary_comparison()] if analyses == "primary" else None
     big = design.model_copy(update={"sample_size": grid[-1]})
     rows: list[dict[str, Any]] = []
     n_workers = _workers(workers, replicates)
+    parallel = n_workers > 1 or scheduler == "dask"
+
+    def executor() -> Any:
+        return replicate_executor(n_workers, scheduler=scheduler, address=address)
+
     if pool == "fresh":
         pool_size: int | str = "fresh"
         if stage:
             stage("replicate trials (fresh patients)")
-        if n_workers == 1:
+        if not parallel:
             for r in range(replicates):
                 rows.extend(_replicate(big, grid, seed, r, solver, population, comparisons))
                 if progress:
                     progress(r + 1, replicates)
         else:
-            with replicate_pool(n_workers) as ex:
+            with executor() as ex:
                 futures = [
                     ex.submit(_replicate, big, grid, seed, r, solver, population, comparisons)
                     for r in range(replicates)
@@ -222,10 +239,10 @@ def power_curve(
         if stage:
             stage("replicate trials")
         # chunks of replicates, each with the rows of the pool it uses
-        n_chunks = 1 if n_workers == 1 else min(replicates, 4 * n_workers)
+        n_chunks = 1 if not parallel else min(replicates, 4 * n_workers)
         bounds = np.linspace(0, replicates, n_chunks + 1).astype(int)
         chunks = [(int(a), int(b)) for a, b in pairwise(bounds) if b > a]
-        if n_workers == 1:
+        if not parallel:
             done = 0
             for a, b in chunks:
                 for r in range(a, b):
@@ -234,7 +251,7 @@ def power_curve(
                     if progress:
                         progress(done, replicates)
         else:
-            with replicate_pool(n_workers) as ex:
+            with executor() as ex:
                 futs = []
                 for a, b in chunks:
                     part, moved = vp.part(draws[a:b])

@@ -96,8 +96,7 @@ def _presents(
         return np.ones(len(idx), dtype=bool)
     beta = params[:, names.index("care_seeking")]
     sd = params[:, names.index("activity_sd")]
-    seg = int(np.searchsorted(noise.times, 0.0, side="right")) - 1
-    a0 = noise.values[:, seg, spec.input_names.index(ACTIVITY_INPUT)]
+    a0 = noise.at(0.0)[:, spec.input_names.index(ACTIVITY_INPUT)]
     z = np.divide(a0, sd, out=np.zeros_like(a0), where=sd > 0)
     u = uniforms(seed, "presentation", idx, 1)[:, 0]
     active = (beta > 0) & (sd > 0)
@@ -257,7 +256,7 @@ def burn_in_candidates(
     if not len(came):
         n_s = len(spec.state_names)
         return Candidates(idx, sex, age, params, np.empty((0, n_s)), {}, np.zeros(0, bool))
-    sched = Schedule(times=sched.times, values=sched.values[came])
+    sched = sched.take(came)
     res, params = pipeline.burn_in(
         spec, params, idx, seed, burn, solver=solver, schedule=sched, population=population
     )

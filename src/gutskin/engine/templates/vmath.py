@@ -136,3 +136,43 @@ def vtanh(x):
     r = small if a < 0.03 else big
     r = -r if x < 0.0 else r
     return x if x != x else r
+
+
+# cos: fdlibm's k_sin.c / k_cos.c polynomials (Sun Microsystems, 1993) on
+# |r| <= pi/4 after a three-part Cody-Waite reduction by pi/2 (fdlibm e_rem_pio2.c's
+# medium case), exact for |x| < 2**20 * pi/2; the smooth inputs' arguments
+# omega*t + phi stay far below that.
+VM_2_PI = 0.63661977236758134308
+VM_PIO2_1 = 1.57079632673412561417e00
+VM_PIO2_2 = 6.07710050630396597660e-11
+VM_PIO2_3 = 2.02226624871116645580e-21
+VM_S1 = -1.66666666666666324348e-01
+VM_S2 = 8.33333333332248946124e-03
+VM_S3 = -1.98412698298579493134e-04
+VM_S4 = 2.75573137070700676789e-06
+VM_S5 = -2.50507602534068634195e-08
+VM_S6 = 1.58969099521155010221e-10
+VM_C1 = 4.16666666666666019037e-02
+VM_C2 = -1.38888888888741095749e-03
+VM_C3 = 2.48015872894767294178e-05
+VM_C4 = -2.75573143513906633035e-07
+VM_C5 = 2.08757232129817482790e-09
+VM_C6 = -1.13596475577881948265e-11
+
+
+@njit(inline="always", error_model="numpy")
+def vcos(x):
+    """cos(x) from arithmetic only (a few ulp for |x| < 1.6e6; nan for inf and nan)."""
+    nf = math.floor(x * VM_2_PI + 0.5)
+    r = ((x - nf * VM_PIO2_1) - nf * VM_PIO2_2) - nf * VM_PIO2_3
+    z = r * r
+    s = r + r * z * (VM_S1 + z * (VM_S2 + z * (VM_S3 + z * (VM_S4 + z * (VM_S5 + z * VM_S6)))))
+    c = 1.0 - (
+        0.5 * z
+        - z * z * (VM_C1 + z * (VM_C2 + z * (VM_C3 + z * (VM_C4 + z * (VM_C5 + z * VM_C6)))))
+    )
+    quad = np.int64(nf) & 3
+    res = c if quad == 0 else -s
+    res = -c if quad == 2 else res
+    res = s if quad == 3 else res
+    return x - x if (x != x or abs(x) == math.inf) else res
