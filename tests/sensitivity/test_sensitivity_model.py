@@ -128,3 +128,27 @@ def test_resume_reuses_cached_chunks(tmp_path):
     kw["seed"] = 2
     with pytest.raises(SensitivityError, match="other settings"):
         run_sensitivity(func, factors, nominal=False, resume=True, **kw)
+
+
+def test_cohort_takes_the_trials_baseline_without_a_second_burn_in():
+    """The cohort's baseline is the trial's own (TrialResult.baseline), equal to burning
+    the same patients in again."""
+    from gutskin.population import pipeline
+
+    design = load_design("rinaldi2022")
+    cohort = build_cohort(design, 6, seed=2)
+    trial = run_trial(design.model_copy(update={"sample_size": 8}), seed=2, analyse=False)
+    assert trial.baseline is not None
+    base = trial.baseline.rows(cohort.indices)
+    np.testing.assert_array_equal(cohort.baseline, base.states)
+    np.testing.assert_array_equal(cohort.params, base.params)
+    again, _ = pipeline.burn_in(
+        cohort.spec,
+        cohort.params,
+        cohort.indices,
+        2,
+        float(design.population.burn_in_days),
+    )
+    np.testing.assert_allclose(again.y[:, -1, :], cohort.baseline, rtol=1e-12, atol=1e-12)
+    with pytest.raises(KeyError, match="no baseline"):
+        trial.baseline.rows([10**9])

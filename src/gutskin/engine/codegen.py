@@ -45,7 +45,7 @@ _TEMPLATES = ("vmath.py", "common.py", "dopri5.py", "rosenbrock.py", "lanes.py",
 #: register; two AVX2 registers).
 LANES = 8
 _STRIP = "# codegen: strip"
-CODEGEN_VERSION = "7"
+CODEGEN_VERSION = "8"
 
 
 class KernelCacheError(OSError):
@@ -376,7 +376,8 @@ def _smooth_prologue(spec: ModelSpec) -> tuple[str, ...]:
         lines += [
             f"_sm{i} = 0.0",
             f"for _j in range({k}):",
-            f"    _sm{i} += q[{b} + 3*_j]*math.cos(q[{b + 1} + 3*_j]*t + q[{b + 2} + 3*_j])",
+            f"    if q[{b} + 3*_j] != 0.0:  # a zero amplitude (no noise) costs no cosine",
+            f"        _sm{i} += q[{b} + 3*_j]*math.cos(q[{b + 1} + 3*_j]*t + q[{b + 2} + 3*_j])",
         ]
     return tuple(lines)
 
@@ -395,8 +396,12 @@ def _smooth_lane_prologue(spec: ModelSpec, slot0: int) -> list[str]:
             f"        w[{o} + ln] = 0.0",
             f"    for _j in range({k}):",
             f"        _o = {b} + 3*_j*{LANES}",
+            "        _live = False",  # a feature no lane uses (no noise) costs no cosine
             "        for ln in range(n):",
-            f"            w[{o} + ln] += q[_o + ln]*vcos(q[_o + {LANES} + ln]*t[ln]"
+            "            _live = _live or q[_o + ln] != 0.0",
+            "        if _live:",
+            "            for ln in range(n):",
+            f"                w[{o} + ln] += q[_o + ln]*vcos(q[_o + {LANES} + ln]*t[ln]"
             f" + q[_o + {2 * LANES} + ln])",
         ]
     return lines

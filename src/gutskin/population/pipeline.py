@@ -24,7 +24,7 @@ so a patient's trajectory never depends on who else is in the batch.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -39,6 +39,7 @@ from gutskin.population.covariates import apply_covariates
 from gutskin.population.sampling import sample_parameters
 
 __all__ = [
+    "Baseline",
     "Personalisation",
     "Treatment",
     "arm_schedule",
@@ -51,6 +52,35 @@ __all__ = [
     "untreated_schedule",
     "with_burn_in_status",
 ]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Patients at their own untreated baseline (day 0), ready for :func:`treat`.
+
+    Attributes
+    ----------
+    indices : ndarray (N,)
+        Patient numbers (keys of the per-patient streams).
+    params : ndarray (N, P)
+        Parameters after covariates and personalisation (``spec.parameter_names``).
+    states : ndarray (N, S)
+        States at day 0 after the burn-in (``spec.state_names``).
+    """
+
+    indices: NDArray[np.int64]
+    params: NDArray[np.float64]
+    states: NDArray[np.float64]
+
+    def rows(self, patients: ArrayLike) -> Baseline:
+        """The baseline of the given patient numbers, in that order (KeyError if absent)."""
+        want = np.asarray(patients, dtype=np.int64).reshape(-1)
+        pos = {int(i): k for k, i in enumerate(self.indices)}
+        try:
+            r = np.array([pos[int(i)] for i in want], dtype=np.int64)
+        except KeyError as exc:
+            raise KeyError(f"patient {exc.args[0]} has no baseline here") from None
+        return Baseline(self.indices[r], self.params[r], self.states[r])
 
 
 class Personalisation(Protocol):

@@ -295,21 +295,18 @@ def build_cohort(
     pts = trial.patients.iloc[:size]
     idx = pts["patient"].to_numpy(dtype=np.int64)
     sex = pts["sex"].to_numpy(dtype=str)
-    params = pipeline.patient_parameters(spec, idx, seed, sex=sex, population=population)
+    assert trial.baseline is not None  # run_trial keeps the randomized patients' baseline
+    base = trial.baseline.rows(idx)  # the trial's own burn-in: not simulated twice
     uni = parameter_uniforms(spec, idx, seed)
-    burn = float(design.population.burn_in_days)
-    res, params = pipeline.burn_in(
-        spec, params, idx, seed, burn, solver=solver, population=population
-    )
     return Cohort(
         spec=spec,
         design=design,
         seed=seed,
         indices=idx,
-        params=params,
+        params=base.params,
         uniforms=uni,
         sex=sex,
-        baseline=np.ascontiguousarray(res.y[:, -1, :]),
+        baseline=np.ascontiguousarray(base.states),
         adherence=pts["adherence"].to_numpy(dtype=float),
         population=population,
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from gutskin.population.pipeline import Baseline
 from gutskin.trial.design import Design
 
 __all__ = ["AE_DRY_SKIN", "AE_SHANNON_DROP", "TrialResult"]
@@ -39,6 +40,10 @@ class TrialResult:
     n_candidates: int = 0
     summary: pd.DataFrame | None = None
     comparisons: list[dict[str, Any]] = field(default_factory=list)
+    #: The randomized patients at their baseline (parameters and day-0 states), so a job
+    #: that continues them (sensitivity) does not burn them in again; None when the
+    #: result was not simulated in this process (e.g. a pooled replicate).
+    baseline: Baseline | None = field(default=None, repr=False, compare=False)
 
     @property
     def screen_failure_rate(self) -> float:

@@ -13,7 +13,7 @@ trial and a patient's data do not depend on who else was screened.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -444,6 +444,7 @@ def run_trial(
         failures=failures,
         n_candidates=screened,
     )
+    result = replace(result, baseline=pipeline.Baseline(idx, params, y0))
     if analyse:
         from gutskin.trial.analysis import analyse_trial
 
