@@ -117,3 +117,23 @@ def test_negative_binomial_counts_equal_scipy_inverse_cdf():
             np.maximum(mu, 0) > 0, stats.nbinom.ppf(u, k, k / (k + np.maximum(mu, 0))), 0
         )
         np.testing.assert_array_equal(_nb(u, mu, k), np.nan_to_num(want))
+
+
+def test_each_instrument_has_its_own_sub_stream():
+    """An instrument's numbers come from its own sub-stream: adding an instrument (a new
+    line in INSTRUMENTS) or asking for more visits moves no other instrument's draws."""
+    import numpy as np
+
+    from gutskin.engine.random import name_key, uniforms
+    from gutskin.trial.observation import COLUMNS, INSTRUMENTS, N_UNIFORMS, observation_uniforms
+
+    idx = np.array([3, 11, 12])
+    u = observation_uniforms(5, idx, 4)
+    assert u.shape == (3, 4, N_UNIFORMS) == (3, 4, sum(INSTRUMENTS.values()))
+    for name, k in INSTRUMENTS.items():
+        own = uniforms(5, "observation", idx, 4 * k, sub=name_key(name)).reshape(3, 4, k)
+        np.testing.assert_array_equal(u[:, :, COLUMNS[name]], own)
+    np.testing.assert_array_equal(observation_uniforms(5, idx, 7)[:, :4], u)
+    cols = sorted((c.start, c.stop) for c in COLUMNS.values())
+    assert cols[0][0] == 0 and cols[-1][1] == N_UNIFORMS
+    assert all(a[1] == b[0] for a, b in zip(cols, cols[1:], strict=False))  # no gap, no overlap

@@ -29,7 +29,9 @@ and continuous quantities.  A trial records:
   normal noise with SD 0.05 nats.
 
 All noise comes from the patient's own ``observation`` stream, so a patient's
-records do not depend on who else is in the trial.
+records do not depend on who else is in the trial.  Each noisy instrument
+(:data:`INSTRUMENTS`) draws from its own sub-stream of it, keyed by the instrument's
+name, so adding an instrument never moves the numbers of the others.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from numba import njit
 from numpy.typing import NDArray
 from scipy.special import ndtri
 
+from gutskin.engine.random import name_key, uniforms
+
 # the responder rules are code in the endpoint registry; re-exported here as before
 from gutskin.trial.endpoints import GAGS_IMPROVEMENT, gags_improved, iga_success
 
@@ -48,12 +52,14 @@ __all__ = [
     "GAGS_BANDS",
     "GAGS_IMPROVEMENT",
     "IGA_CUTS",
+    "INSTRUMENTS",
     "LOCATION_FACTORS",
     "LOCATION_SHARES",
     "N_UNIFORMS",
     "gags_band",
     "gags_improved",
     "iga_success",
+    "observation_uniforms",
     "observe_visits",
 ]
 
@@ -65,8 +71,50 @@ LOCATION_SHARES = np.array([0.30, 0.25, 0.25, 0.08, 0.12])
 LOCATIONS = ("forehead", "right_cheek", "left_cheek", "nose", "chin")
 #: GAGS severity bands (evidence brief §4.2): upper bounds of none/mild/moderate/severe.
 GAGS_BANDS = ((0, "none"), (18, "mild"), (30, "moderate"), (38, "severe"), (44, "very severe"))
-#: Uniform draws consumed per patient-visit (fixed so streams never shift).
-N_UNIFORMS = 32
+#: The noisy instruments of a visit and the uniforms each takes per visit.  Each has its
+#: own sub-stream (``name_key(name)``) of the patient's ``"observation"`` stream, and its
+#: own columns in the (…, N_UNIFORMS) arrays: a new instrument is one more line here and
+#: leaves every other instrument's numbers as they were.
+INSTRUMENTS: dict[str, int] = {
+    "rater": 1,  # the visit's counting factor, shared by all lesion types
+    "noninflammatory": 1,
+    "papules": 1,
+    "pustules": 1,
+    "nodules": 1,
+    "iga_rater": 1,
+    "gags_locations": 20,  # 4 lesion types x 5 face locations
+    "erythema": 1,
+    "sebum": 1,
+    "rel_c_acnes": 1,
+    "rel_s_epidermidis": 1,
+    "rel_s_aureus": 1,
+    "gut_shannon": 1,
+}
+_first = np.cumsum([0, *INSTRUMENTS.values()])
+#: Columns of each instrument in an observation-uniforms array.
+COLUMNS: dict[str, slice] = {
+    name: slice(int(a), int(a) + k)
+    for (name, k), a in zip(INSTRUMENTS.items(), _first, strict=False)
+}
+#: Uniform draws consumed per patient-visit.
+N_UNIFORMS = int(_first[-1])
+
+
+def observation_uniforms(
+    seed: int, indices: NDArray[np.int64], n_visits: int
+) -> NDArray[np.float64]:
+    """The observation uniforms of visits ``0 .. n_visits - 1``, shape (N, n_visits, N_UNIFORMS).
+
+    Instrument ``name`` fills its :data:`COLUMNS` from sub-stream ``name_key(name)``;
+    visit ``v`` takes numbers ``v*k .. v*k + k - 1`` of it (``k`` its uniforms per visit),
+    so a visit's numbers do not depend on how many visits are asked for.
+    """
+    idx = np.asarray(indices, dtype=np.int64)
+    out = np.empty((idx.size, n_visits, N_UNIFORMS))
+    for name, k in INSTRUMENTS.items():
+        u = uniforms(seed, "observation", idx, n_visits * k, sub=name_key(name))
+        out[:, :, COLUMNS[name]] = u.reshape(idx.size, n_visits, k)
+    return out
 
 
 def gags_band(score: float) -> str:
@@ -151,36 +199,39 @@ def observe_visits(
         ``inflammatory``, ``total``, ``iga``, ``gags`` and instruments.
     """
     u = np.clip(uniforms, 1e-12, 1 - 1e-12)
-    z = np.zeros_like(u)
-    used = [0, 5, 26, 27, 28, 29, 30, 31]  # the columns read as normal deviates
-    z[:, used] = ndtri(u[:, used])
+
+    def col(name: str) -> NDArray[np.float64]:
+        return u[:, COLUMNS[name].start]
+
+    def normal(name: str) -> NDArray[np.float64]:
+        return np.asarray(ndtri(col(name)))
+
     sig_r = np.sqrt(np.log1p(rater_cv**2))
-    rater = np.exp(sig_r * z[:, 0] - 0.5 * sig_r**2)
+    rater = np.exp(sig_r * normal("rater") - 0.5 * sig_r**2)
     bias = np.where(post_baseline, 1.0 - expectation_bias, 1.0)
     scale = rater * bias
     out: dict[str, NDArray[np.float64]] = {}
-    for j, name in enumerate(("noninflammatory", "papules", "pustules", "nodules"), start=1):
-        out[name] = _nb(u[:, j], expected[name] * scale, count_dispersion)
+    for name in ("noninflammatory", "papules", "pustules", "nodules"):
+        out[name] = _nb(col(name), expected[name] * scale, count_dispersion)
     out["inflammatory"] = out["papules"] + out["pustules"]
     out["total"] = out["inflammatory"] + out["noninflammatory"]
     latent = np.log1p(out["inflammatory"] + 0.3 * out["noninflammatory"] + 5.0 * out["nodules"])
-    latent = latent + iga_rater_sd * z[:, 5]
+    latent = latent + iga_rater_sd * normal("iga_rater")
     cuts = IGA_CUTS if iga_cuts is None else np.asarray(iga_cuts, dtype=np.float64)
     out["iga"] = np.sum(latent[:, None] > cuts[None, :], axis=1).astype(np.float64)
     # GAGS: per location, the most severe lesion type present
     grade = np.zeros((u.shape[0], 5))
+    loc = u[:, COLUMNS["gags_locations"]]
     types = (("noninflammatory", 1.0), ("papules", 2.0), ("pustules", 3.0), ("nodules", 4.0))
     for ti, (name, g) in enumerate(types):
         c = out[name]
         p_any = 1.0 - (1.0 - LOCATION_SHARES[None, :]) ** c[:, None]
-        present = u[:, 6 + 5 * ti : 11 + 5 * ti] < p_any
+        present = loc[:, 5 * ti : 5 * ti + 5] < p_any
         grade = np.where(present, np.maximum(grade, g), grade)
     out["gags"] = grade @ LOCATION_FACTORS
     sig_i = np.sqrt(np.log1p(instrument_cv**2))
-    for j, name in enumerate(
-        ("erythema", "sebum", "rel_c_acnes", "rel_s_epidermidis", "rel_s_aureus"), start=26
-    ):
-        val = expected[name] * np.exp(sig_i * z[:, j] - 0.5 * sig_i**2)
+    for name in ("erythema", "sebum", "rel_c_acnes", "rel_s_epidermidis", "rel_s_aureus"):
+        val = expected[name] * np.exp(sig_i * normal(name) - 0.5 * sig_i**2)
         out[name] = np.minimum(val, 1.0) if name.startswith("rel_") else val
-    out["gut_shannon"] = expected["gut_shannon"] + 0.05 * z[:, 31]
+    out["gut_shannon"] = expected["gut_shannon"] + 0.05 * normal("gut_shannon")
     return out

@@ -29,7 +29,7 @@ from gutskin.population.pipeline import Personalisation
 from gutskin.simulation import get_model
 from gutskin.trial.design import ENDPOINTS, Design, DesignError
 from gutskin.trial.endpoints import REGISTRY, responder_endpoints
-from gutskin.trial.observation import N_UNIFORMS, observe_visits
+from gutskin.trial.observation import N_UNIFORMS, observation_uniforms, observe_visits
 from gutskin.trial.randomization import allocate
 from gutskin.trial.result import AE_DRY_SKIN, AE_SHANNON_DROP, TrialResult
 
@@ -135,9 +135,7 @@ def _observe_arrays(
 ) -> dict[str, NDArray[np.float64]]:
     """Observed endpoints (N·T, patient-major) from expected values (N, T)."""
     n = len(idx)
-    block = (max(visit_numbers) + 1, N_UNIFORMS)
-    uni = uniforms(seed, "observation", idx, block[0] * block[1]).reshape(len(idx), *block)
-    uni = uni[:, visit_numbers, :]
+    uni = observation_uniforms(seed, idx, max(visit_numbers) + 1)[:, visit_numbers, :]
     m = design.measurement
     obs = observe_visits(
         {k: v.reshape(-1) for k, v in expected.items()},
