@@ -43,8 +43,8 @@ _LAZY: dict[str, str] = {
     "power_curve": "gutskin.trial.power",
     "load_targets": "gutskin.calibrate.targets",
     "fit": "gutskin.calibrate.fit",
-    "run_sensitivity": "gutskin.sensitivity.run",
-    "analyse_function": "gutskin.sensitivity.run",
+    "run_sensitivity": "gutskin.sensitivity.driver",
+    "analyse_function": "gutskin.sensitivity.driver",
     "profile_table": "gutskin.microbiome.personalise",
     "population_from_profile": "gutskin.microbiome.personalise",
     "to_sbml": "gutskin.io.sbml",
@@ -91,7 +91,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from gutskin.io.sbml import to_sbml, write_sbml
     from gutskin.microbiome.personalise import population_from_profile, profile_table
     from gutskin.scenario import Scenario, get_scenario, load_scenario
-    from gutskin.sensitivity.run import analyse_function, run_sensitivity
+    from gutskin.sensitivity.driver import analyse_function, run_sensitivity
     from gutskin.simulation import get_model, simulate
     from gutskin.trial.design import Design, load_design
     from gutskin.trial.pool import build_pool

@@ -20,8 +20,8 @@ from gutskin.sensitivity import (
     plan,
     strain_factors,
 )
+from gutskin.sensitivity.evaluator import influential_parameters
 from gutskin.sensitivity.factors import salib_problem, to_physical
-from gutskin.sensitivity.run import influential_parameters
 from gutskin.simulation import get_model
 from gutskin.trial.design import load_design
 

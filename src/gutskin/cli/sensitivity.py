@@ -96,8 +96,9 @@ def sensitivity(
 
     from gutskin.io.outdir import OutputDirError, check_writable
     from gutskin.io.provenance import now_iso
+    from gutskin.sensitivity.driver import USER_ERRORS, execute
     from gutskin.sensitivity.outputs import write_outputs
-    from gutskin.sensitivity.run import USER_ERRORS, execute, plan
+    from gutskin.sensitivity.plan import plan
 
     check_seed(seed)
     if samples is not None and not 1 <= samples <= 100_000:

@@ -6,10 +6,23 @@
 - :data:`METHODS` — ``morris``, ``sobol``, ``pawn`` (SALib samplers and estimators).
 - :func:`make_factor`, :func:`load_factors`, :func:`parse_outcome` — factors and outcomes.
 
-See ``docs/sensitivity-guide.md`` and :mod:`gutskin.sensitivity.run` for the
-fixed-cohort, common-random-numbers evaluation design.
+Modules: :mod:`~gutskin.sensitivity.plan` (validated inputs),
+:mod:`~gutskin.sensitivity.cohort` (the fixed cohort), :mod:`~gutskin.sensitivity.evaluator`
+(model runs of factor samples), :mod:`~gutskin.sensitivity.driver` (sampling, cached
+evaluation, indices).  See ``docs/sensitivity-guide.md`` and
+:mod:`gutskin.sensitivity.evaluator` for the fixed-cohort, common-random-numbers
+evaluation design.
 """
 
+from gutskin.sensitivity.cohort import Cohort, SensitivityError, build_cohort
+from gutskin.sensitivity.driver import (
+    SensitivityResult,
+    analyse_function,
+    execute,
+    run_sensitivity,
+    sensitivity,
+)
+from gutskin.sensitivity.evaluator import ModelEvaluator
 from gutskin.sensitivity.factors import (
     Factor,
     FactorError,
@@ -20,19 +33,7 @@ from gutskin.sensitivity.factors import (
 )
 from gutskin.sensitivity.methods import METHODS, MethodError, get_method
 from gutskin.sensitivity.outcomes import STATS, Outcome, OutcomeError, parse_outcome
-from gutskin.sensitivity.run import (
-    Cohort,
-    ModelEvaluator,
-    Plan,
-    SensitivityError,
-    SensitivityResult,
-    analyse_function,
-    build_cohort,
-    execute,
-    plan,
-    run_sensitivity,
-    sensitivity,
-)
+from gutskin.sensitivity.plan import Plan, plan
 
 __all__ = [
     "METHODS",

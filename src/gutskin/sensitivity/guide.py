@@ -30,15 +30,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gutskin.sensitivity.cohort import build_cohort
+from gutskin.sensitivity.driver import SensitivityResult, execute
+from gutskin.sensitivity.evaluator import ModelEvaluator
 from gutskin.sensitivity.factors import FACTOR_SETS, default_factors
 from gutskin.sensitivity.outputs import plot_indices, plot_time_resolved
-from gutskin.sensitivity.run import (
-    ModelEvaluator,
-    SensitivityResult,
-    build_cohort,
-    execute,
-    plan,
-)
+from gutskin.sensitivity.plan import plan
 from gutskin.simulation import get_model
 
 __all__ = ["DESIGN", "OUTCOME", "main", "run_guide"]

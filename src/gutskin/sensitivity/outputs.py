@@ -37,9 +37,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from gutskin.sensitivity.driver import SensitivityResult
 from gutskin.sensitivity.factors import factor_table
 from gutskin.sensitivity.methods import get_method
-from gutskin.sensitivity.run import Plan, SensitivityResult
+from gutskin.sensitivity.plan import Plan
 
 __all__ = [
     "plot_indices",
