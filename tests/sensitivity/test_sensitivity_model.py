@@ -52,7 +52,7 @@ def null_run():
     p = plan(
         method="sobol",
         factors=[make_factor(n, _spec()) for n in spec_factors],
-        outcome="diff:papules@28",
+        outcome="diff:papules@56",
         design="probiotic12wk:ls03",
         samples=64,
         cohort=6,
@@ -81,7 +81,8 @@ def test_factors_off_the_causal_path_get_zero_total_index(null_run):
     assert null_run.info["per_sample_burn_in"]  # k_pus_res acts before treatment
     assert null_run.info["arms_per_sample"] == ["ls03", "placebo"]
     assert not null_run.info["solver_failures"]
-    # the treatment lowers papules at nominal factors (diff < 0)
+    # the treatment lowers papules at nominal factors by week 8 (diff < 0; at week 4 this
+    # cohort is still within a small early rise, +0.6 papules)
     assert null_run.nominal[0] < 0
 
 

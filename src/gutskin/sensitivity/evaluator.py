@@ -43,7 +43,6 @@ from numpy.typing import NDArray
 from gutskin.engine import Exposure, ModelSpec, Schedule, Treatment, integrate
 from gutskin.engine.integrate import BatchResult, Status
 from gutskin.engine.options import SolverOptions
-from gutskin.engine.random import uniforms
 from gutskin.model.interventions import arm_treatment, get_intervention
 from gutskin.model.strains import Strain, load_strains
 from gutskin.population import pipeline
@@ -58,7 +57,7 @@ from gutskin.sensitivity.cohort import Cohort, SensitivityError
 from gutskin.sensitivity.factors import Factor, FactorError, arm_strains
 from gutskin.sensitivity.outcomes import Outcome, reduce_outcome
 from gutskin.trial.endpoints import REGISTRY as ENDPOINT_REGISTRY
-from gutskin.trial.observation import N_UNIFORMS, observe_visits
+from gutskin.trial.observation import N_UNIFORMS, observation_uniforms, observe_visits
 from gutskin.trial.run import MODEL_OUTPUTS, iga_cuts
 
 __all__ = [
@@ -337,9 +336,8 @@ class ModelEvaluator:
             else:
                 rows.append(extra)
                 extra += 1
-        block = max(rows) + 1
-        u = uniforms(self.cohort.seed, "observation", self.cohort.indices, block * N_UNIFORMS)
-        return u.reshape(self.cohort.size, block, N_UNIFORMS)[:, rows, :]
+        u = observation_uniforms(self.cohort.seed, self.cohort.indices, max(rows) + 1)
+        return u[:, rows, :]
 
     # -- evaluation ---------------------------------------------------------------
     @property
