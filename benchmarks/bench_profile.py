@@ -85,7 +85,7 @@ def main() -> None:
     import skbio.diversity  # noqa: F401 - import cost (~2 s) kept out of the timings
 
     from gutskin.microbiome import profile_table, read_table
-    from gutskin.microbiome.personalise import _nominal_params
+    from gutskin.microbiome.profile import _nominal_params
 
     params = _nominal_params()  # build the model once, outside the timings
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -21,7 +21,7 @@ def test_every_public_name_resolves(name):
 def test_public_names_are_the_implementations():
     from gutskin.engine import ModelSpec, integrate
     from gutskin.io.sbml import to_sbml
-    from gutskin.microbiome.personalise import profile_table
+    from gutskin.microbiome.profile import profile_table
     from gutskin.simulation import get_model, simulate
     from gutskin.trial.design import load_design
     from gutskin.trial.power import power_curve

@@ -45,8 +45,8 @@ _LAZY: dict[str, str] = {
     "fit": "gutskin.calibrate.fit",
     "run_sensitivity": "gutskin.sensitivity.driver",
     "analyse_function": "gutskin.sensitivity.driver",
-    "profile_table": "gutskin.microbiome.personalise",
-    "population_from_profile": "gutskin.microbiome.personalise",
+    "profile_table": "gutskin.microbiome.profile",
+    "population_from_profile": "gutskin.microbiome.population",
     "to_sbml": "gutskin.io.sbml",
     "write_sbml": "gutskin.io.sbml",
     "SolverOptions": "gutskin.engine",
@@ -89,7 +89,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from gutskin.calibrate.targets import load_targets
     from gutskin.engine import ModelSpec, Parameter, SolverOptions, State, integrate
     from gutskin.io.sbml import to_sbml, write_sbml
-    from gutskin.microbiome.personalise import population_from_profile, profile_table
+    from gutskin.microbiome.population import population_from_profile
+    from gutskin.microbiome.profile import profile_table
     from gutskin.scenario import Scenario, get_scenario, load_scenario
     from gutskin.sensitivity.driver import analyse_function, run_sensitivity
     from gutskin.simulation import get_model, simulate

@@ -122,6 +122,8 @@ def test_negative_binomial_counts_equal_scipy_inverse_cdf():
 def test_each_instrument_has_its_own_sub_stream():
     """An instrument's numbers come from its own sub-stream: adding an instrument (a new
     line in INSTRUMENTS) or asking for more visits moves no other instrument's draws."""
+    import itertools
+
     import numpy as np
 
     from gutskin.engine.random import name_key, uniforms
@@ -136,4 +138,4 @@ def test_each_instrument_has_its_own_sub_stream():
     np.testing.assert_array_equal(observation_uniforms(5, idx, 7)[:, :4], u)
     cols = sorted((c.start, c.stop) for c in COLUMNS.values())
     assert cols[0][0] == 0 and cols[-1][1] == N_UNIFORMS
-    assert all(a[1] == b[0] for a, b in zip(cols, cols[1:], strict=False))  # no gap, no overlap
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(cols))  # no gap, no overlap

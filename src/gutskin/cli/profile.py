@@ -108,12 +108,10 @@ def profile(
     from gutskin.io.csvsafe import spreadsheet_safe
     from gutskin.io.outdir import OutputDirError, atomic_output_dir, check_writable
     from gutskin.io.provenance import now_iso, provenance_record, write_provenance
-    from gutskin.microbiome.personalise import (
-        population_from_profile,
-        profile_table,
-        simulate_samples,
-    )
+    from gutskin.microbiome.population import population_from_profile
+    from gutskin.microbiome.profile import profile_table
     from gutskin.microbiome.readers import TableError
+    from gutskin.microbiome.simulate import simulate_samples
 
     started = now_iso()
     t0 = time.monotonic()

@@ -22,14 +22,12 @@ from gutskin.microbiome.guilds import (
     load_guild_map,
     parse_lineage,
 )
-from gutskin.microbiome.personalise import (
-    Profile,
+from gutskin.microbiome.population import (
     TablePopulation,
     population_for_design,
     population_from_table,
-    profile_table,
-    simulate_samples,
 )
+from gutskin.microbiome.profile import Profile, profile_table
 from gutskin.microbiome.readers import (
     FeatureTable,
     TableError,
@@ -39,6 +37,7 @@ from gutskin.microbiome.readers import (
     read_tree,
     select_samples,
 )
+from gutskin.microbiome.simulate import simulate_samples
 
 __all__ = [
     "GUT_GUILDS",

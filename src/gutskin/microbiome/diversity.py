@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import sparse
 
 from gutskin.engine.random import run_rng
-from gutskin.microbiome.readers import FeatureTable, TableError, stable_key
+from gutskin.microbiome.formats.common import FeatureTable, TableError, stable_key
 
 __all__ = [
     "METRICS",

@@ -31,7 +31,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import sparse
 
-from gutskin.microbiome.readers import FeatureTable, TableError
+from gutskin.microbiome.formats.common import FeatureTable, TableError
 
 __all__ = [
     "DYSBIOSIS_RANGE",

@@ -86,7 +86,7 @@ class Baseline:
 class Personalisation(Protocol):
     """What a population source changes in the patients it seeds (structural type).
 
-    :class:`gutskin.microbiome.personalise.TablePopulation` is one: each patient takes
+    :class:`gutskin.microbiome.population.TablePopulation` is one: each patient takes
     the composition of one sample of a microbiome table.
     """
 

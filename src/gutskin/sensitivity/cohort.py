@@ -120,7 +120,7 @@ def build_cohort(
     n_total = max(size, 2 * len(design.arms))
     solver = solver or SolverOptions()
     if population is None:
-        from gutskin.microbiome.personalise import population_for_design
+        from gutskin.microbiome.population import population_for_design
         from gutskin.microbiome.readers import TableError
 
         try:

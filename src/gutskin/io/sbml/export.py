@@ -50,7 +50,6 @@ state's annotation; it only matters for trajectories that would cross zero).
 from __future__ import annotations
 
 import html
-import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -58,10 +57,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import libsbml
 import numpy as np
-import sympy as sp
 from numpy.typing import ArrayLike, NDArray
 
-from gutskin.io.units import ParsedUnit, parse_unit
+from gutskin.io.sbml.errors import SBMLExportError, _ok
+from gutskin.io.sbml.mathml import _node, _number, _time_node, sympy_to_ast
+from gutskin.io.sbml.units import _Units
 
 if TYPE_CHECKING:
     from gutskin.engine.schedule import Schedule
@@ -69,9 +69,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GUTSKIN_NS",
-    "SBMLExportError",
     "check_sbml",
-    "sympy_to_ast",
     "to_sbml",
     "write_sbml",
 ]
@@ -86,325 +84,8 @@ SBO_CONTINUOUS = 62  # continuous framework (model)
 
 InputMode = Literal["events", "piecewise"]
 
-_SBML_BASE_UNITS = {
-    "ampere",
-    "avogadro",
-    "becquerel",
-    "candela",
-    "coulomb",
-    "dimensionless",
-    "farad",
-    "gram",
-    "gray",
-    "henry",
-    "hertz",
-    "item",
-    "joule",
-    "katal",
-    "kelvin",
-    "kilogram",
-    "litre",
-    "lumen",
-    "lux",
-    "metre",
-    "mole",
-    "newton",
-    "ohm",
-    "pascal",
-    "radian",
-    "second",
-    "siemens",
-    "sievert",
-    "steradian",
-    "tesla",
-    "volt",
-    "watt",
-    "weber",
-}
-
-
-class SBMLExportError(ValueError):
-    """The spec or the per-patient arguments cannot be exported; the message says why."""
-
-
-# --------------------------------------------------------------------- maths
-def _node(kind: int, *children: libsbml.ASTNode) -> libsbml.ASTNode:
-    n = libsbml.ASTNode(kind)
-    for c in children:
-        n.addChild(c)
-    return n
-
-
-def _number(value: float | int, units: str | None = None) -> libsbml.ASTNode:
-    if isinstance(value, int) and abs(value) < 2**31:
-        n = libsbml.ASTNode(libsbml.AST_INTEGER)
-        n.setValue(int(value))
-    else:
-        n = libsbml.ASTNode(libsbml.AST_REAL)
-        n.setValue(float(value))
-    if units is not None:
-        n.setUnits(units)
-    return n
-
-
-def _name(name: str) -> libsbml.ASTNode:
-    n = libsbml.ASTNode(libsbml.AST_NAME)
-    n.setName(name)
-    return n
-
-
-_FUNCS: dict[type[sp.Basic], int] = {
-    sp.exp: libsbml.AST_FUNCTION_EXP,
-    sp.tanh: libsbml.AST_FUNCTION_TANH,
-    sp.Abs: libsbml.AST_FUNCTION_ABS,
-    sp.sinh: libsbml.AST_FUNCTION_SINH,
-    sp.cosh: libsbml.AST_FUNCTION_COSH,
-    sp.sin: libsbml.AST_FUNCTION_SIN,
-    sp.cos: libsbml.AST_FUNCTION_COS,
-    sp.tan: libsbml.AST_FUNCTION_TAN,
-    sp.floor: libsbml.AST_FUNCTION_FLOOR,
-    sp.ceiling: libsbml.AST_FUNCTION_CEILING,
-}
-_NARY: dict[type[sp.Basic], int] = {
-    sp.Max: libsbml.AST_FUNCTION_MAX,
-    sp.Min: libsbml.AST_FUNCTION_MIN,
-}
-_RELATIONS: dict[type[sp.Basic], int] = {
-    sp.StrictLessThan: libsbml.AST_RELATIONAL_LT,
-    sp.LessThan: libsbml.AST_RELATIONAL_LEQ,
-    sp.StrictGreaterThan: libsbml.AST_RELATIONAL_GT,
-    sp.GreaterThan: libsbml.AST_RELATIONAL_GEQ,
-    sp.Eq: libsbml.AST_RELATIONAL_EQ,
-    sp.Ne: libsbml.AST_RELATIONAL_NEQ,
-}
-
-
-def sympy_to_ast(expr: sp.Basic, time_symbol: str = "t") -> libsbml.ASTNode:
-    """Convert a SymPy expression into a libSBML abstract syntax tree.
-
-    Parameters
-    ----------
-    expr : sympy.Basic
-        Expression built from symbols, numbers, ``+ - * / **``, ``exp``,
-        ``log``, ``sqrt``, ``tanh``, ``Abs``, ``Max``, ``Min`` (and
-        ``Piecewise`` with relational conditions).
-    time_symbol : str
-        Name of the symbol that means model time; it becomes the ``time``
-        csymbol.
-
-    Returns
-    -------
-    libsbml.ASTNode
-
-    Raises
-    ------
-    SBMLExportError
-        For a construct SBML has no counterpart for.
-    """
-    return _to_ast(sp.sympify(expr), time_symbol)
-
-
-def _to_ast(e: sp.Basic, ts: str) -> libsbml.ASTNode:
-    if isinstance(e, sp.Symbol):
-        if e.name == ts:
-            n = libsbml.ASTNode(libsbml.AST_NAME_TIME)
-            n.setName("time")
-            return n
-        return _name(e.name)
-    if e is sp.pi:
-        return _node(libsbml.AST_CONSTANT_PI)
-    if e is sp.E:
-        return _node(libsbml.AST_CONSTANT_E)
-    if e is sp.true:
-        return _node(libsbml.AST_CONSTANT_TRUE)
-    if e is sp.false:
-        return _node(libsbml.AST_CONSTANT_FALSE)
-    if e.is_Number:
-        if e is sp.nan:
-            return _number(math.nan)
-        if e in (sp.oo, -sp.oo):
-            return _number(math.inf if e is sp.oo else -math.inf)
-        if e.is_Integer:
-            return _number(int(e))
-        if e.is_Rational:
-            p, q = int(e.p), int(e.q)
-            if p < 0:
-                return _node(libsbml.AST_MINUS, _to_ast(sp.Rational(-p, q), ts))
-            return _node(libsbml.AST_DIVIDE, _number(p), _number(q))
-        value = float(e)
-        if value < 0:
-            return _node(libsbml.AST_MINUS, _number(-value))
-        return _number(value)
-    if isinstance(e, sp.Add):
-        return _add(e, ts)
-    if isinstance(e, sp.Mul):
-        return _mul(e, ts)
-    if isinstance(e, sp.Pow):
-        return _pow(e, ts)
-    if isinstance(e, sp.log):
-        if len(e.args) != 1:
-            return _node(
-                libsbml.AST_DIVIDE, _to_ast(sp.log(e.args[0]), ts), _to_ast(sp.log(e.args[1]), ts)
-            )
-        return _node(libsbml.AST_FUNCTION_LN, _to_ast(e.args[0], ts))
-    for cls, kind in _NARY.items():
-        if isinstance(e, cls):
-            return _node(kind, *(_to_ast(a, ts) for a in e.args))
-    for cls, kind in _FUNCS.items():
-        if isinstance(e, cls):
-            return _node(kind, _to_ast(e.args[0], ts))
-    for cls, kind in _RELATIONS.items():
-        if isinstance(e, cls):
-            return _node(kind, _to_ast(e.args[0], ts), _to_ast(e.args[1], ts))
-    if isinstance(e, sp.And):
-        return _node(libsbml.AST_LOGICAL_AND, *(_to_ast(a, ts) for a in e.args))
-    if isinstance(e, sp.Or):
-        return _node(libsbml.AST_LOGICAL_OR, *(_to_ast(a, ts) for a in e.args))
-    if isinstance(e, sp.Not):
-        return _node(libsbml.AST_LOGICAL_NOT, _to_ast(e.args[0], ts))
-    if isinstance(e, sp.Piecewise):
-        n = libsbml.ASTNode(libsbml.AST_FUNCTION_PIECEWISE)
-        for value, cond in e.args:
-            n.addChild(_to_ast(value, ts))
-            if cond is not sp.true:
-                n.addChild(_to_ast(cond, ts))
-        return n
-    raise SBMLExportError(f"cannot express {type(e).__name__} ({e}) in SBML MathML")
-
-
-def _add(e: sp.Add, ts: str) -> libsbml.ASTNode:
-    terms = list(e.args)
-    # start with a term that carries no minus sign when there is one
-    for i, term in enumerate(terms):
-        if not term.could_extract_minus_sign():
-            terms.insert(0, terms.pop(i))
-            break
-    acc = _to_ast(terms[0], ts)
-    for term in terms[1:]:
-        if term.could_extract_minus_sign():
-            acc = _node(libsbml.AST_MINUS, acc, _to_ast(-term, ts))
-        else:
-            acc = _node(libsbml.AST_PLUS, acc, _to_ast(term, ts))
-    return acc
-
-
-def _product(factors: list[libsbml.ASTNode]) -> libsbml.ASTNode:
-    if not factors:
-        return _number(1)
-    if len(factors) == 1:
-        return factors[0]
-    return _node(libsbml.AST_TIMES, *factors)
-
-
-def _mul(e: sp.Mul, ts: str) -> libsbml.ASTNode:
-    coeff, rest = e.as_coeff_Mul()
-    if coeff.is_negative:
-        return _node(libsbml.AST_MINUS, _to_ast(sp.Mul(-coeff, rest), ts))
-    num: list[libsbml.ASTNode] = []
-    den: list[libsbml.ASTNode] = []
-    if coeff.is_Rational and not coeff.is_Integer:
-        if coeff.p != 1:
-            num.append(_number(int(coeff.p)))
-        den.append(_number(int(coeff.q)))
-    elif coeff != 1:
-        num.append(_to_ast(coeff, ts))
-    for f in sp.Mul.make_args(rest):
-        if isinstance(f, sp.Pow) and f.exp.is_number and f.exp.is_negative:
-            den.append(_to_ast(sp.Pow(f.base, -f.exp), ts))
-        else:
-            num.append(_to_ast(f, ts))
-    top = _product(num)
-    return _node(libsbml.AST_DIVIDE, top, _product(den)) if den else top
-
-
-def _pow(e: sp.Pow, ts: str) -> libsbml.ASTNode:
-    base, ex = e.args
-    if ex.is_number and ex.is_negative:
-        return _node(libsbml.AST_DIVIDE, _number(1), _to_ast(sp.Pow(base, -ex), ts))
-    if ex == sp.Rational(1, 2):
-        return _node(libsbml.AST_FUNCTION_ROOT, _number(2), _to_ast(base, ts))
-    return _node(libsbml.AST_POWER, _to_ast(base, ts), _to_ast(ex, ts))
-
-
-# --------------------------------------------------------------------- units
-def _unit_sid(text: str) -> str:
-    s = text.strip()
-    s = s.replace("%", "percent").replace("µ", "u").replace("μ", "u")
-    s = re.sub(r"\*\*|\^", "", s)
-    s = re.sub(r"^1\s*/\s*", "per_", s)
-    s = re.sub(r"\s*/\s*", "_per_", s)
-    s = re.sub(r"[^A-Za-z0-9_]+", "_", s)
-    s = re.sub(r"_+", "_", s).strip("_")
-    if not s or not s[0].isalpha():
-        s = "u_" + s
-    return s
-
-
-class _Units:
-    """Unit definitions of one document, keyed by the spec's unit strings."""
-
-    def __init__(self, model: libsbml.Model) -> None:
-        self.model = model
-        self.by_text: dict[str, str] = {}
-        self.by_factors: dict[tuple[Any, ...], str] = {}
-        self.parsed: dict[str, ParsedUnit] = {}
-
-    def ref(self, text: str) -> str:
-        """UnitSIdRef for the unit string ``text`` (defining it on first use)."""
-        if text in self.by_text:
-            return self.by_text[text]
-        pu = parse_unit(text)
-        self.parsed[text] = pu
-        base = pu.base_unit
-        if base is not None and base in _SBML_BASE_UNITS:
-            self.by_text[text] = base
-            return base
-        key = tuple((f.kind, f.exponent, f.scale, f.multiplier) for f in pu.factors)
-        if key in self.by_factors:
-            self.by_text[text] = self.by_factors[key]
-            return self.by_factors[key]
-        sid = _unit_sid(text)
-        taken = {
-            self.model.getUnitDefinition(i).getId()
-            for i in range(self.model.getNumUnitDefinitions())
-        }
-        candidate, k = sid, 2
-        while candidate in taken or candidate in _SBML_BASE_UNITS:
-            candidate, k = f"{sid}_{k}", k + 1
-        ud = self.model.createUnitDefinition()
-        _ok(ud.setId(candidate), f"unit id {candidate!r}")
-        ud.setName(text)
-        for f in pu.factors:
-            u = ud.createUnit()
-            u.setKind(libsbml.UnitKind_forName(f.kind))
-            u.setExponent(float(f.exponent))
-            u.setScale(int(f.scale))
-            u.setMultiplier(float(f.multiplier))
-        self.by_text[text] = candidate
-        self.by_factors[key] = candidate
-        return candidate
-
-    def caveat(self, text: str) -> str | None:
-        """Why the SBML unit differs from the spec's string, or None when it is exact."""
-        pu = self.parsed.get(text) or parse_unit(text)
-        bits = []
-        if pu.logarithmic:
-            bits.append("logarithm of a quantity, exported as dimensionless")
-        if pu.counted and not pu.logarithmic:
-            bits.append(f"{', '.join(pu.counted)} exported as SBML 'item'")
-        if pu.unknown:
-            bits.append(f"unrecognised word(s) {', '.join(pu.unknown)} treated as dimensionless")
-        return "; ".join(bits) or None
-
 
 # ------------------------------------------------------------ documentation
-def _ok(code: int, what: str) -> None:
-    if code != libsbml.LIBSBML_OPERATION_SUCCESS:
-        raise SBMLExportError(
-            f"libsbml rejected {what}: {libsbml.OperationReturnValue_toString(code)}"
-        )
-
-
 def _set_notes(el: libsbml.SBase, *paragraphs: str) -> None:
     paras = [p for p in paragraphs if p]
     if not paras:
@@ -718,13 +399,6 @@ def _add_schedule(
             ea = ev.createEventAssignment()
             ea.setVariable(names[j])
             _ok(ea.setMath(_number(float(values[k, j]), input_units[j])), f"{eid} assignment")
-
-
-def _time_node() -> libsbml.ASTNode:
-    """The MathML ``time`` csymbol as a libSBML node."""
-    n = libsbml.ASTNode(libsbml.AST_NAME_TIME)
-    n.setName("time")
-    return n
 
 
 def write_sbml(spec: ModelSpec, path: str | Path, **kwargs: Any) -> Path:
