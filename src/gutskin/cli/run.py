@@ -87,7 +87,8 @@ def run_command(
     ] = True,
 ) -> None:
     """Simulate many virtual patients chunk by chunk into DIR/trajectories.zarr (resumable)."""
-    from gutskin.scale.runner import MAX_CHUNKS, MAX_PATIENTS, ScaleError, run
+    from gutskin.scale.runner import run
+    from gutskin.scale.store import MAX_CHUNKS, MAX_PATIENTS, ScaleError
     from gutskin.scenario import ScenarioError, get_scenario, load_scenario
 
     if verify is not None:
@@ -171,7 +172,8 @@ def run_command(
 
 def _verify(folder: Path) -> None:
     """``--verify DIR``: report, exit 0 if complete and intact, else one error line."""
-    from gutskin.scale.runner import ScaleError, verify
+    from gutskin.scale.integrity import verify
+    from gutskin.scale.store import ScaleError
 
     try:
         check = verify(folder)

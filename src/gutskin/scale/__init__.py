@@ -12,19 +12,9 @@
 See ``docs/scale.md``.
 """
 
-from gutskin.scale.runner import (
-    MAX_CHUNKS,
-    MAX_PATIENTS,
-    VISIT_DAYS,
-    RunConfig,
-    RunSummary,
-    ScaleError,
-    StoreCheck,
-    output_times,
-    run,
-    simulate_chunk,
-    verify,
-)
+from gutskin.scale.integrity import StoreCheck, verify
+from gutskin.scale.runner import VISIT_DAYS, RunSummary, output_times, run, simulate_chunk
+from gutskin.scale.store import MAX_CHUNKS, MAX_PATIENTS, RunConfig, ScaleError
 
 __all__ = [
     "MAX_CHUNKS",

@@ -8,32 +8,9 @@ runs it) and written into one Zarr store as soon as it finishes; only the chosen
 output times (visit days or every day) and variables are kept.  Memory is bounded
 by the chunk size, never by N.
 
-Layout of an output folder ``DIR``::
-
-    DIR/run.json              settings of the run (checked on resume)
-    DIR/trajectories.zarr     xarray-readable store, patient x time per variable,
-                              ``status`` and ``n_steps`` per patient (and
-                              ``parameters``, patient x parameter, if asked)
-    DIR/chunks/NNNNNNN.json   one marker per finished chunk (patients, failures, s,
-                              SHA-256 of every Zarr chunk file it wrote)
-    DIR/provenance.json       written when every chunk is done
-
-A chunk's marker is written (atomically) only after all its arrays are stored,
-so a run killed at any moment is completed by running it again with
-``resume=True``: chunks with a marker are skipped, the others are (re)computed,
-and since each chunk always writes the same values to the same Zarr chunks the
-result equals that of an uninterrupted run.
-
-Integrity: a marker records the SHA-256 of each Zarr chunk file its chunk wrote
-(``None``: Zarr wrote no file because every value equals the fill value), and
-``run.json`` records those of the store's metadata files.  :func:`verify` checks
-them all; a resumed run recomputes every chunk whose marker or files do not match
-(flipped bytes, a deleted or truncated file, an unreadable marker, a marker of an
-older gutskin without hashes) and rewrites damaged metadata, and ``complete`` is
-set in ``run.json`` only after a final check of the whole store passes.  Hashes
-are of the files' bytes, so they need no Zarr codec, catch a deleted chunk (which
-Zarr itself would silently read as the fill value) and can be checked without
-decoding or importing the model.
+The output folder's layout and settings are in :mod:`gutskin.scale.store`; the
+SHA-256 checks that make a resumed run repair a damaged store are in
+:mod:`gutskin.scale.integrity`.
 
 Chunks run in this process (numba threads over the patients of a chunk) or, with
 ``scheduler="dask"``, as tasks on a Dask cluster (a local one with ``workers``
@@ -43,194 +20,56 @@ into the store directly, so ``DIR`` must be on a file system all workers see.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
-import re
-import stat
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from gutskin._version import __version__
-from gutskin.engine.integrate import METHODS, BatchResult, Method, Status
+from gutskin.engine.integrate import METHODS, BatchResult, Method
 from gutskin.engine.options import SolverOptions
 from gutskin.engine.schedule import ScheduleError
 from gutskin.engine.spec import ModelSpec
 from gutskin.engine.workers import DASK_CONNECT_TIMEOUT
-from gutskin.engine.yamlio import read_text_bounded
-from gutskin.io.outdir import write_file_atomic
+from gutskin.scale.integrity import (
+    _check,
+    _hashes,
+    _prepare_folder,
+    _remove_links,
+    _repair_metadata,
+)
+from gutskin.scale.store import (
+    MAX_CHUNKS,
+    MAX_PATIENTS,
+    STORE,
+    RunConfig,
+    ScaleError,
+    _chunk_files,
+    _marker,
+    _read_run_json,
+    _write_atomic,
+    _write_run_json,
+)
 from gutskin.scenario import Scenario, ScenarioError, get_scenario
 
 __all__ = [
-    "MAX_CHUNKS",
-    "MAX_PATIENTS",
     "VISIT_DAYS",
-    "RunConfig",
     "RunSummary",
-    "ScaleError",
-    "StoreCheck",
     "output_times",
     "run",
     "simulate_chunk",
-    "verify",
 ]
-
-#: Most patients of one run (patient numbers, markers and the store stay manageable).
-MAX_PATIENTS = 10**9
-#: Most chunks of one run (one marker file each): raise ``chunk_size`` for more patients.
-MAX_CHUNKS = 10**6
 
 #: Default visit days (weeks 0, 2, 4, 8, 12) kept with ``outputs="visits"``.
 VISIT_DAYS: tuple[float, ...] = (0.0, 14.0, 28.0, 56.0, 84.0)
 
-STORE = "trajectories.zarr"
-MARKERS = "chunks"
-CONFIG = "run.json"
-
 Scheduler = Literal["inprocess", "dask"]
-
-
-class ScaleError(ValueError):
-    """Invalid arguments to a streaming run, or an output folder that does not fit them."""
-
-
-# ----------------------------------------------------------------- settings
-def number_of(t: Any) -> float:
-    """A finite number from run.json (``ValueError`` otherwise)."""
-    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
-        raise ValueError(f"config.times: {t!r} is not a finite number")
-    return float(t)
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything that determines the numbers a run writes (stored as ``run.json``).
-
-    Attributes
-    ----------
-    scenario : dict
-        The resolved :class:`~gutskin.scenario.Scenario` (``model_dump()``).
-    patients, days, seed, chunk_size
-        Number of patients, duration (days), run seed, patients per chunk.
-    times : tuple of float
-        Output times (days).
-    variables : tuple of str
-        Stored states and observables.
-    parameters : bool
-        Whether patient parameters are stored.
-    method, rtol, atol, dense
-        Engine settings (:func:`gutskin.engine.integrate`).
-    model_hash : str
-        Structure hash of the model spec (changes when its equations change).
-    """
-
-    scenario: dict[str, Any]
-    patients: int
-    days: float
-    seed: int
-    chunk_size: int
-    times: tuple[float, ...]
-    variables: tuple[str, ...]
-    parameters: bool
-    method: str
-    rtol: float
-    atol: float
-    dense: bool
-    model_hash: str
-    gutskin_version: str = field(default=__version__, compare=False)
-
-    @property
-    def n_chunks(self) -> int:
-        return math.ceil(self.patients / self.chunk_size)
-
-    def bounds(self, chunk: int) -> tuple[int, int]:
-        """Patients ``[start, stop)`` of ``chunk``."""
-        start = chunk * self.chunk_size
-        return start, min(self.patients, start + self.chunk_size)
-
-    def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["times"] = list(self.times)
-        d["variables"] = list(self.variables)
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> RunConfig:
-        """Read ``run.json``'s ``config``, refusing wrong types and out-of-range values.
-
-        A store's metadata is never trusted: every field is checked against its type and
-        the documented bounds (:data:`MAX_PATIENTS`, :data:`MAX_CHUNKS`, at most 3,650
-        days and 100,000 output times), so a forged ``run.json`` cannot make ``--verify``
-        or ``--resume`` loop for ever or crash.
-        """
-        if not isinstance(d, dict):
-            raise TypeError("config is not a JSON object")
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        missing = sorted(names - set(d) - {"gutskin_version"})
-        if unknown or missing:
-            raise ValueError(f"config fields: unknown {unknown}, missing {missing}")
-
-        def whole(key: str, lo: int, hi: int) -> int:
-            v = d[key]
-            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-                raise ValueError(f"config.{key} must be an integer in {lo}..{hi}, got {v!r}")
-            return v
-
-        def number(key: str, lo: float, hi: float) -> float:
-            v = d[key]
-            if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
-                raise ValueError(f"config.{key} must be a number in [{lo:g}, {hi:g}], got {v!r}")
-            return float(v)
-
-        patients = whole("patients", 1, MAX_PATIENTS)
-        chunk = whole("chunk_size", 1, MAX_PATIENTS)
-        if math.ceil(patients / chunk) > MAX_CHUNKS:
-            raise ValueError(f"config: more than {MAX_CHUNKS} chunks")
-        times = d["times"]
-        if not isinstance(times, list) or not 1 <= len(times) <= 100_000:
-            raise ValueError("config.times must be a list of 1 to 100000 numbers")
-        variables = d["variables"]
-        if (
-            not isinstance(variables, list)
-            or not 1 <= len(variables) <= 1000
-            or not all(isinstance(v, str) and len(v) <= 100 for v in variables)
-        ):
-            raise ValueError("config.variables must be a list of 1 to 1000 names")
-        for key, kind in (("scenario", dict), ("parameters", bool), ("dense", bool)):
-            if not isinstance(d[key], kind):
-                raise ValueError(f"config.{key} must be a {kind.__name__}")
-        for key in ("method", "model_hash"):
-            if not isinstance(d[key], str) or len(d[key]) > 200:
-                raise ValueError(f"config.{key} must be a short text")
-        return cls(
-            scenario=d["scenario"],
-            patients=patients,
-            days=number("days", 1e-9, 3650.0),
-            seed=whole("seed", 0, 2**64 - 1),
-            chunk_size=chunk,
-            times=tuple(number_of(t) for t in times),
-            variables=tuple(variables),
-            parameters=d["parameters"],
-            method=d["method"],
-            rtol=number("rtol", 1e-16, 1.0),
-            atol=number("atol", 1e-300, 1.0),
-            dense=d["dense"],
-            model_hash=d["model_hash"],
-        )
-
-    def differences(self, other: RunConfig) -> list[str]:
-        """Names of the settings in which two configurations differ."""
-        a, b = self.to_json(), other.to_json()
-        return [k for k in a if k != "gutskin_version" and a[k] != b.get(k)]
 
 
 @dataclass(frozen=True)
@@ -266,59 +105,6 @@ class RunSummary:
     @property
     def store(self) -> Path:
         return self.out / STORE
-
-
-@dataclass(frozen=True)
-class StoreCheck:
-    """Outcome of checking a run's store against its recorded hashes (:func:`verify`).
-
-    Attributes
-    ----------
-    out : Path
-        The output folder.
-    chunks : int
-        Chunks of the run.
-    missing : tuple of int
-        Chunks without a marker: not computed yet (an interrupted run).
-    damaged : dict
-        Chunk number -> what is wrong (a file changed or missing, a bad marker).
-    metadata : tuple of str
-        Damaged or missing store metadata files (paths in the store).
-    """
-
-    out: Path
-    chunks: int
-    missing: tuple[int, ...] = ()
-    damaged: dict[int, str] = field(default_factory=dict)
-    metadata: tuple[str, ...] = ()
-
-    @property
-    def intact(self) -> bool:
-        """No damaged chunk and no damaged metadata (chunks may still be missing)."""
-        return not self.damaged and not self.metadata
-
-    @property
-    def complete(self) -> bool:
-        """Intact and every chunk computed."""
-        return self.intact and not self.missing
-
-    def describe(self) -> str:
-        """One line: what is damaged or missing."""
-        parts = []
-        if self.metadata:
-            parts.append(f"store metadata damaged ({', '.join(self.metadata[:5])})")
-        if self.damaged:
-            items = sorted(self.damaged.items())
-            shown = "; ".join(f"chunk {c}: {why}" for c, why in items[:5])
-            more = f"; and {len(items) - 5} more" if len(items) > 5 else ""
-            parts.append(f"{len(items)} damaged chunk(s) ({shown}{more})")
-        if self.missing:
-            first = ", ".join(str(c) for c in self.missing[:10])
-            more = ", ..." if len(self.missing) > 10 else ""
-            parts.append(
-                f"{len(self.missing)} of {self.chunks} chunk(s) not computed yet ({first}{more})"
-            )
-        return "; ".join(parts) or f"all {self.chunks} chunk(s) intact"
 
 
 def output_times(outputs: str | Sequence[float], days: float) -> tuple[float, ...]:
@@ -418,233 +204,6 @@ def simulate_chunk(
     return params, pipeline.with_burn_in_status(res, status)
 
 
-def _marker(out: Path, chunk: int) -> Path:
-    return out / MARKERS / f"{chunk:07d}.json"
-
-
-def _chunk_files(cfg: RunConfig, chunk: int) -> list[str]:
-    """Paths, in the store, of the Zarr chunk files that chunk ``chunk`` writes."""
-    two_d = [*cfg.variables, *(["parameters"] if cfg.parameters else [])]
-    one_d = ["status", "n_steps", "patient"]
-    return [f"{v}/c/{chunk}/0" for v in two_d] + [f"{v}/c/{chunk}" for v in one_d]
-
-
-def _sha256(path: Path) -> str | None:
-    """SHA-256 of a regular file's bytes; None if there is no such file.
-
-    Only regular files are read: a link or any other kind of file in the store never
-    matches a recorded hash (it is reported as damage and removed on resume).
-    """
-    h = hashlib.sha256()
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        return f"unreadable ({exc.strerror or type(exc).__name__})"
-    if not stat.S_ISREG(st.st_mode):
-        return "not a regular file"
-    try:
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:  # a folder in its place, no permission: never a match
-        return f"unreadable ({exc.strerror or type(exc).__name__})"
-    return h.hexdigest()
-
-
-def _hashes(store: Path, names: Sequence[str]) -> dict[str, str | None]:
-    return {name: _sha256(store / name) for name in names}
-
-
-def _metadata_files(store: Path) -> list[str]:
-    """Files of a freshly initialised store (metadata, ``time`` and ``parameter``)."""
-    return sorted(str(f.relative_to(store)) for f in store.rglob("*") if f.is_file())
-
-
-_META_NAME = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
-
-
-def _valid_meta(meta: Any) -> dict[str, str] | None:
-    """The recorded metadata hashes if they are well formed, else None.
-
-    Names must be plain relative paths inside the store (no ``..``, no absolute path,
-    at most 8 parts and 200 characters) and hashes 64 hexadecimal digits; at most 10,000
-    entries.  Anything else in ``run.json`` is not trusted.
-    """
-    if not isinstance(meta, dict) or not 0 < len(meta) <= 10_000:
-        return None
-    for name, digest in meta.items():
-        if not (
-            isinstance(name, str)
-            and len(name) <= 200
-            and _META_NAME.fullmatch(name)
-            and ".." not in name.split("/")
-            and "." not in name.split("/")
-            and name.count("/") < 8
-            and isinstance(digest, str)
-            and re.fullmatch(r"[0-9a-f]{64}", digest)
-        ):
-            return None
-    return meta
-
-
-def _remove_links(root: Path) -> list[str]:
-    """Remove every link and non-regular file in the store and the marker folder.
-
-    Links are removed, never followed, so nothing outside the run folder is read or
-    written; what they stood for is then missing and recomputed like any damage.
-    Returns the removed paths, relative to ``root``.
-    """
-    removed: list[str] = []
-    for sub in (STORE, MARKERS):
-        top = root / sub
-        if top.is_symlink():
-            raise ScaleError(
-                f"out {root}: {sub} is a symbolic link; gutskin does not write through links "
-                "(replace it by the real folder, or start a new run)"
-            )
-        if not top.is_dir():
-            continue
-        for dirpath, dirs, files in os.walk(top):
-            d = Path(dirpath)
-            for name in [*dirs, *files]:
-                p = d / name
-                st = os.lstat(p)
-                if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
-                    continue
-                p.unlink()
-                removed.append(p.relative_to(root).as_posix())
-            dirs[:] = [n for n in dirs if not (d / n).is_symlink() and (d / n).exists()]
-    return sorted(removed)
-
-
-def _check_chunk(store: Path, cfg: RunConfig, chunk: int, marker: Path) -> str | None:
-    """What is wrong with a finished chunk (None: its marker and files match)."""
-    try:
-        rec = json.loads(read_text_bounded(marker, 1_000_000, "chunk marker"))
-    except (OSError, ValueError) as exc:
-        return f"marker unreadable ({type(exc).__name__})"
-    start, stop = cfg.bounds(chunk)
-    if not isinstance(rec, dict) or (rec.get("start"), rec.get("stop")) != (start, stop):
-        return "marker does not fit the run"
-    if not isinstance(rec.get("failures"), dict):
-        return "marker does not fit the run"
-    recorded = rec.get("sha256")
-    expected = _chunk_files(cfg, chunk)
-    if not isinstance(recorded, dict) or sorted(recorded) != sorted(expected):
-        return "marker has no content hashes (written by an older gutskin)"
-    for name in expected:
-        actual = _sha256(store / name)
-        if actual != recorded[name]:
-            what = "missing" if actual is None else "changed"
-            if recorded[name] is None:
-                what = "present but should be empty"
-            return f"{STORE}/{name} {what}"
-    return None
-
-
-def _check(root: Path, cfg: RunConfig, recorded_meta: Any) -> StoreCheck:
-    store = root / STORE
-    missing: list[int] = []
-    damaged: dict[int, str] = {}
-    for c in range(cfg.n_chunks):
-        marker = _marker(root, c)
-        if not marker.is_file():
-            missing.append(c)
-            continue
-        why = _check_chunk(store, cfg, c, marker)
-        if why is not None:
-            damaged[c] = why
-    bad_meta: list[str] = []
-    meta = _valid_meta(recorded_meta)
-    if meta is None:
-        bad_meta.append(f"{CONFIG} store_sha256 (missing or malformed)")
-    else:
-        for name, digest in sorted(meta.items()):
-            if _sha256(store / name) != digest:
-                bad_meta.append(f"{STORE}/{name}")
-    return StoreCheck(root, cfg.n_chunks, tuple(missing), damaged, tuple(bad_meta))
-
-
-def _read_run_json(out: Path) -> dict[str, Any]:
-    if not (out / CONFIG).exists() and not (out / CONFIG).is_symlink():
-        raise ScaleError(f"out {out}: holds no gutskin run ({CONFIG} missing)")
-    try:
-        data = json.loads(read_text_bounded(out / CONFIG, 50_000_000, CONFIG))
-        if not isinstance(data, dict):
-            raise TypeError("not a JSON object")
-        RunConfig.from_json(data["config"])
-    except FileNotFoundError:
-        raise ScaleError(f"out {out}: holds no gutskin run ({CONFIG} missing)") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ScaleError(f"out {out}: cannot read {CONFIG}: {exc}") from None
-    return data
-
-
-def verify(out: str | Path) -> StoreCheck:
-    """Check every chunk and metadata file of the run in ``out`` against its SHA-256.
-
-    Reads only ``run.json``, the markers and the store's files (no model, no Zarr
-    decoding).  The store is usable when ``.complete``; ``run(..., resume=True)``
-    with the run's settings recomputes what is damaged or missing.  Repairs
-    nothing, but a store found damaged or unfinished gets ``"complete": false``
-    in ``run.json``.
-
-    Raises
-    ------
-    ScaleError
-        If ``out`` holds no run or its ``run.json`` cannot be read.
-    """
-    root = Path(out).expanduser().resolve()
-    data = _read_run_json(root)
-    cfg = RunConfig.from_json(data["config"])
-    if not (root / STORE).is_dir():
-        raise ScaleError(f"out {root}: {STORE} is missing")
-    check = _check(root, cfg, data.get("store_sha256"))
-    if not check.complete and data.get("complete"):
-        # the store must not go on saying it is complete
-        _write_run_json(root, cfg, False, data.get("store_sha256"))
-    return check
-
-
-def _write_run_json(root: Path, cfg: RunConfig, complete: bool, meta: Any) -> None:
-    data: dict[str, Any] = {"config": cfg.to_json(), "complete": complete}
-    if meta is not None:
-        data["store_sha256"] = meta
-    _write_atomic(root / CONFIG, json.dumps(data, indent=2))
-
-
-def _repair_metadata(root: Path, cfg: RunConfig, spec: ModelSpec, names: Sequence[str]) -> Any:
-    """Rewrite damaged metadata files from a fresh store of the same settings.
-
-    Every file of a fresh store that is among ``names``, or every one when the recorded
-    hashes themselves are unusable, is written anew (atomically, never through a link,
-    only inside the store).  Returns the metadata hashes to record (those of the
-    rebuilt store).
-    """
-    with tempfile.TemporaryDirectory(dir=root, prefix=".rebuild-") as tmp:
-        fresh = Path(tmp) / "fresh"
-        fresh.mkdir()
-        _init_store(fresh, cfg, spec)
-        files = _metadata_files(fresh / STORE)
-        wanted = {n.removeprefix(f"{STORE}/") for n in names}
-        everything = any(n.startswith(CONFIG) for n in names)
-        for rel in files:
-            if not everything and rel not in wanted:
-                continue
-            target = root / STORE / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_file_atomic(target, (fresh / STORE / rel).read_bytes())
-        return _hashes(fresh / STORE, files)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    write_file_atomic(path, text)
-
-
 def run_chunk(out: str, config: dict[str, Any], chunk: int, n_threads: int | None = None) -> dict:
     """Compute chunk ``chunk`` of the run in ``out`` and store it; return its marker record.
 
@@ -695,109 +254,6 @@ def run_chunk(out: str, config: dict[str, Any], chunk: int, n_threads: int | Non
     }
     _write_atomic(_marker(root, chunk), json.dumps(record))
     return record
-
-
-# ------------------------------------------------------------------- store
-def _init_store(out: Path, cfg: RunConfig, spec: ModelSpec) -> None:
-    import zarr
-
-    group = zarr.open_group(str(out / STORE), mode="w", zarr_format=3)
-    group.attrs.update(
-        {
-            "gutskin_version": __version__,
-            "model": spec.name,
-            "model_version": spec.version,
-            "scenario": cfg.scenario["name"],
-            "seed": cfg.seed,
-            "method": cfg.method,
-            "rtol": cfg.rtol,
-            "atol": cfg.atol,
-            "dense_output": cfg.dense,
-            "time_unit": spec.time_unit,
-        }
-    )
-    n, cs, nt = cfg.patients, cfg.chunk_size, len(cfg.times)
-    t = group.create_array(
-        "time", shape=(nt,), chunks=(nt,), dtype="f8", dimension_names=["time"],
-        attributes={"units": spec.time_unit},
-    )  # fmt: skip
-    t[:] = np.asarray(cfg.times)
-    group.create_array(
-        "patient", shape=(n,), chunks=(cs,), dtype="i8", fill_value=-1,
-        dimension_names=["patient"],
-    )  # fmt: skip
-    info = {s.name: (s.unit, s.description, "state") for s in spec.states}
-    info.update({a.name: (a.unit, a.description, "observable") for a in spec.assignments})
-    for v in cfg.variables:
-        unit, desc, kind = info[v]
-        group.create_array(
-            v, shape=(n, nt), chunks=(cs, nt), dtype="f8", fill_value=np.nan,
-            dimension_names=["patient", "time"],
-            attributes={"units": unit, "description": desc, "kind": kind},
-        )  # fmt: skip
-    group.create_array(
-        "status", shape=(n,), chunks=(cs,), dtype="i2", fill_value=-1,
-        dimension_names=["patient"],
-        attributes={
-            "description": "solver status per patient (-1: chunk not computed yet)",
-            "flag_values": [s.value for s in Status],
-            "flag_meanings": " ".join(s.name for s in Status),
-        },
-    )  # fmt: skip
-    group.create_array(
-        "n_steps", shape=(n,), chunks=(cs,), dtype="i4", fill_value=0,
-        dimension_names=["patient"], attributes={"description": "accepted solver steps"},
-    )  # fmt: skip
-    if cfg.parameters:
-        names = np.array(spec.parameter_names, dtype=str)
-        pn = group.create_array(
-            "parameter", shape=(names.size,), chunks=(names.size,), dtype=str,
-            dimension_names=["parameter"],
-        )  # fmt: skip
-        pn[:] = names
-        group.create_array(
-            "parameters", shape=(n, names.size), chunks=(cs, names.size), dtype="f8",
-            fill_value=np.nan, dimension_names=["patient", "parameter"],
-            attributes={"description": "parameter values"},
-        )  # fmt: skip
-
-
-def _prepare_folder(out: Path, cfg: RunConfig, spec: ModelSpec, resume: bool) -> bool:
-    """Create or check the output folder; return True if an existing run is resumed."""
-    config_path = out / CONFIG
-    if out.exists() and not out.is_dir():
-        raise ScaleError(f"out {out}: exists and is not a folder")
-    if config_path.is_file():
-        if not resume:
-            raise ScaleError(
-                f"out {out}: holds a run already; resume it (--resume) or choose another folder"
-            )
-        try:
-            old = RunConfig.from_json(
-                json.loads(read_text_bounded(config_path, 50_000_000, CONFIG))["config"]
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ScaleError(f"out {out}: cannot read {CONFIG}: {exc}") from None
-        diff = old.differences(cfg)
-        if diff:
-            raise ScaleError(
-                f"out {out}: the run there has different settings ({', '.join(diff)}); "
-                "resume with the same settings or choose another folder"
-            )
-        if not (out / STORE).is_dir():
-            raise ScaleError(f"out {out}: {STORE} is missing; cannot resume")
-        return True
-    if out.exists() and any(out.iterdir()):
-        raise ScaleError(f"out {out}: folder is not empty and holds no gutskin run")
-    try:
-        (out / MARKERS).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ScaleError(f"out {out}: cannot create folder: {exc.strerror}") from None
-    _init_store(out, cfg, spec)
-    meta = _hashes(out / STORE, _metadata_files(out / STORE))
-    # run.json last: a folder without it is not a run and may be started afresh
-    _write_run_json(out, cfg, False, meta)
-    return False
 
 
 # --------------------------------------------------------------------- run
@@ -891,10 +347,10 @@ def run(
     scenario : Scenario or str
         A scenario or the name of a built-in one.
     out : path
-        Output folder (see the module docstring for its layout).  It must not
+        Output folder (see :mod:`gutskin.scale.store` for its layout).  It must not
         exist, be empty, or (with ``resume``) hold a run with the same settings.
     patients : int
-        Number of patients (1 to :data:`MAX_PATIENTS`); patient numbers are
+        Number of patients (1 to :data:`~gutskin.scale.store.MAX_PATIENTS`); patient numbers are
         ``0 .. patients-1``.
     days : float
         Duration (days, > 0).
@@ -903,7 +359,7 @@ def run(
     chunk_size : int
         Patients per chunk: the unit of work, of storage and of resumption.
         Peak memory grows with it, not with ``patients``.  At most
-        :data:`MAX_CHUNKS` chunks per run.
+        :data:`~gutskin.scale.store.MAX_CHUNKS` chunks per run.
     outputs : "visits", "daily" or sequence of float
         Stored output times: :data:`VISIT_DAYS` (and ``days``), every day, or
         the given days.
@@ -918,9 +374,9 @@ def run(
         With False the outputs equal those of :func:`gutskin.simulation.simulate`.
     resume : bool
         Complete an interrupted run in ``out``: every finished chunk is checked
-        against its recorded SHA-256 hashes (:func:`verify`); chunks without a
-        marker, and damaged ones, are computed (damaged metadata is rewritten).
-        Without an existing run it starts one.
+        against its recorded SHA-256 hashes (:func:`~gutskin.scale.integrity.verify`);
+        chunks without a marker, and damaged ones, are computed (damaged metadata is
+        rewritten).  Without an existing run it starts one.
     scheduler : {"inprocess", "dask"}
         Run chunks here (numba threads over the patients of a chunk) or as Dask
         tasks.
