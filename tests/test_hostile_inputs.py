@@ -86,8 +86,10 @@ FILES: dict[str, str | bytes] = {
         "uuid: u1\ntype: FeatureTable[Frequency]\nformat: X\n", {"junk.bin": b"\0" * (300 << 20)}
     ),
     "huge_count.tsv": "#OTU ID\ts1\ts2\nf1\t1e308\t4\nf2\t5\t1\n",
-    "redos_map.csv": "# version: 1\nrank,pattern,site,target,role,source,notes\n"
-    "genus,(a+)+$,gut,other,lumped,x,y\n",
+    "backref_map.csv": "# version: 1\nrank,pattern,site,target,role,source,notes\n"
+    "genus,(a)\\1,gut,other,lumped,x,y\n",
+    "lookahead_map.csv": "# version: 1\nrank,pattern,site,target,role,source,notes\n"
+    "genus,(?=a)a.*,gut,other,lumped,x,y\n",
     "deep.biom": '{"id": ' + "[" * 100_000 + "]" * 100_000 + "}",
     "small.tsv": "#OTU ID\ts1\ts2\nf1\t3\t4\nf2\t5\t1\n",
     "small_tax.tsv": "f1\tk__Bacteria; p__Firmicutes; g__Lactobacillus\n"
@@ -306,17 +308,30 @@ CASES: list[tuple[str, list[str], str]] = [
         "not a regular file",
     ),
     (
-        "profile-redos-guild-map",
+        "profile-guild-map-backreference",
         [
             "profile",
             "{d}/small.tsv",
             "--taxonomy",
             "{d}/small_tax.tsv",
             "--guild-map",
-            "{d}/redos_map.csv",
+            "{d}/backref_map.csv",
             *OUT,
         ],
-        "nested repetition",
+        "backreferences and lookaround are not supported",
+    ),
+    (
+        "profile-guild-map-lookahead",
+        [
+            "profile",
+            "{d}/small.tsv",
+            "--taxonomy",
+            "{d}/small_tax.tsv",
+            "--guild-map",
+            "{d}/lookahead_map.csv",
+            *OUT,
+        ],
+        "linear-time matcher",
     ),
     ("profile-deep-biom-json", ["profile", "{d}/deep.biom", *OUT], "nested too deeply"),
     ("profile-huge-count", ["profile", "{d}/huge_count.tsv", *OUT], "larger than"),

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -188,15 +189,17 @@ class GuildMap:
     version: str
     path: str
 
-    def compiled(self, site: str) -> dict[str, list[tuple[re.Pattern[str], str, str]]]:
-        """Rules for one site (``gut`` or ``skin``) by rank: (regex, target, role)."""
-        out: dict[str, list[tuple[re.Pattern[str], str, str]]] = {r: [] for r in RANKS}
+    def compiled(self, site: str) -> dict[str, list[tuple[Any, str, str]]]:
+        """Rules for one site (``gut`` or ``skin``) by rank: (pattern, target, role).
+
+        Patterns are compiled for RE2 (:func:`_compile`), whose matching time is linear in
+        the length of the name whatever the pattern.
+        """
+        out: dict[str, list[tuple[Any, str, str]]] = {r: [] for r in RANKS}
         for row in self.rules.itertuples(index=False):
             if str(row.site) != site:
                 continue
-            out[str(row.rank)].append(
-                (re.compile(str(row.pattern), re.IGNORECASE), str(row.target), str(row.role))
-            )
+            out[str(row.rank)].append((_compile(str(row.pattern)), str(row.target), str(row.role)))
         return out
 
 
@@ -250,52 +253,36 @@ def _load_guild_map(path: str | None) -> GuildMap:
             raise TableError(f"{where}: target {row.target!r} is not a {row.site} target")
         if row.role not in ("core", "lumped", "excluded"):
             raise TableError(f"{where}: role {row.role!r} is not core, lumped or excluded")
+        if len(row.pattern) > 1000:
+            raise TableError(f"{where}: pattern is longer than 1000 characters")
         try:
-            re.compile(row.pattern)
-        except re.error as exc:
-            raise TableError(f"{where}: pattern {row.pattern!r} is not a regex ({exc})") from None
-        if len(row.pattern) > 1000 or _nested_repeat(row.pattern):
-            raise TableError(
-                f"{where}: pattern {row.pattern!r} repeats a group that itself repeats (like "
-                "(a+)+) or is longer than 1000 characters; such patterns can take exponential "
-                "time on a taxon name: write it without nested repetition"
-            )
+            _compile(row.pattern)
+        except ValueError as exc:
+            raise TableError(f"{where}: pattern {row.pattern!r} {exc}") from None
     return GuildMap(rules=rules, version=version, path=shown)
 
 
-def _nested_repeat(pattern: str) -> bool:
-    """Whether a regex repeats (``*``, ``+``, ``{m,}``) a part that itself repeats.
+def _compile(pattern: str) -> Any:
+    """A case-insensitive RE2 pattern (``google-re2``), or ``ValueError`` saying why not.
 
-    Nested repetition is what makes Python's backtracking matcher take exponential time
-    (catastrophic backtracking, "ReDoS"; OWASP). The packaged map never needs it:
-    alternations of names and ``.+`` suffice.
+    RE2 matches in time linear in the length of the name, whatever the pattern (Cox 2010,
+    *Regular expression matching in the wild*), so a user's guild map cannot make
+    profiling backtrack for minutes (catastrophic backtracking, "ReDoS"; OWASP). Its syntax
+    is Python's without backreferences and lookaround, which taxon patterns never need.
     """
-    from re import _constants as c  # type: ignore[attr-defined]
-    from re import _parser  # type: ignore[attr-defined]
+    import re2
 
-    repeats = {c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", c.MAX_REPEAT)}
-
-    def walk(items: object, inside: bool) -> bool:
-        for op, av in items:  # type: ignore[attr-defined]
-            if op in repeats:
-                _lo, hi, sub = av
-                many = hi is c.MAXREPEAT or hi > 1
-                if many and inside:
-                    return True
-                if walk(sub, inside or many):
-                    return True
-            elif op is c.SUBPATTERN:
-                if walk(av[-1], inside):
-                    return True
-            elif op is c.BRANCH:
-                if any(walk(branch, inside) for branch in av[1]):
-                    return True
-            elif op in (c.ASSERT, c.ASSERT_NOT):
-                if walk(av[1], inside):
-                    return True
-        return False
-
-    return walk(_parser.parse(pattern), False)
+    opts = re2.Options()
+    opts.case_sensitive = False
+    opts.log_errors = False
+    try:
+        return re2.compile(pattern, options=opts)
+    except re2.error as exc:
+        why = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(
+            f"is not a pattern the linear-time matcher accepts ({why}); backreferences and "
+            "lookaround are not supported"
+        ) from None
 
 
 def load_guild_map(path: str | Path | None = None) -> GuildMap:
