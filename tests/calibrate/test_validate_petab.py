@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from gutskin.calibrate.checks import check_targets
+from gutskin.calibrate.report import render_markdown
 from gutskin.calibrate.targets import load_targets
-from gutskin.calibrate.validate import check_targets, render_markdown
 
 
 def test_check_targets_and_report(tiny_targets):

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from gutskin.calibrate.validate import FITTED_DEFAULT, digest_line, input_digests
+from gutskin.calibrate.report import digest_line, input_digests
+from gutskin.calibrate.validate import FITTED_DEFAULT
 
 DOC = Path(__file__).parents[2] / "docs" / "validation.md"
 
@@ -31,8 +32,9 @@ def test_digests_change_with_the_file(tmp_path):
 
 @pytest.mark.slow
 def test_validation_replicates_do_not_depend_on_worker_count():
+    from gutskin.calibrate.replicates import run_validation
     from gutskin.calibrate.targets import load_targets
-    from gutskin.calibrate.validate import FITTED_DEFAULT, load_fitted, run_validation
+    from gutskin.calibrate.validate import FITTED_DEFAULT, load_fitted
 
     ts = load_targets()
     values, _ = load_fitted(FITTED_DEFAULT)

@@ -18,7 +18,7 @@ def test_parameters_fixed_per_analysis_are_refused(name, word):
 
 def test_default_factors_leave_out_the_fixed_parameters():
     from gutskin.model import acne_model
-    from gutskin.sensitivity.factors import default_factors
+    from gutskin.sensitivity.factor_sets import default_factors
 
     names = {f.name for f in default_factors(acne_model())}
     assert "care_seeking" not in names and "iga_cut_2" not in names

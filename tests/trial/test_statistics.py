@@ -1,4 +1,5 @@
-"""Validation of :mod:`gutskin.trial.statistics` on synthetic acne trials.
+"""Validation of :mod:`gutskin.trial.statistics` and :mod:`~gutskin.trial.summaries` on synthetic
+acne trials.
 
 Every check is against an independent computation (numpy least squares, the
 Wilson/Newcombe formulas, scipy's chi-square) or a known data-generating truth
@@ -18,10 +19,9 @@ from scipy import stats
 from gutskin.trial.statistics import (
     StatisticsError,
     compare,
-    describe,
     pool_rubin,
-    power_from_pvalues,
 )
+from gutskin.trial.summaries import describe, power_from_pvalues
 
 VISITS = np.array([0.0, 4.0, 8.0, 12.0])
 ARMS = {"arm": "active", "reference": "vehicle"}

@@ -6,6 +6,9 @@
   common random numbers, and the uncertainty-weighted objective;
 - :mod:`gutskin.calibrate.fit`: global fit (differential evolution + Nelder-Mead) in log
   space, objective slices for identifiability;
-- :mod:`gutskin.calibrate.validate`: ``docs/validation.md``;
+- :mod:`gutskin.calibrate.validate`: ``docs/validation.md`` (entry point), from the replicate
+  simulations of :mod:`~gutskin.calibrate.replicates`, the verdicts of
+  :mod:`~gutskin.calibrate.checks` and the Markdown and figures of
+  :mod:`~gutskin.calibrate.report`;
 - :mod:`gutskin.calibrate.petab_export`: the PEtab problem.
 """

@@ -23,14 +23,9 @@ from gutskin.sensitivity.driver import (
     sensitivity,
 )
 from gutskin.sensitivity.evaluator import ModelEvaluator
-from gutskin.sensitivity.factors import (
-    Factor,
-    FactorError,
-    default_factors,
-    load_factors,
-    make_factor,
-    strain_factors,
-)
+from gutskin.sensitivity.factor_files import load_factors
+from gutskin.sensitivity.factor_sets import default_factors, strain_factors
+from gutskin.sensitivity.factors import Factor, FactorError, make_factor
 from gutskin.sensitivity.methods import METHODS, MethodError, get_method
 from gutskin.sensitivity.outcomes import STATS, Outcome, OutcomeError, parse_outcome
 from gutskin.sensitivity.plan import Plan, plan

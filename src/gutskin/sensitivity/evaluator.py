@@ -54,7 +54,8 @@ from gutskin.population.sampling import (
     truncated_lognormal,
 )
 from gutskin.sensitivity.cohort import Cohort, SensitivityError
-from gutskin.sensitivity.factors import Factor, FactorError, arm_strains
+from gutskin.sensitivity.factor_sets import arm_strains
+from gutskin.sensitivity.factors import Factor, FactorError
 from gutskin.sensitivity.outcomes import Outcome, reduce_outcome
 from gutskin.trial.endpoints import REGISTRY as ENDPOINT_REGISTRY
 from gutskin.trial.observation import N_UNIFORMS, observation_uniforms, observe_visits

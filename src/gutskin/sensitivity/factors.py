@@ -21,6 +21,11 @@ lognormal (the same uniform draw as :func:`gutskin.population.sample_parameters`
 whole cohort shifts with the factor.  A parameter with ``cv = 0`` is set to the factor
 value in every patient.
 
+This module holds :class:`Factor`, :func:`make_factor` and the SALib views of a factor
+list; the named factor sets (``--factors default`` / ``strain``) are in
+:mod:`gutskin.sensitivity.factor_sets`, factors files in
+:mod:`gutskin.sensitivity.factor_files`.
+
 References
 ----------
 Saltelli A, Ratto M, Andres T, et al. *Global Sensitivity Analysis. The Primer*.
@@ -29,49 +34,29 @@ Wiley, 2008 (chapter 1: choosing factors and their ranges).
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from gutskin.engine.spec import ModelSpec
-from gutskin.engine.yamlio import YamlInputError, load_yaml
 from gutskin.model.interventions import InterventionError, get_intervention
 from gutskin.model.strains import STRAIN_PROPERTIES, Strain, load_strains
 
 __all__ = [
-    "FACTOR_SETS",
     "Factor",
     "FactorError",
-    "arm_strains",
-    "default_factors",
     "factor_table",
-    "load_factors",
     "make_factor",
-    "resolve_factors",
     "salib_problem",
-    "strain_factors",
     "to_physical",
 ]
 
 Kind = Literal["parameter", "strain", "dose"]
-
-#: Named factor sets accepted by ``--factors`` besides a file path.
-FACTOR_SETS: dict[str, str] = {
-    "default": (
-        "every model parameter with a range in the parameter table, except the population "
-        "(care_seeking, the shared-cause correlation) and IGA-grading (iga_cut_*) "
-        "parameters, which act once on the fixed cohort"
-    ),
-    "strain": "every property of every probiotic strain given in the analysed arm",
-}
 
 #: A table range spanning at least this ratio (with lower > 0) is sampled on the log scale.
 LOG_RATIO = 10.0
@@ -288,308 +273,6 @@ def make_factor(
         unit=unit,
         group=group,
     )
-
-
-def default_factors(spec: ModelSpec) -> list[Factor]:
-    """Every parameter of ``spec`` with a range (``lower < upper``) in the table.
-
-    Population (drawing, screening) and observation (IGA grading) parameters are left
-    out: they act once on the analysis' fixed cohort (see :func:`make_factor`).
-
-    Parameters
-    ----------
-    spec : ModelSpec
-        The model.
-
-    Returns
-    -------
-    list of Factor
-        In parameter-table order, bounds from the table, log scale by
-        :data:`LOG_RATIO`.
-    """
-    library = load_strains()
-    return [
-        make_factor(p.name, spec, strains=library)
-        for p in spec.parameters
-        if p.lower is not None
-        and p.upper is not None
-        and p.lower < p.upper
-        and not _fixed_per_analysis(spec, p.name)
-    ]
-
-
-def arm_strains(regimens: Sequence[Any], strains: Mapping[str, Strain] | None = None) -> list[str]:
-    """Probiotic strains of an arm in slot order (order of first appearance).
-
-    Parameters
-    ----------
-    regimens : sequence
-        Regimens (objects or mappings with ``intervention``).
-    strains : mapping, optional
-        Strain library.
-
-    Returns
-    -------
-    list of str
-        Strain ids; strain ``k`` (0-based) occupies slot ``k + 1``.
-    """
-    library = dict(strains) if strains is not None else load_strains()
-    out: list[str] = []
-    for r in regimens:
-        name = r["intervention"] if isinstance(r, Mapping) else r.intervention
-        iv = get_intervention(name, library)
-        if iv.kind == "probiotic" and iv.strain is not None and iv.strain not in out:
-            out.append(iv.strain)
-    return out
-
-
-def strain_factors(
-    spec: ModelSpec,
-    regimens: Sequence[Any],
-    *,
-    strains: Mapping[str, Strain] | None = None,
-    arm: str = "the arm",
-) -> list[Factor]:
-    """All properties of the probiotic strains given in an arm.
-
-    Parameters
-    ----------
-    spec : ModelSpec
-        The model (ranges of the ``pb1_<property>`` parameters).
-    regimens : sequence
-        The arm's regimens.
-    strains : mapping, optional
-        Strain library.
-    arm : str
-        Arm name for the error message.
-
-    Returns
-    -------
-    list of Factor
-        ``STRAIN.property`` for each strain (slot order) and property, grouped by
-        property (``group`` = property name).
-
-    Raises
-    ------
-    FactorError
-        If the arm gives no probiotic strain.
-    """
-    strains = dict(strains) if strains is not None else load_strains()
-    ids = arm_strains(regimens, strains)
-    if not ids:
-        raise FactorError(
-            f"--factors strain: {arm} gives no probiotic strain; choose an arm with "
-            "one (--design DESIGN:ARM) or another factor set"
-        )
-    return [
-        make_factor(f"{sid}.{prop}", spec, strains=strains, group=prop)
-        for sid in ids
-        for prop in STRAIN_PROPERTIES
-    ]
-
-
-_TRUE = {"true", "yes", "1", "log", "log10", "y"}
-_FALSE = {"false", "no", "0", "linear", "lin", "n", ""}
-
-
-def _flag(value: Any, where: str) -> bool | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return None if text == "" else False
-    raise FactorError(f"{where}: log must be true/false (or log/linear), got {value!r}")
-
-
-def _number(value: Any, where: str) -> float | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise FactorError(f"{where}: expected a number, got {value!r}")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise FactorError(f"{where}: expected a number, got {value!r}") from None
-
-
-def _rows_from_file(path: Path) -> list[dict[str, Any]]:
-    from gutskin.engine.yamlio import MAX_YAML_BYTES, InputFileError, read_text_bounded
-
-    try:
-        text = read_text_bounded(path, MAX_YAML_BYTES, "factors file")
-    except InputFileError as exc:
-        raise FactorError(str(exc)) from None
-    if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(io.StringIO(text))
-        if reader.fieldnames is None or "name" not in reader.fieldnames:
-            raise FactorError(f"factors file {path}: a CSV needs a header with 'name'")
-        allowed = {"name", "lower", "upper", "log", "scale", "group"}
-        extra = sorted(set(reader.fieldnames) - allowed)
-        if extra:
-            raise FactorError(
-                f"factors file {path}: unknown column(s) {extra}; allowed: {sorted(allowed)}"
-            )
-        return [dict(r) for r in reader]
-    try:
-        doc = load_yaml(text, str(path))
-    except YamlInputError as exc:
-        raise FactorError(f"factors file {exc} (or use a .csv file)") from None
-    if isinstance(doc, Mapping) and "factors" in doc:
-        doc = doc["factors"]
-    if isinstance(doc, Mapping):
-        rows = []
-        for k, v in doc.items():
-            if v is None:
-                v = {}
-            if not isinstance(v, Mapping):
-                raise FactorError(f"factors file {path}: factor {k!r}: expected a mapping")
-            rows.append({"name": str(k), **v})
-        return rows
-    if isinstance(doc, list):
-        rows = []
-        for i, v in enumerate(doc):
-            if isinstance(v, str):
-                v = {"name": v}
-            if not isinstance(v, Mapping):
-                raise FactorError(f"factors file {path}: entry {i}: expected a mapping")
-            rows.append(dict(v))
-        return rows
-    raise FactorError(
-        f"factors file {path}: expected a list of factors or a mapping name -> "
-        "{lower, upper, log}"
-    )
-
-
-def load_factors(
-    path: str | Path,
-    spec: ModelSpec,
-    *,
-    strains: Mapping[str, Strain] | None = None,
-    nominal_doses: Mapping[str, float] | None = None,
-) -> list[Factor]:
-    """Read factors from a YAML or CSV file.
-
-    Formats (``lower``, ``upper``, ``log`` and ``group`` optional; missing bounds come
-    from the table)::
-
-        # YAML, a list ...
-        - {name: gut_skin_gain, lower: 0.5, upper: 3}
-        - {name: LS03.anti_il8, lower: 0.1, upper: 0.25}
-        - {name: pb_ed50, log: true}
-        # ... or a mapping
-        gut_skin_gain: {lower: 0.5, upper: 3}
-
-        # CSV
-        name,lower,upper,log
-        gut_skin_gain,0.5,3,false
-
-    ``scale: log`` is accepted for ``log: true``.
-
-    Parameters
-    ----------
-    path : str or Path
-        The file (``.csv`` is read as CSV, anything else as YAML).
-    spec : ModelSpec
-        The model.
-    strains : mapping, optional
-        Strain library.
-    nominal_doses : mapping, optional
-        Doses of the analysed arm (nominal values of dose factors).
-
-    Returns
-    -------
-    list of Factor
-
-    Raises
-    ------
-    FactorError
-        Naming the file and factor for any invalid entry, an empty file, or a factor
-        listed twice.
-    """
-    p = Path(path)
-    strains = dict(strains) if strains is not None else load_strains()
-    rows = _rows_from_file(p)
-    if not rows:
-        raise FactorError(f"factors file {p}: no factors")
-    out: list[Factor] = []
-    seen: set[str] = set()
-    allowed = {"name", "lower", "upper", "log", "scale", "group"}
-    for i, row in enumerate(rows):
-        where = f"factors file {p}, entry {i + 1}"
-        extra = sorted(set(row) - allowed)
-        if extra:
-            raise FactorError(f"{where}: unknown field(s) {extra}; allowed: {sorted(allowed)}")
-        name = str(row.get("name") or "").strip()
-        if not name:
-            raise FactorError(f"{where}: 'name' is required")
-        if name in seen:
-            raise FactorError(f"{where}: factor {name!r} is listed twice")
-        seen.add(name)
-        log = _flag(row.get("log", row.get("scale")), f"{where} ({name})")
-        group = row.get("group")
-        try:
-            out.append(
-                make_factor(
-                    name,
-                    spec,
-                    lower=_number(row.get("lower"), f"{where} ({name}).lower"),
-                    upper=_number(row.get("upper"), f"{where} ({name}).upper"),
-                    log=log,
-                    strains=strains,
-                    nominal_doses=nominal_doses,
-                    group=str(group) if group not in (None, "") else None,
-                )
-            )
-        except FactorError as exc:
-            raise FactorError(f"factors file {p}: {exc}") from None
-    return out
-
-
-def resolve_factors(
-    which: str,
-    spec: ModelSpec,
-    *,
-    regimens: Sequence[Any] = (),
-    arm: str = "the arm",
-    strains: Mapping[str, Strain] | None = None,
-    nominal_doses: Mapping[str, float] | None = None,
-) -> list[Factor]:
-    """Factors named by ``--factors``: ``default``, ``strain`` or a file path.
-
-    Parameters
-    ----------
-    which : str
-        ``"default"`` (:func:`default_factors`), ``"strain"`` (:func:`strain_factors`
-        of ``regimens``) or the path of a YAML/CSV factors file.
-    spec : ModelSpec
-        The model.
-    regimens : sequence
-        Regimens of the analysed arm (for ``strain``).
-    arm : str
-        Arm name (messages).
-    strains : mapping, optional
-        Strain library.
-    nominal_doses : mapping, optional
-        Doses in the analysed arm.
-
-    Returns
-    -------
-    list of Factor
-    """
-    if which == "default":
-        return default_factors(spec)
-    if which == "strain":
-        return strain_factors(spec, regimens, strains=strains, arm=arm)
-    path = Path(which)
-    if not path.exists():
-        raise FactorError(
-            f"--factors {which!r}: neither a factors file nor one of {', '.join(FACTOR_SETS)}"
-        )
-    return load_factors(path, spec, strains=strains, nominal_doses=nominal_doses)
 
 
 def salib_problem(factors: Sequence[Factor], *, groups: bool = False) -> dict[str, Any]:

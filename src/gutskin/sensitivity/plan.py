@@ -15,7 +15,8 @@ from typing import Any
 from gutskin.engine.options import SolverOptions
 from gutskin.model.interventions import get_intervention
 from gutskin.sensitivity.cohort import DEFAULT_COHORT, SensitivityError
-from gutskin.sensitivity.factors import Factor, factor_table, resolve_factors, salib_problem
+from gutskin.sensitivity.factor_sets import resolve_factors
+from gutskin.sensitivity.factors import Factor, factor_table, salib_problem
 from gutskin.sensitivity.methods import MethodError, SensitivityMethod, get_method
 from gutskin.sensitivity.outcomes import Outcome, parse_outcome
 from gutskin.simulation import get_model

@@ -21,7 +21,8 @@ def analyse_trial(
     ``comparisons`` replaces the design's planned list (a power run analyses the primary
     comparison only); ``summary=False`` skips the descriptive table.
     """
-    from gutskin.trial.statistics import compare, describe
+    from gutskin.trial.statistics import compare
+    from gutskin.trial.summaries import describe
 
     design = result.design
     ep = result.endpoints

@@ -178,7 +178,7 @@ def power_curve(
     raw : DataFrame
         Every replicate's comparison (estimate, p-value) for re-analysis.
     """
-    from gutskin.trial.statistics import power_from_pvalues
+    from gutskin.trial.summaries import power_from_pvalues
 
     grid = sorted({int(n) for n in n_grid})
     if not grid or grid[0] < 2 * len(design.arms):

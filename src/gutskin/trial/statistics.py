@@ -3,8 +3,8 @@
 The trial runner produces a long-format table ``endpoints`` with one row per
 patient × visit (``patient``, ``arm``, ``visit_week`` with 0 = baseline,
 ``observed``, covariates ``sex`` and ``age`` and one column per endpoint, NaN
-where not observed).  This module summarises such a table and compares two arms
-at one visit with the analyses used in acne trials:
+where not observed).  This module compares two arms at one visit with the
+analyses used in acne trials:
 
 ``ancova``
     OLS of the change from baseline on an arm indicator and the baseline value
@@ -30,6 +30,11 @@ distribution, test and interval comes from :mod:`scipy.stats` or
 Degenerate data (zero variance, all-zero counts, separation, non-convergence)
 give NaN estimates and a ``note`` rather than an exception, so that a power run of
 many replicate trials never stops; invalid requests raise :class:`StatisticsError`.
+
+The table is checked and pivoted to patients × visits in :mod:`gutskin.trial.wide`;
+descriptive statistics per arm (:func:`~gutskin.trial.summaries.describe`) and the
+power of replicate trials (:func:`~gutskin.trial.summaries.power_from_pvalues`) are in
+:mod:`gutskin.trial.summaries`.
 
 Validation: every method is held to R on fixed synthetic data sets
 (``tests/trial/test_statistics_against_r.py``, fixtures written by
@@ -78,7 +83,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -99,6 +104,7 @@ from gutskin.trial.methods.core import (
     _join_notes,
 )
 from gutskin.trial.methods.missing import _impute_many, _locf, pool_rubin
+from gutskin.trial.wide import _wide
 
 __all__ = [
     "BINARY_ENDPOINTS",
@@ -110,9 +116,7 @@ __all__ = [
     "ORDINAL_ENDPOINTS",
     "StatisticsError",
     "compare",
-    "describe",
     "pool_rubin",
-    "power_from_pvalues",
 ]
 
 COUNT_ENDPOINTS: tuple[str, ...] = names_of_kind("count")
@@ -132,16 +136,7 @@ METHODS: tuple[str, ...] = tuple(REGISTRY)
 MISSING_POLICIES: tuple[str, ...] = ("observed", "locf", "mi")
 """Missing-data policies understood by :func:`compare`."""
 
-_ID_COLUMNS: tuple[str, ...] = (
-    "patient",
-    "arm",
-    "visit",
-    "visit_week",
-    "observed",
-    "sex",
-    "age",
-)
-_REQUIRED_COLUMNS: tuple[str, ...] = ("patient", "arm", "visit_week")
+
 _COV_TYPES: tuple[str, ...] = ("nonrobust", "HC0", "HC1", "HC2", "HC3")
 _RESPONDER_TESTS: tuple[str, ...] = ("auto", "score", "fisher")
 _THRESHOLD_KINDS: tuple[str, ...] = ("absolute", "percent")
@@ -151,209 +146,14 @@ Method = Literal["ancova", "negbin", "responder", "mmrm"]
 MissingPolicy = Literal["observed", "locf", "mi"]
 
 
-@dataclass(frozen=True)
-class _Wide:
-    """One endpoint in wide layout: patients × visits."""
-
-    patients: np.ndarray  # (n,) patient ids
-    arm: np.ndarray  # (n,) arm label per patient (str)
-    visits: np.ndarray  # (v,) sorted visit weeks
-    values: np.ndarray  # (n, v) float, NaN = missing / not observed
-    covariates: np.ndarray  # (n, k) float design columns of the requested covariates
-    covariate_names: tuple[str, ...]
-
-
 def _fmt_weeks(weeks: Iterable[float]) -> str:
     return ", ".join(f"{w:g}" for w in weeks)
-
-
-def _endpoint_columns(endpoints: pd.DataFrame) -> list[str]:
-    """Numeric columns of ``endpoints`` that can serve as endpoints."""
-    return [
-        str(c)
-        for c in endpoints.columns
-        if c not in _ID_COLUMNS
-        and (
-            pd.api.types.is_numeric_dtype(endpoints[c]) or pd.api.types.is_bool_dtype(endpoints[c])
-        )
-    ]
-
-
-def _check_frame(endpoints: pd.DataFrame) -> None:
-    if not isinstance(endpoints, pd.DataFrame):
-        raise StatisticsError(
-            f"endpoints must be a pandas DataFrame, got {type(endpoints).__name__}"
-        )
-    missing = [c for c in _REQUIRED_COLUMNS if c not in endpoints.columns]
-    if missing:
-        raise StatisticsError(
-            f"endpoints lacks column(s) {_fmt_allowed(missing)}; required: "
-            f"{_fmt_allowed(_REQUIRED_COLUMNS)}"
-        )
-    if len(endpoints) == 0:
-        raise StatisticsError("endpoints has no rows")
-
-
-def _wide(endpoints: pd.DataFrame, endpoint: str, covariates: Sequence[str] = ()) -> _Wide:
-    """Pivot one endpoint of the long table to patients × visits (numpy, no groupby)."""
-    _check_frame(endpoints)
-    allowed = _endpoint_columns(endpoints)
-    if endpoint not in allowed:
-        raise StatisticsError(
-            f"endpoint {endpoint!r} is not a numeric endpoint column of endpoints; "
-            f"allowed: {_fmt_allowed(allowed)}"
-        )
-    weeks = pd.to_numeric(endpoints["visit_week"], errors="coerce").to_numpy(dtype=float)
-    if not np.all(np.isfinite(weeks)):
-        raise StatisticsError("visit_week must be finite numbers (0 = baseline)")
-    codes, patients = pd.factorize(endpoints["patient"], sort=True)
-    if np.any(codes < 0):
-        raise StatisticsError("patient must not be missing")
-    visits = np.unique(weeks)
-    vcodes = np.searchsorted(visits, weeks)
-    n, v = len(patients), len(visits)
-    cell = codes.astype(np.int64) * v + vcodes
-    if np.unique(cell).size != cell.size:
-        raise StatisticsError("endpoints has duplicate patient × visit_week rows")
-
-    vals = pd.to_numeric(endpoints[endpoint], errors="coerce").to_numpy(
-        dtype=float, na_value=np.nan
-    )
-    if "observed" in endpoints.columns:
-        obs = endpoints["observed"].fillna(False).to_numpy(dtype=bool)
-        vals = np.where(obs, vals, np.nan)
-    values = np.full((n, v), np.nan)
-    values[codes, vcodes] = vals
-
-    arm_rows = endpoints["arm"].astype(str).to_numpy()
-    arm = np.empty(n, dtype=object)
-    arm[codes] = arm_rows
-    if np.any(arm[codes] != arm_rows):
-        raise StatisticsError("arm must be constant within each patient")
-
-    cov_cols: list[np.ndarray] = []
-    cov_names: list[str] = []
-    for name in covariates:
-        if name not in endpoints.columns:
-            raise StatisticsError(
-                f"covariate {name!r} is not a column of endpoints; allowed: "
-                f"{_fmt_allowed(c for c in endpoints.columns if c not in _REQUIRED_COLUMNS)}"
-            )
-        col = endpoints[name]
-        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-            per = np.full(n, np.nan)
-            per[codes] = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-            cov_cols.append(per)
-            cov_names.append(str(name))
-        else:
-            per_obj = np.empty(n, dtype=object)
-            per_obj[codes] = col.astype(object).to_numpy()
-            levels = sorted({str(x) for x in per_obj if not pd.isna(x)})
-            na = np.array([pd.isna(x) for x in per_obj])
-            for level in levels[1:]:  # treatment coding, first level is the reference
-                dummy = np.array([str(x) == level for x in per_obj], dtype=float)
-                dummy[na] = np.nan
-                cov_cols.append(dummy)
-                cov_names.append(f"{name}[{level}]")
-    cov = np.column_stack(cov_cols) if cov_cols else np.empty((n, 0))
-    return _Wide(
-        patients=np.asarray(patients),
-        arm=arm,
-        visits=visits,
-        values=values,
-        covariates=cov,
-        covariate_names=tuple(cov_names),
-    )
 
 
 def _severity_of(endpoint: str) -> str | None:
     """The registry's severity scale of a binary endpoint (None for other columns)."""
     rec = ENDPOINT_REGISTRY.get(endpoint)
     return rec.severity if rec is not None else None
-
-
-def describe(endpoints: pd.DataFrame, endpoint_names: str | Sequence[str]) -> pd.DataFrame:
-    """Descriptive statistics per endpoint × visit × arm (observed cases).
-
-    Parameters
-    ----------
-    endpoints
-        Long table, one row per patient × visit (see module docstring).  Values
-        in rows with ``observed == False`` are treated as missing.
-    endpoint_names
-        One endpoint name or a sequence of names (numeric columns of
-        ``endpoints``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per endpoint × visit × arm with columns
-
-        ``n``, ``mean``, ``sd``
-            Number of observed values, their mean and sample SD (``ddof=1``;
-            NaN when ``n < 2``).
-        ``n_change``, ``change_mean``, ``change_sd``
-            Same for the within-patient change ``x_t − x_0`` over patients
-            observed at baseline and at the visit (NaN for endpoints without
-            baseline values, e.g. ``iga_success``).
-        ``n_pct``, ``pct_change_mean``
-            Mean of the per-patient percent change ``100 (x_t − x_0) / x_0``
-            over patients with ``x_0 > 0`` observed at both visits (patients
-            with ``x_0 = 0`` have no defined percent change and are left out).
-        ``pct_change_of_means``
-            ``100 (mean_t − mean_0) / mean_0`` where ``mean_0`` is the arm's
-            baseline mean over all patients observed at baseline and
-            ``mean_t`` the visit mean above — the percent change of means
-            that many trial reports quote.  It differs from
-            ``pct_change_mean`` (mean of ratios ≠ ratio of means).
-
-    Raises
-    ------
-    StatisticsError
-        Unknown endpoint or malformed table.
-    """
-    names = [endpoint_names] if isinstance(endpoint_names, str) else list(endpoint_names)
-    if not names:
-        raise StatisticsError("endpoint_names is empty; give at least one endpoint column")
-    records: list[dict[str, Any]] = []
-    for name in names:
-        wide = _wide(endpoints, name)
-        has_base = bool(wide.visits.size and abs(wide.visits[0]) <= _TOL)
-        for a in sorted({str(x) for x in wide.arm}):
-            rows = wide.arm == a
-            vals = wide.values[rows]
-            base = vals[:, 0] if has_base else np.full(vals.shape[0], np.nan)
-            base_obs = base[np.isfinite(base)]
-            mean0 = float(base_obs.mean()) if base_obs.size else math.nan
-            for j, week in enumerate(wide.visits):
-                x = vals[:, j]
-                xo = x[np.isfinite(x)]
-                both = np.isfinite(x) & np.isfinite(base)
-                ch = x[both] - base[both]
-                pos = both & (base > 0)
-                pct = 100.0 * (x[pos] - base[pos]) / base[pos]
-                mean_t = float(xo.mean()) if xo.size else math.nan
-                records.append(
-                    {
-                        "endpoint": name,
-                        "visit_week": float(week),
-                        "arm": a,
-                        "n": int(xo.size),
-                        "mean": mean_t,
-                        "sd": float(xo.std(ddof=1)) if xo.size > 1 else math.nan,
-                        "n_change": int(ch.size),
-                        "change_mean": float(ch.mean()) if ch.size else math.nan,
-                        "change_sd": float(ch.std(ddof=1)) if ch.size > 1 else math.nan,
-                        "n_pct": int(pct.size),
-                        "pct_change_mean": float(pct.mean()) if pct.size else math.nan,
-                        "pct_change_of_means": (
-                            100.0 * (mean_t - mean0) / mean0
-                            if math.isfinite(mean0) and mean0 != 0
-                            else math.nan
-                        ),
-                    }
-                )
-    return pd.DataFrame.from_records(records)
 
 
 def compare(
@@ -736,60 +536,3 @@ def compare(
         note=est.note,
     )
     return result
-
-
-def power_from_pvalues(
-    p_values: Sequence[float] | np.ndarray | pd.Series,
-    alpha: float = 0.05,
-    *,
-    conf_level: float = 0.95,
-    method: Literal["wilson", "beta"] | str = "beta",
-) -> dict[str, float | int]:
-    """Empirical power (rejection rate) of replicate trials with a binomial CI.
-
-    Parameters
-    ----------
-    p_values
-        One p-value per replicate trial.  NaN (a degenerate replicate) counts
-        as a non-rejection, so failed analyses lower the power rather than
-        vanish.
-    alpha
-        Significance level: a replicate rejects when ``p < alpha``.
-    conf_level
-        Level of the interval for the power.
-    method
-        ``'beta'`` (Clopper–Pearson exact, the default; conservative) or
-        ``'wilson'`` (Wilson score), computed by statsmodels
-        ``proportion_confint``.
-
-    Returns
-    -------
-    dict
-        ``power``, ``ci_low``, ``ci_high``, ``n_replicates``, ``n_rejected``
-        and ``n_nan``.
-    """
-    from statsmodels.stats.proportion import proportion_confint
-
-    p = np.asarray(p_values, dtype=float).ravel()
-    if p.size == 0:
-        raise StatisticsError("p_values is empty; give one p-value per replicate")
-    if not 0.0 < alpha < 1.0:
-        raise StatisticsError(f"alpha must be in (0, 1), got {alpha!r}")
-    if not 0.0 < conf_level < 1.0:
-        raise StatisticsError(f"conf_level must be in (0, 1), got {conf_level!r}")
-    if method not in ("wilson", "beta"):
-        raise StatisticsError(f"method {method!r} is unknown; allowed: 'wilson', 'beta'")
-    finite = p[np.isfinite(p)]
-    if np.any((finite < 0) | (finite > 1)):
-        raise StatisticsError("p_values must lie in [0, 1] (NaN allowed)")
-    n = int(p.size)
-    k = int(np.sum(finite < alpha))
-    lo, hi = proportion_confint(k, n, alpha=1.0 - conf_level, method=method)
-    return {
-        "power": k / n,
-        "ci_low": float(lo),
-        "ci_high": float(hi),
-        "n_replicates": n,
-        "n_rejected": k,
-        "n_nan": int(p.size - finite.size),
-    }
