@@ -339,6 +339,57 @@ CASES: list[tuple[str, list[str], str]] = [
     ("power-pool-text", ["power", "probiotic12wk", "--pool", "many", *OUT], "--pool"),
     ("power-pool-0", ["power", "probiotic12wk", "--pool", "0", *OUT], "--pool"),
     ("power-analyses", ["power", "probiotic12wk", "--analyses", "some", *OUT], "--analyses"),
+    # --- session 7: scheduler, solver and size options of every command
+    ("power-scheduler", ["power", "probiotic12wk", "--scheduler", "spark", *OUT], "--scheduler"),
+    (
+        "power-address-without-dask",
+        ["power", "probiotic12wk", "--address", "tcp://127.0.0.1:1", *OUT],
+        "needs --scheduler dask",
+    ),
+    (
+        "power-dask-unreachable",
+        ["power", "probiotic12wk", "--scheduler", "dask", "--address", "tcp://127.0.0.1:1", *OUT],
+        "cannot reach",
+    ),
+    (
+        "power-dask-bad-address",
+        ["power", "probiotic12wk", "--scheduler", "dask", "--address", "tcp://nohostport", *OUT],
+        "HOST:PORT",
+    ),
+    ("power-rtol-0", ["power", "probiotic12wk", "--rtol", "0", *OUT], "rtol"),
+    ("power-method", ["power", "probiotic12wk", "--method", "euler", *OUT], "--method"),
+    ("profile-rtol-0", ["profile", "{d}/small.tsv", "--rtol", "0", *OUT], "rtol"),
+    ("profile-atol-nan", ["profile", "{d}/small.tsv", "--atol", "nan", *OUT], "atol"),
+    ("profile-method", ["profile", "{d}/small.tsv", "--method", "rk4", *OUT], "--method"),
+    ("sim-rtol-big", ["simulate", "--rtol", "0.5", *OUT], "rtol"),
+    ("run-scheduler", ["run", "--patients", "10", "--scheduler", "spark", *OUT], "--scheduler"),
+    ("run-workers-no-dask", ["run", "--patients", "10", "--workers", "2", *OUT], "--workers"),
+    ("run-days-0", ["run", "--patients", "10", "--days", "0", *OUT], "--days"),
+    ("run-patients-0", ["run", "--patients", "0", *OUT], "--patients"),
+    ("run-seed-huge", ["run", "--patients", "10", "--seed", str(2**64), *OUT], "seed"),
+    ("run-rtol-0", ["run", "--patients", "10", "--rtol", "0", *OUT], "rtol"),
+    ("run-method", ["run", "--patients", "10", "--method", "euler", *OUT], "--method"),
+    ("calibrate-rtol-0", ["calibrate", "--rtol", "0", *OUT], "rtol"),
+    ("calibrate-method", ["calibrate", "--method", "euler", *OUT], "--method"),
+    ("calibrate-budget-0", ["calibrate", "--budget", "0", *OUT], "--budget"),
+    ("sens-atol-nan", ["sensitivity", "--outcome", "papules@28", "--atol", "nan", *OUT], "atol"),
+    ("sens-cohort-1", ["sensitivity", "--outcome", "papules@28", "--cohort", "1", *OUT], "cohort"),
+    (
+        "sens-samples-0",
+        ["sensitivity", "--outcome", "papules@28", "--samples", "0", *OUT],
+        "--samples",
+    ),
+    ("sens-bad-outcome", ["sensitivity", "--outcome", "no_such_thing@28", *OUT], "no_such_thing"),
+    (
+        "sens-bad-design",
+        ["sensitivity", "--outcome", "papules@28", "--design", "nope", *OUT],
+        "nope",
+    ),
+    ("trial-method", ["trial", "rinaldi2022", "--method", "euler", *OUT], "--method"),
+    ("trial-atol-big", ["trial", "rinaldi2022", "--atol", "1", *OUT], "atol"),
+    ("power-atol-0", ["power", "probiotic12wk", "--atol", "0", *OUT], "atol"),
+    ("calibrate-seed-huge", ["calibrate", "--seed", str(2**64), *OUT], "seed"),
+    ("trial-seed-huge", ["trial", "rinaldi2022", "--seed", str(2**64), *OUT], "seed"),
 ]
 
 
@@ -365,7 +416,7 @@ def work(tmp_path, monkeypatch):
 
 
 def test_the_table_is_large_enough():
-    assert len(CASES) >= 60
+    assert len(CASES) >= 150
     assert len({c[0] for c in CASES}) == len(CASES)
 
 
