@@ -285,7 +285,8 @@ def _design(name: str, raw: Any, base: Path) -> tuple[Design, int]:
     return d, n
 
 
-_KNOWN = {
+#: The fields of a target itself; every other known key is a simulator option.
+_TARGET_FIELDS = {
     "id",
     "group",
     "citation",
@@ -298,6 +299,8 @@ _KNOWN = {
     "fit",
     "uncertainty_note",
     "reason",
+}
+_KNOWN = _TARGET_FIELDS | {
     # simulator options
     "design",
     "arm",
@@ -319,6 +322,7 @@ _KNOWN = {
     "controls",
     "reported",
 }
+_OPTION_KEYS = _KNOWN - _TARGET_FIELDS
 
 
 def _target(raw: Any, i: int, designs: dict[str, Design]) -> Target:
@@ -427,22 +431,6 @@ def _target(raw: Any, i: int, designs: dict[str, Design]) -> Target:
         reason=str(raw.get("reason", "")),
         options=opts,
     )
-
-
-_OPTION_KEYS = _KNOWN - {
-    "id",
-    "group",
-    "citation",
-    "simulator",
-    "statistic",
-    "observed",
-    "sd",
-    "tolerance",
-    "range",
-    "fit",
-    "uncertainty_note",
-    "reason",
-}
 
 
 def load_targets(path: str | Path | None = None) -> TargetSet:

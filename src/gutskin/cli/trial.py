@@ -70,22 +70,15 @@ def trial(
     overwrite: OverwriteOption = False,
 ) -> None:
     """Run an in-silico randomized controlled trial and write results, report and figures."""
-    from gutskin.io.outdir import OutputDirError, check_writable
     from gutskin.io.provenance import now_iso
-    from gutskin.microbiome import TableError, population_for_design
     from gutskin.outputs import write_trial_outputs
-    from gutskin.trial.design import DesignError, builtin_designs, load_design
+    from gutskin.trial.design import DesignError, builtin_designs
     from gutskin.trial.run import run_trial
 
     started = now_iso()
     check_seed(seed)
     solver = solver_options(method, rtol, atol)
-    try:
-        d = load_design(design)
-        check_writable(out, overwrite=overwrite)
-        population = population_for_design(d, seed)
-    except (DesignError, OutputDirError, TableError) as exc:
-        raise UserError(str(exc)) from None
+    d, population = _design_and_population(design, out, overwrite, seed)
     design_file = None if design in builtin_designs() else Path(design)
     bars: dict[str, LazyProgress] = {}
 
@@ -119,6 +112,44 @@ def trial(
         f"({result.n_screened} screened) in {elapsed:.1f} s"
     )
     console.print(f"report: {Path(out) / 'report.html'}")
+
+
+def _design_and_population(design: str, out: Path, overwrite: bool, seed: int) -> tuple[Any, Any]:
+    """The design, checked output folder and microbiome population of a trial command.
+
+    Parameters
+    ----------
+    design : str
+        Built-in design name or YAML path.
+    out : Path
+        The output folder (must be new, empty, or an earlier output with ``overwrite``).
+    overwrite : bool
+        Whether an earlier gutskin output in ``out`` may be replaced.
+    seed : int
+        Run seed (the population of a design seeded from a microbiome table uses it).
+
+    Returns
+    -------
+    tuple
+        ``(design, population)``; the population is None unless the design has
+        ``population.from_table``.
+
+    Raises
+    ------
+    UserError
+        An invalid design, an unusable output folder or an unreadable table.
+    """
+    from gutskin.io.outdir import OutputDirError, check_writable
+    from gutskin.microbiome import TableError, population_for_design
+    from gutskin.trial.design import DesignError, load_design
+
+    try:
+        d = load_design(design)
+        check_writable(out, overwrite=overwrite)
+        population = population_for_design(d, seed)
+    except (DesignError, OutputDirError, TableError) as exc:
+        raise UserError(str(exc)) from None
+    return d, population
 
 
 def _print_trial_summary(results: dict[str, Any]) -> None:
@@ -201,11 +232,10 @@ def power(
     """Power of the primary comparison over a grid of sample sizes, by replicate trials."""
     from concurrent.futures.process import BrokenProcessPool
 
-    from gutskin.io.outdir import OutputDirError, atomic_output_dir, check_writable
+    from gutskin.io.outdir import atomic_output_dir
     from gutskin.io.provenance import now_iso, provenance_record, write_provenance
-    from gutskin.microbiome import TableError, population_for_design
     from gutskin.report.power_figure import plot_power
-    from gutskin.trial.design import DesignError, builtin_designs, load_design
+    from gutskin.trial.design import DesignError, builtin_designs
     from gutskin.trial.power import power_curve, smallest_n
 
     started = now_iso()
@@ -247,12 +277,7 @@ def power(
         except ValueError as exc:
             raise UserError(str(exc)) from None
     solver = solver_options(method, rtol, atol)
-    try:
-        d = load_design(design)
-        check_writable(out, overwrite=overwrite)
-        population = population_for_design(d, seed)
-    except (DesignError, OutputDirError, TableError) as exc:
-        raise UserError(str(exc)) from None
+    d, population = _design_and_population(design, out, overwrite, seed)
     from gutskin.trial.design import MAX_SAMPLE_SIZE
 
     for size in grid:

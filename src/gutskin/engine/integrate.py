@@ -249,45 +249,20 @@ def integrate(
     values = schedule.values
     if not (values.dtype == np.float64 and values.flags.c_contiguous and values.flags.writeable):
         values = np.array(values, dtype=np.float64, order="C")
+    controls = (float(rtol), float(atol), int(max_steps), float(first_step))
     for start in range(0, n, chunk_size):
         stop = min(n, start + chunk_size)
         m = stop - start
         seg_t = seg_t_all[:m]
         seg_u = values[start:stop]  # a C-contiguous view, not a copy
+        # The two kernels take the same arguments but for the lane count (SIMD) and
+        # ``dense`` (the scalar kernel; the lane kernel always steps densely).
+        inputs = (y0a[start:stop], pa[start:stop], seg_t, seg_u, te, *controls)
+        outputs = (y_out[start:stop], status[start:stop], stats[start:stop])
         if simd:
-            kernel.solve_batch_lanes(
-                METHODS[method],
-                int(kernel.LANES),
-                y0a[start:stop],
-                pa[start:stop],
-                seg_t,
-                seg_u,
-                te,
-                float(rtol),
-                float(atol),
-                int(max_steps),
-                float(first_step),
-                y_out[start:stop],
-                status[start:stop],
-                stats[start:stop],
-            )
+            kernel.solve_batch_lanes(METHODS[method], int(kernel.LANES), *inputs, *outputs)
         else:
-            kernel.solve_batch(
-                METHODS[method],
-                y0a[start:stop],
-                pa[start:stop],
-                seg_t,
-                seg_u,
-                te,
-                float(rtol),
-                float(atol),
-                int(max_steps),
-                float(first_step),
-                bool(dense),
-                y_out[start:stop],
-                status[start:stop],
-                stats[start:stop],
-            )
+            kernel.solve_batch(METHODS[method], *inputs, bool(dense), *outputs)
         if obs.shape[2]:
             kernel.observe_batch(
                 y_out[start:stop], pa[start:stop], seg_t, seg_u, te, obs[start:stop]

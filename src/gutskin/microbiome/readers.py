@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from gutskin.microbiome.formats.biom import _from_biom, _load_biom
 from gutskin.microbiome.formats.common import (
@@ -40,6 +39,7 @@ from gutskin.microbiome.formats.common import (
     FeatureTable,
     TableError,
     _check_path,
+    _read_text_frame,
     _sniff,
     _validate,
 )
@@ -152,21 +152,7 @@ def read_taxonomy(path: str | Path) -> dict[str, str]:
     else:
         src, shown = p, str(p)
         sep = "," if p.suffix.lower() == ".csv" else "\t"
-    try:
-        frame = pd.read_csv(
-            src,
-            sep=sep,
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            comment=None,
-            quoting=3 if sep == "\t" else 0,
-        )
-    except pd.errors.ParserError as exc:
-        raise TableError(f"{shown}: {' '.join(str(exc).split())}") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise TableError(f"{shown}: cannot read ({exc})") from None
+    frame = _read_text_frame(src, sep, shown, header=None)
     if frame.shape[1] < 2:
         raise TableError(f"{shown}: expected at least two columns (feature ID, lineage)")
     lines = np.arange(frame.shape[0]) + 1

@@ -76,6 +76,39 @@ def _indices(indices: Iterable[int]) -> NDArray[np.int64]:
     return idx
 
 
+def _patient_params(
+    spec: ModelSpec, indices: Iterable[int], params: ArrayLike
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Patient numbers and their parameter rows, checked to match.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model (its parameter count sets the row length).
+    indices : iterable of int
+        Patient numbers (see :func:`_indices`).
+    params : array_like
+        Parameter vectors, one row per patient (a single row may be 1-D).
+
+    Returns
+    -------
+    tuple
+        ``(idx, pa)``: the patient numbers and the parameters as a 2-D float array.
+
+    Raises
+    ------
+    ValueError
+        Bad patient numbers, or ``params`` not of shape ``(len(indices), P)``.
+    """
+    idx = _indices(indices)
+    pa = np.atleast_2d(np.asarray(params, dtype=np.float64))
+    if pa.shape != (idx.size, len(spec.parameters)):
+        raise ValueError(
+            f"params has shape {pa.shape}; expected ({idx.size}, {len(spec.parameters)})"
+        )
+    return idx, pa
+
+
 def parameter_uniforms(
     spec: ModelSpec,
     indices: Iterable[int],
@@ -227,12 +260,7 @@ def flare_noise_schedule(
     Schedule
         Breakpoints at ``t_start``, every integer day inside the window, and ``inf``.
     """
-    idx = _indices(indices)
-    pa = np.atleast_2d(np.asarray(params, dtype=np.float64))
-    if pa.shape != (idx.size, len(spec.parameters)):
-        raise ValueError(
-            f"params has shape {pa.shape}; expected ({idx.size}, {len(spec.parameters)})"
-        )
+    idx, pa = _patient_params(spec, indices, params)
     if NOISE_INPUT not in spec.input_names:
         raise ValueError(f"model has no input {NOISE_INPUT!r}")
     if not (NOISE_ORIGIN <= t_start < t_end and math.isfinite(t_end)):
@@ -311,12 +339,7 @@ def smooth_noise_features(
         In :meth:`~gutskin.engine.spec.ModelSpec.feature_layout` order; a patient with
         ``sd = 0`` has zero amplitudes.
     """
-    idx = _indices(indices)
-    pa = np.atleast_2d(np.asarray(params, dtype=np.float64))
-    if pa.shape != (idx.size, len(spec.parameters)):
-        raise ValueError(
-            f"params has shape {pa.shape}; expected ({idx.size}, {len(spec.parameters)})"
-        )
+    idx, pa = _patient_params(spec, indices, params)
     names = spec.parameter_names
     out = np.zeros((idx.size, spec.n_features))
     for name, first, k in spec.feature_layout():

@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 import warnings
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, ClassVar, final
 
 import numpy as np
@@ -56,6 +57,40 @@ __all__ = [
     "Sobol",
     "get_method",
 ]
+
+
+_Array = NDArray[np.float64]
+_Rows = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The estimator keywords of :meth:`SensitivityMethod.analyze`, handed to ``_analyze``.
+
+    Attributes
+    ----------
+    seed : int
+        Seed of the bootstrap resampling.
+    conf_level : float
+        Confidence level of the intervals.
+    num_resamples : int
+        Bootstrap replicates.
+    second_order : bool
+        Whether second-order (Sobol' ``S2``) indices were sampled and are wanted.
+    """
+
+    seed: int
+    conf_level: float
+    num_resamples: int
+    second_order: bool
+
+    def salib_keywords(self) -> dict[str, Any]:
+        """The keywords every SALib bootstrap estimator takes: resamples, level and seed."""
+        return {
+            "num_resamples": self.num_resamples,
+            "conf_level": self.conf_level,
+            "seed": self.seed,
+        }
 
 
 class MethodError(ValueError):
@@ -163,7 +198,6 @@ class SensitivityMethod(ABC):
     ) -> NDArray[np.float64]:
         """Factor samples in sampling space, shape (n_evaluations, D)."""
 
-    @abstractmethod
     def analyze(
         self,
         problem: dict[str, Any],
@@ -176,10 +210,57 @@ class SensitivityMethod(ABC):
         second_order: bool = False,
     ) -> list[dict[str, Any]]:
         """Indices from one outcome column ``y`` (n_evaluations,) as table rows."""
+        return self._analyze(
+            problem, x, y, _Settings(seed, conf_level, num_resamples, second_order)
+        )
+
+    @abstractmethod
+    def _analyze(self, problem: dict[str, Any], x: _Array, y: _Array, s: _Settings) -> _Rows:
+        """The method's estimator behind :meth:`analyze` (its keywords in ``s``)."""
+
+
+class _BlockDesign(SensitivityMethod):
+    """A SALib estimator on a block design (Morris trajectories, Saltelli blocks).
+
+    Shared by :class:`Morris` and :class:`Sobol`: blocks with a failed evaluation are
+    dropped (see :func:`_complete_blocks`); with fewer than two complete blocks every
+    factor gets NaN rows and ``n_used`` 0.  Subclasses give the block length, the SALib
+    call and the indices they report.
+    """
+
+    #: Indices reported per factor, each with the SALib key of its CI half-width ("" if none).
+    reported: ClassVar[tuple[tuple[str, str], ...]]
+
+    @abstractmethod
+    def _block(self, n_names: int, second_order: bool) -> int:
+        """Evaluations per sampling block for ``n_names`` factors (or groups)."""
+
+    @abstractmethod
+    def _salib(self, problem: dict[str, Any], x: _Array, y: _Array, s: _Settings) -> Any:
+        """The SALib estimator's result for complete blocks ``x``, ``y``."""
+
+    def _index_rows(self, names: list[str], si: Any, s: _Settings) -> _Rows:
+        """Table rows from the SALib result ``si``, factor by factor."""
+        return [
+            _row(name, key, si[key][i], si[conf][i] if conf else math.nan)
+            for i, name in enumerate(names)
+            for key, conf in self.reported
+        ]
+
+    def _analyze(self, problem: dict[str, Any], x: _Array, y: _Array, s: _Settings) -> _Rows:
+        names = _names(problem)
+        block = self._block(len(names), s.second_order)
+        x, y = _complete_blocks(x, y, block)
+        if y.size < 2 * block:
+            return _with_n([_row(n, k, math.nan) for n in names for k, _ in self.reported], 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            si = self._salib(problem, x, y, s)
+        return _with_n(self._index_rows(names, si, s), y.size)
 
 
 @final
-class Morris(SensitivityMethod):
+class Morris(_BlockDesign):
     """Morris elementary-effects screening (Morris 1991; Campolongo et al. 2007).
 
     ``samples`` is the number of trajectories ``r``; ``4`` grid levels.  ``mu_star`` is
@@ -197,6 +278,7 @@ class Morris(SensitivityMethod):
     supports_groups = True
     samples_meaning = "the number of Morris trajectories, N (D + 1) evaluations"
     num_levels = 4
+    reported = (("mu_star", "mu_star_conf"), ("sigma", ""), ("mu", ""))
 
     def n_evaluations(self, samples: int, n_groups: int, *, second_order: bool = False) -> int:
         return samples * (n_groups + 1)
@@ -210,44 +292,17 @@ class Morris(SensitivityMethod):
             morris.sample(problem, samples, num_levels=self.num_levels, seed=seed), dtype=float
         )
 
-    def analyze(
-        self,
-        problem: dict[str, Any],
-        x: NDArray[np.float64],
-        y: NDArray[np.float64],
-        seed: int,
-        *,
-        conf_level: float = 0.95,
-        num_resamples: int = 100,
-        second_order: bool = False,
-    ) -> list[dict[str, Any]]:
+    def _block(self, n_names: int, second_order: bool) -> int:
+        return n_names + 1
+
+    def _salib(self, problem: dict[str, Any], x: _Array, y: _Array, s: _Settings) -> Any:
         from SALib.analyze import morris
 
-        names = _names(problem)
-        x, y = _complete_blocks(x, y, len(names) + 1)
-        if y.size < 2 * (len(names) + 1):
-            return _with_n([_row(n, k, math.nan) for n in names for k in self.indices], 0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            si = morris.analyze(
-                problem,
-                x,
-                y,
-                num_resamples=num_resamples,
-                conf_level=conf_level,
-                num_levels=self.num_levels,
-                seed=seed,
-            )
-        rows = []
-        for i, name in enumerate(names):
-            rows.append(_row(name, "mu_star", si["mu_star"][i], si["mu_star_conf"][i]))
-            rows.append(_row(name, "sigma", si["sigma"][i]))
-            rows.append(_row(name, "mu", si["mu"][i]))
-        return _with_n(rows, y.size)
+        return morris.analyze(problem, x, y, num_levels=self.num_levels, **s.salib_keywords())
 
 
 @final
-class Sobol(SensitivityMethod):
+class Sobol(_BlockDesign):
     """Variance-based Sobol' indices with Saltelli's sampling (Saltelli et al. 2010).
 
     ``samples`` is the base sample size ``N`` (a power of two, for the balance of the
@@ -265,6 +320,7 @@ class Sobol(SensitivityMethod):
     default_samples = 256
     supports_groups = True
     samples_meaning = "the base sample N, a power of two; N (D + 2) evaluations"
+    reported = (("S1", "S1_conf"), ("ST", "ST_conf"))
 
     def check(self, samples: int, n_factors: int, *, second_order: bool = False) -> None:
         if samples < self.min_samples:
@@ -294,44 +350,21 @@ class Sobol(SensitivityMethod):
             dtype=float,
         )
 
-    def analyze(
-        self,
-        problem: dict[str, Any],
-        x: NDArray[np.float64],
-        y: NDArray[np.float64],
-        seed: int,
-        *,
-        conf_level: float = 0.95,
-        num_resamples: int = 100,
-        second_order: bool = False,
-    ) -> list[dict[str, Any]]:
+    def _block(self, n_names: int, second_order: bool) -> int:
+        return (2 * n_names + 2) if second_order else (n_names + 2)
+
+    def _salib(self, problem: dict[str, Any], x: _Array, y: _Array, s: _Settings) -> Any:
         from SALib.analyze import sobol
 
-        names = _names(problem)
-        block = (2 * len(names) + 2) if second_order else (len(names) + 2)
-        x, y = _complete_blocks(x, y, block)
-        if y.size < 2 * block:
-            keys = [(n, k) for n in names for k in ("S1", "ST")]
-            return _with_n([_row(n, k, math.nan) for n, k in keys], 0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            si = sobol.analyze(
-                problem,
-                y,
-                calc_second_order=second_order,
-                num_resamples=num_resamples,
-                conf_level=conf_level,
-                seed=seed,
-            )
-        rows = []
-        for i, name in enumerate(names):
-            rows.append(_row(name, "S1", si["S1"][i], si["S1_conf"][i]))
-            rows.append(_row(name, "ST", si["ST"][i], si["ST_conf"][i]))
-        if second_order:
+        return sobol.analyze(problem, y, calc_second_order=s.second_order, **s.salib_keywords())
+
+    def _index_rows(self, names: list[str], si: Any, s: _Settings) -> _Rows:
+        rows = super()._index_rows(names, si, s)
+        if s.second_order:
             for i in range(len(names)):
                 for j in range(i + 1, len(names)):
                     rows.append(_row(names[i], "S2", si["S2"][i, j], si["S2_conf"][i, j], names[j]))
-        return _with_n(rows, y.size)
+        return rows
 
 
 @final
@@ -378,17 +411,7 @@ class Pawn(SensitivityMethod):
             warnings.simplefilter("ignore")
             return dict(pawn.analyze(problem, x, y, S=self.slides))
 
-    def analyze(
-        self,
-        problem: dict[str, Any],
-        x: NDArray[np.float64],
-        y: NDArray[np.float64],
-        seed: int,
-        *,
-        conf_level: float = 0.95,
-        num_resamples: int = 100,
-        second_order: bool = False,
-    ) -> list[dict[str, Any]]:
+    def _analyze(self, problem: dict[str, Any], x: _Array, y: _Array, s: _Settings) -> _Rows:
         plain = {k: v for k, v in problem.items() if k != "groups"}
         ok = np.isfinite(y)
         x, y = x[ok], y[ok]
@@ -396,13 +419,13 @@ class Pawn(SensitivityMethod):
         if y.size < self.slides * 2:
             return _with_n([_row(n, "pawn", math.nan) for n in names], int(y.size))
         si = self._estimate(plain, x, y)
-        rng = np.random.default_rng(seed)
-        n_boot = max(2, min(num_resamples, self.max_resamples))
+        rng = np.random.default_rng(s.seed)
+        n_boot = max(2, min(s.num_resamples, self.max_resamples))
         boot = np.empty((n_boot, len(names)))
         for b in range(n_boot):
             pick = rng.integers(0, y.size, y.size)
             boot[b] = self._estimate(plain, x[pick], y[pick])["median"]
-        z = float(ndtri(0.5 + conf_level / 2))
+        z = float(ndtri(0.5 + s.conf_level / 2))
         half = z * np.nanstd(boot, axis=0, ddof=1)
         rows = []
         for i, n in enumerate(names):

@@ -173,6 +173,49 @@ def _sniff(path: Path) -> str:
 MAX_INPUT_BYTES = 2 << 30
 
 
+def _read_text_frame(src: Any, sep: str, shown: str | Path, *, header: int | None = 0) -> Any:
+    """A delimited text table read as strings, every value kept, parser errors as ``TableError``.
+
+    Parameters
+    ----------
+    src : path or file-like
+        The table (a path, or the bytes of a file inside an archive).
+    sep : str
+        Field separator; with a tab, quotes are literal characters (``quoting=3``).
+    shown : str or Path
+        How the file is named in error messages.
+    header : int or None
+        Header row, or None for a table without one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Every value a string; blank lines kept (as empty rows), no comment character.
+
+    Raises
+    ------
+    TableError
+        When pandas cannot parse or decode the file.
+    """
+    import pandas as pd
+
+    try:
+        return pd.read_csv(
+            src,
+            sep=sep,
+            header=header,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            comment=None,
+            quoting=3 if sep == "\t" else 0,
+        )
+    except pd.errors.ParserError as exc:
+        raise TableError(f"{shown}: {' '.join(str(exc).split())}") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise TableError(f"{shown}: cannot read ({exc})") from None
+
+
 def _check_path(path: str | Path, what: str) -> Path:
     import stat as _stat
 

@@ -15,6 +15,7 @@ from gutskin.microbiome.formats.common import (
     TableError,
     _check_path,
     _listing,
+    _read_text_frame,
     _sniff,
 )
 
@@ -47,20 +48,7 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
     if _sniff(p) != "text":
         raise TableError(f"{p}: not a metadata text file")
     sep = "," if p.suffix.lower() == ".csv" else "\t"
-    try:
-        frame = pd.read_csv(
-            p,
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            comment=None,
-            quoting=3 if sep == "\t" else 0,
-        )
-    except pd.errors.ParserError as exc:
-        raise TableError(f"{p}: {' '.join(str(exc).split())}") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise TableError(f"{p}: cannot read ({exc})") from None
+    frame = _read_text_frame(p, sep, p)
     if frame.shape[1] < 1:
         raise TableError(f"{p}: no columns")
     first = str(frame.columns[0]).strip()

@@ -12,13 +12,53 @@ from gutskin.trial.methods.core import (
     _TOL,
     MethodInput,
     MethodSpec,
-    StatisticsError,
-    _check_n,
+    _adjusted_design,
+    _complete_cases,
     _Degenerate,
-    _design,
     _dropped_note,
     _Est,
 )
+
+
+def _ancova_data(
+    y: np.ndarray,
+    base: np.ndarray,
+    ind: np.ndarray,
+    cov: np.ndarray,
+    cov_names: Sequence[str],
+    *,
+    arm: str,
+    reference: str,
+) -> tuple[np.ndarray, np.ndarray, list[str], int, int]:
+    """The complete cases' change from baseline and their checked ANCOVA design.
+
+    Parameters
+    ----------
+    y : ndarray
+        Values at the visit, (n,) or (m, n) for ``m`` completed data sets.
+    base, ind : ndarray
+        Baseline values and arm indicator, (n,).
+    cov : ndarray
+        Covariates, (n, k), named by ``cov_names``.
+    cov_names : sequence of str
+        Covariate names.
+    arm, reference : str
+        The compared arms, for the messages.
+
+    Returns
+    -------
+    tuple
+        ``(change, x, dropped, n_arm, n_ref)``: the change from baseline (shaped as
+        ``y``), the design ``[1, arm, baseline, covariates]`` without constant columns,
+        the dropped columns' names and the patients per arm.
+    """
+    y, base, ind, cov, n_arm, n_ref = _complete_cases(
+        y, base, ind, cov, arm=arm, reference=reference, what="ancova"
+    )
+    x, dropped = _adjusted_design(
+        ind, ("baseline", base), cov, cov_names, what="ancova", terms="model terms"
+    )
+    return y - base, x, dropped, n_arm, n_ref
 
 
 def _fit_ancova(
@@ -35,20 +75,9 @@ def _fit_ancova(
 ) -> _Est:
     import statsmodels.api as sm
 
-    ok = np.isfinite(y) & np.isfinite(base) & np.all(np.isfinite(cov), axis=1)
-    y, base, ind, cov = y[ok], base[ok], ind[ok], cov[ok]
-    n_arm, n_ref = int(ind.sum()), int((1 - ind).sum())
-    _check_n(n_arm, n_ref, arm, reference, "ancova")
-    change = y - base
-    x, _, dropped = _design(
-        ind, [("baseline", base), *((nm, cov[:, i]) for i, nm in enumerate(cov_names))]
+    change, x, dropped, n_arm, n_ref = _ancova_data(
+        y, base, ind, cov, cov_names, arm=arm, reference=reference
     )
-    if x.shape[0] <= x.shape[1]:
-        raise StatisticsError(
-            f"too few patients for ancova: {x.shape[0]} for {x.shape[1]} model terms"
-        )
-    if np.linalg.matrix_rank(x) < x.shape[1]:
-        raise _Degenerate("ancova design matrix is rank deficient")
     if np.ptp(change) <= _TOL:
         raise _Degenerate("zero variance in the change from baseline")
     res = sm.OLS(change, x).fit(cov_type=cov_type)
@@ -85,19 +114,10 @@ def _fit_ancova_many(
     all ``m`` fits; each gets its own residual variance. Equal to ``m`` calls of
     :func:`_fit_ancova` to rounding (tested).
     """
-    ok = np.isfinite(base) & np.all(np.isfinite(cov), axis=1) & np.isfinite(y).all(axis=0)
-    y, base, ind, cov = y[:, ok], base[ok], ind[ok], cov[ok]
-    n_arm, n_ref = int(ind.sum()), int((1 - ind).sum())
-    _check_n(n_arm, n_ref, arm, reference, "ancova")
-    change = y - base[None, :]
-    x, _, dropped = _design(
-        ind, [("baseline", base), *((nm, cov[:, i]) for i, nm in enumerate(cov_names))]
+    change, x, dropped, n_arm, n_ref = _ancova_data(
+        y, base, ind, cov, cov_names, arm=arm, reference=reference
     )
     n, p = x.shape
-    if n <= p:
-        raise StatisticsError(f"too few patients for ancova: {n} for {p} model terms")
-    if np.linalg.matrix_rank(x) < p:
-        raise _Degenerate("ancova design matrix is rank deficient")
     if np.any(np.ptp(change, axis=1) <= _TOL):
         raise _Degenerate("zero variance in the change from baseline")
     q, r = np.linalg.qr(x)

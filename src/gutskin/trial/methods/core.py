@@ -145,6 +145,150 @@ def _check_n(n_arm: int, n_ref: int, arm: str, reference: str, what: str) -> Non
 # --------------------------------------------------------------------------------------
 
 
+def _complete_cases(
+    y: np.ndarray,
+    base: np.ndarray,
+    ind: np.ndarray,
+    cov: np.ndarray,
+    *,
+    arm: str,
+    reference: str,
+    what: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """The patients with a finite outcome, baseline and covariates, at least 2 per arm.
+
+    Parameters
+    ----------
+    y : ndarray
+        Outcomes, (n,) or (m, n) for ``m`` completed data sets (a patient is kept when
+        finite in every one).
+    base, ind : ndarray
+        Baseline values and the arm indicator, (n,).
+    cov : ndarray
+        Covariates, (n, k).
+    arm, reference, what : str
+        The compared arms and the method's name, for the error message.
+
+    Returns
+    -------
+    tuple
+        ``(y, base, ind, cov, n_arm, n_ref)`` restricted to the kept patients, with the
+        patient counts of the compared and the reference arm.
+
+    Raises
+    ------
+    StatisticsError
+        When an arm keeps fewer than 2 patients.
+    """
+    finite_y = np.isfinite(y) if y.ndim == 1 else np.isfinite(y).all(axis=0)
+    ok = finite_y & np.isfinite(base) & np.all(np.isfinite(cov), axis=1)
+    y, base, ind, cov = y[..., ok], base[ok], ind[ok], cov[ok]
+    n_arm, n_ref = int(ind.sum()), int((1 - ind).sum())
+    _check_n(n_arm, n_ref, arm, reference, what)
+    return y, base, ind, cov, n_arm, n_ref
+
+
+def _adjusted_design(
+    ind: np.ndarray,
+    baseline: tuple[str, np.ndarray],
+    cov: np.ndarray,
+    cov_names: Sequence[str],
+    *,
+    what: str,
+    terms: str,
+    extra: int = 0,
+) -> tuple[np.ndarray, list[str]]:
+    """The design ``[1, arm, baseline, covariates]`` of an adjusted model, checked.
+
+    Parameters
+    ----------
+    ind : ndarray
+        Arm indicator of the analysed patients, (n,).
+    baseline : tuple of (str, ndarray)
+        The baseline column's name and values (e.g. the baseline or its transform).
+    cov : ndarray
+        Covariates, (n, k), named by ``cov_names``.
+    cov_names : sequence of str
+        Covariate names.
+    what : str
+        The method's name, for the messages.
+    terms : str
+        What the parameters are called in the message ("model terms", "parameters").
+    extra : int
+        Parameters beyond the design's columns (e.g. a dispersion parameter).
+
+    Returns
+    -------
+    tuple
+        ``(x, dropped)``: the design matrix without constant columns, and the names of
+        the columns dropped.
+
+    Raises
+    ------
+    StatisticsError
+        When there are no more patients than parameters.
+    _Degenerate
+        When the design is rank deficient.
+    """
+    x, _, dropped = _design(ind, [baseline, *((nm, cov[:, i]) for i, nm in enumerate(cov_names))])
+    if x.shape[0] <= x.shape[1] + extra:
+        raise StatisticsError(
+            f"too few patients for {what}: {x.shape[0]} for {x.shape[1] + extra} {terms}"
+        )
+    if np.linalg.matrix_rank(x) < x.shape[1]:
+        raise _Degenerate(f"{what} design matrix is rank deficient")
+    return x, dropped
+
+
+def _wald_est(
+    est: float,
+    se: float,
+    df: float,
+    dist: Any,
+    *,
+    alpha: float,
+    n_arm: int,
+    n_ref: int,
+    note: str | None,
+    log_scale: bool = False,
+) -> _Est:
+    """The estimate with its two-sided interval and test from a reference distribution.
+
+    Parameters
+    ----------
+    est, se, df : float
+        Estimate, standard error and degrees of freedom (``inf`` for a z reference).
+    dist : scipy.stats frozen distribution
+        The reference distribution of ``est / se`` (a t or the standard normal).
+    alpha : float
+        Two-sided level: the interval is ``est ± q(1 − alpha/2) se``.
+    n_arm, n_ref : int
+        Patients analysed per arm.
+    note : str or None
+        The analysis note.
+    log_scale : bool
+        The estimate is on the log scale (reported as ``exp``).
+
+    Returns
+    -------
+    _Est
+        With ``p_value = 2 P(|T| > |est| / se)``.
+    """
+    crit = float(dist.ppf(1.0 - alpha / 2.0))
+    return _Est(
+        estimate=est,
+        se=se,
+        df=df,
+        ci_low=est - crit * se,
+        ci_high=est + crit * se,
+        p_value=float(2.0 * dist.sf(abs(est) / se)),
+        n_arm=n_arm,
+        n_ref=n_ref,
+        note=note,
+        log_scale=log_scale,
+    )
+
+
 def _design(
     ind: np.ndarray, extra: Sequence[tuple[str, np.ndarray]]
 ) -> tuple[np.ndarray, list[str], list[str]]:

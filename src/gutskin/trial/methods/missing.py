@@ -34,6 +34,44 @@ def _locf(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def _pmm_regression(
+    x_obs: np.ndarray, y_obs: np.ndarray
+) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, float]:
+    """The least-squares fit behind predictive mean matching, on the observed cases.
+
+    Predictors constant among the observed cases are dropped (never column 0, the
+    intercept), then trailing ones until at least 2 residual degrees of freedom remain;
+    the fit is by SVD with singular values below ``_TOL`` (relative) left out.
+
+    Parameters
+    ----------
+    x_obs : ndarray
+        Predictors of the observed cases, (n_obs, p).
+    y_obs : ndarray
+        Their observed values, (n_obs,).
+
+    Returns
+    -------
+    tuple
+        ``(keep, x_kept, beta_hat, sv, vt, df, ssr)``: the kept predictor columns,
+        ``x_obs[:, keep]``, the coefficients, the retained singular values and right
+        singular vectors (rows), the residual degrees of freedom and the residual sum
+        of squares.
+    """
+    n_obs = y_obs.size
+    keep = [0] + [j for j in range(1, x_obs.shape[1]) if np.ptp(x_obs[:, j]) > _TOL]
+    while len(keep) > 1 and n_obs < len(keep) + 2:
+        keep = keep[:-1]
+    xo = x_obs[:, keep]
+    u, sv, vt = np.linalg.svd(xo, full_matrices=False)
+    pos = sv > _TOL * max(1.0, float(sv[0]))
+    beta_hat = vt[pos].T @ ((u[:, pos].T @ y_obs) / sv[pos])
+    resid = y_obs - xo @ beta_hat
+    df = n_obs - int(pos.sum())
+    ssr = float(resid @ resid)
+    return keep, xo, beta_hat, sv[pos], vt[pos], df, ssr
+
+
 def _pmm_column(
     y: np.ndarray, x: np.ndarray, rng: np.random.Generator, donors: int = _PMM_DONORS
 ) -> np.ndarray:
@@ -56,25 +94,15 @@ def _pmm_column(
     y_obs = y[obs]
     # drop predictors that are constant among observed cases, then shrink the model
     # until there are at least 2 residual degrees of freedom
-    keep = [0] + [j for j in range(1, x.shape[1]) if np.ptp(x[obs, j]) > _TOL]
-    while len(keep) > 1 and n_obs < len(keep) + 2:
-        keep = keep[:-1]
-    xx = x[:, keep]
-    x_obs = xx[obs]
+    keep, x_obs, beta_hat, sv, vt, df, ssr = _pmm_regression(x[obs], y_obs)
     # X = U S Vᵀ, so (XᵀX)⁺ = V S⁻² Vᵀ and β̂ + σ* V S⁻¹ z ~ N(β̂, σ*² (XᵀX)⁺)
-    u, sv, vt = np.linalg.svd(x_obs, full_matrices=False)
-    pos = sv > _TOL * max(1.0, float(sv[0]))
-    beta_hat = vt[pos].T @ ((u[:, pos].T @ y_obs) / sv[pos])
-    resid = y_obs - x_obs @ beta_hat
-    df = n_obs - int(pos.sum())
-    ssr = float(resid @ resid)
     beta_star = beta_hat
     if df > 0 and ssr > 0:
         sigma = math.sqrt(ssr / float(stats.chi2.rvs(df, random_state=rng)))
-        z = np.atleast_1d(stats.norm.rvs(size=int(pos.sum()), random_state=rng))
-        beta_star = beta_hat + sigma * (vt[pos].T @ (z / sv[pos]))
+        z = np.atleast_1d(stats.norm.rvs(size=sv.size, random_state=rng))
+        beta_star = beta_hat + sigma * (vt.T @ (z / sv))
     pred_obs = x_obs @ beta_hat
-    pred_mis = xx[mis] @ beta_star
+    pred_mis = x[mis][:, keep] @ beta_star
     k = min(donors, n_obs)
     dist = np.abs(pred_mis[:, None] - pred_obs[None, :])
     nearest = np.argpartition(dist, k - 1, axis=1)[:, :k]
@@ -291,20 +319,12 @@ def _draw_missing(
         prob = 1.0 / (1.0 + np.exp(-eta))
         return (rng.random((m, n_mis)) <= prob).astype(float)
     # predictive mean matching (type-1 matching, as _pmm_column)
-    keep = [0] + [k for k in range(1, x_obs.shape[1]) if np.ptp(x_obs[:, k]) > _TOL]
-    while len(keep) > 1 and n_obs < len(keep) + 2:
-        keep = keep[:-1]
-    xo, xm = x_obs[:, keep], x_mis[:, :, keep]
-    u, sv, vt = np.linalg.svd(xo, full_matrices=False)
-    pos = sv > _TOL * max(1.0, float(sv[0]))
-    beta_hat = vt[pos].T @ ((u[:, pos].T @ y_obs) / sv[pos])
-    resid = y_obs - xo @ beta_hat
-    df = n_obs - int(pos.sum())
-    ssr = float(resid @ resid)
+    keep, xo, beta_hat, sv, vt, df, ssr = _pmm_regression(x_obs, y_obs)
+    xm = x_mis[:, :, keep]
     if df > 0 and ssr > 0:
         sigma = np.sqrt(ssr / rng.chisquare(df, size=m))
-        z = rng.standard_normal((m, int(pos.sum())))
-        beta_star = beta_hat[None, :] + sigma[:, None] * ((z / sv[pos]) @ vt[pos])
+        z = rng.standard_normal((m, sv.size))
+        beta_star = beta_hat[None, :] + sigma[:, None] * ((z / sv) @ vt)
     else:
         beta_star = np.broadcast_to(beta_hat, (m, beta_hat.size))
     pred_obs = xo @ beta_hat

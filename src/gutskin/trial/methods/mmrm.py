@@ -18,6 +18,7 @@ from gutskin.trial.methods.core import (
     _dropped_note,
     _Est,
     _join_notes,
+    _wald_est,
 )
 
 
@@ -103,18 +104,7 @@ def _fit_mmrm(
         df = float(max(len(ind) - z.shape[1] - (w.shape[1] if w is not None else 0), 1))
         note = _join_notes(note, "Satterthwaite df unavailable: between-patient df used")
     dist = stats.t(df if math.isfinite(df) else 1e6)
-    crit = float(dist.ppf(1.0 - alpha / 2.0))
-    return _Est(
-        estimate=est,
-        se=se,
-        df=df,
-        ci_low=est - crit * se,
-        ci_high=est + crit * se,
-        p_value=float(2.0 * dist.sf(abs(est) / se)),
-        n_arm=n_arm,
-        n_ref=n_ref,
-        note=note,
-    )
+    return _wald_est(est, se, df, dist, alpha=alpha, n_arm=n_arm, n_ref=n_ref, note=note)
 
 
 # --------------------------------------------------------------------------------------

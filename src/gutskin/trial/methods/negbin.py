@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -14,12 +13,13 @@ from gutskin.trial.methods.core import (
     MethodInput,
     MethodSpec,
     StatisticsError,
-    _check_n,
+    _adjusted_design,
+    _complete_cases,
     _Degenerate,
-    _design,
     _dropped_note,
     _Est,
     _fmt_allowed,
+    _wald_est,
 )
 
 
@@ -29,45 +29,31 @@ def _count_endpoints() -> tuple[str, ...]:
     return names_of_kind("count")
 
 
-def _fit_negbin(
-    y: np.ndarray,
-    base: np.ndarray,
-    ind: np.ndarray,
-    cov: np.ndarray,
-    cov_names: Sequence[str],
-    *,
-    alpha: float,
-    arm: str,
-    reference: str,
-    endpoint: str,
-    se_kind: str,
-) -> _Est:
+def _fit_negbin(d: MethodInput, *, se_kind: str) -> _Est:
     """NB2 regression; ``se_kind`` 'robust' (HC1 sandwich, t) or 'model' (Wald z)."""
     from statsmodels.discrete.discrete_model import NegativeBinomial
 
-    ok = np.isfinite(y) & np.isfinite(base) & np.all(np.isfinite(cov), axis=1)
-    y, base, ind, cov = y[ok], base[ok], ind[ok], cov[ok]
-    n_arm, n_ref = int(ind.sum()), int((1 - ind).sum())
-    _check_n(n_arm, n_ref, arm, reference, "negbin")
+    y, base, ind, cov, n_arm, n_ref = _complete_cases(
+        d.y, d.base, d.ind, d.cov, arm=d.arm, reference=d.reference, what="negbin"
+    )
     if np.any(y < 0) or np.any(np.abs(y - np.round(y)) > 1e-6) or np.any(base < 0):
         raise StatisticsError(
-            f"method 'negbin' needs a count endpoint (non-negative integers); {endpoint!r} "
+            f"method 'negbin' needs a count endpoint (non-negative integers); {d.endpoint!r} "
             f"is not; count endpoints: {_fmt_allowed(_count_endpoints())}"
         )
     if y.sum() == 0:
         raise _Degenerate("all counts are zero")
     if y[ind == 1].sum() == 0 or y[ind == 0].sum() == 0:
         raise _Degenerate("all counts are zero in one arm (separation; rate ratio not estimable)")
-    x, _, dropped = _design(
+    x, dropped = _adjusted_design(
         ind,
-        [("log(baseline+1)", np.log1p(base)), *((nm, cov[:, i]) for i, nm in enumerate(cov_names))],
+        ("log(baseline+1)", np.log1p(base)),
+        cov,
+        d.cov_names,
+        what="negbin",
+        terms="parameters",
+        extra=1,
     )
-    if x.shape[0] <= x.shape[1] + 1:
-        raise StatisticsError(
-            f"too few patients for negbin: {x.shape[0]} for {x.shape[1] + 1} parameters"
-        )
-    if np.linalg.matrix_rank(x) < x.shape[1]:
-        raise _Degenerate("negbin design matrix is rank deficient")
     robust = se_kind == "robust"
     res = None
     with warnings.catch_warnings():
@@ -102,14 +88,12 @@ def _fit_negbin(
         dist = stats.norm()
     if not se > 0:
         raise _Degenerate("negative-binomial fit gave a zero standard error")
-    crit = float(dist.ppf(1.0 - alpha / 2.0))
-    return _Est(
-        estimate=b,
-        se=se,
-        df=df,
-        ci_low=b - crit * se,
-        ci_high=b + crit * se,
-        p_value=float(2.0 * dist.sf(abs(b) / se)),
+    return _wald_est(
+        b,
+        se,
+        df,
+        dist,
+        alpha=d.alpha,
         n_arm=n_arm,
         n_ref=n_ref,
         note=_dropped_note(dropped),
@@ -119,11 +103,7 @@ def _fit_negbin(
 
 def analyse(d: MethodInput, *, need_df: bool = True, warm: Any = None) -> _Est:
     """The NB2 regression of one data set (``options['negbin_se']``: robust or model)."""
-    return _fit_negbin(
-        d.y, d.base, d.ind, d.cov, d.cov_names, alpha=d.alpha, arm=d.arm,
-        reference=d.reference, endpoint=d.endpoint,
-        se_kind=d.options.get("negbin_se", "robust"),
-    )  # fmt: skip
+    return _fit_negbin(d, se_kind=d.options.get("negbin_se", "robust"))
 
 
 SPEC = MethodSpec(
