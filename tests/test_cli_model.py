@@ -44,6 +44,20 @@ def test_interventions_and_strains_list(capsys):
     assert main(["strains", "--format", "json"]) == 0
     strains = json.loads(capsys.readouterr().out)
     assert len(strains) >= 6
+    assert strains[0]["properties"]["engraftment"]["source"]  # nested, with provenance
+
+
+def test_strains_table_and_csv_are_flat(capsys):
+    """Each property is a column; no Python dict repr reaches a cell (issue 20)."""
+    assert main(["strains", "--format", "table"]) == 0
+    out = capsys.readouterr().out
+    assert "{'" not in out and "'value'" not in out
+    assert "1 (assumed)" in out and "1e+09" in out  # LS03 engraftment; the dose
+    assert main(["strains", "--format", "csv"]) == 0
+    df = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert {"bacteriocin", "bacteriocin_confidence", "bacteriocin_source"} <= set(df.columns)
+    ls03 = df.set_index("id").loc["LS03"]
+    assert ls03["bacteriocin"] == 1.0 and ls03["default_dose_cfu_per_day"] == 1e9
 
 
 def test_strains_bad_user_file(tmp_path, capsys):

@@ -64,8 +64,32 @@ def strains(
         lib = load_strains(file)
     except (ValueError, OSError) as exc:
         raise UserError(str(exc)) from None
-    rows = [s if isinstance(s, dict) else _as_row(s) for s in lib.values()]
+    if fmt == "json":  # nested: every property with its value, source, confidence, note
+        rows = [s if isinstance(s, dict) else _as_row(s) for s in lib.values()]
+    else:
+        rows = [_flat_strain(s, table=fmt == "table") for s in lib.values()]
     _emit_table(pd.DataFrame(rows), fmt, "gutskin probiotic strains")
+
+
+def _flat_strain(strain: Any, *, table: bool) -> dict[str, Any]:
+    """One row per strain: a column per property (no nested records in a cell).
+
+    ``table``: ``value (confidence)`` per property, for reading; otherwise (CSV) the value,
+    confidence and source of each property in columns of their own.
+    """
+    row: dict[str, Any] = {"id": strain.id, "name": strain.name, "genus": strain.genus}
+    row["dose (CFU/day)" if table else "default_dose_cfu_per_day"] = (
+        f"{strain.default_dose:.3g}" if table else strain.default_dose
+    )
+    for prop, v in strain.properties.items():
+        if table:
+            row[prop] = f"{v.value:g} ({v.confidence})"
+        else:
+            row[prop] = v.value
+            row[f"{prop}_confidence"] = v.confidence
+            row[f"{prop}_source"] = v.source
+    row["source"] = strain.source
+    return row
 
 
 def _as_row(obj: Any) -> dict[str, Any]:
