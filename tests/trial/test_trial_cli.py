@@ -156,3 +156,26 @@ def test_report_renders_in_headless_chromium(run_dir):
         assert all(w > 100 for w in widths), widths
         page.screenshot(path=str(ARTIFACTS / "trial-report.png"), full_page=True)
         browser.close()
+
+
+def test_console_names_its_two_percent_changes(tmp_path, capsys):
+    """The console shows the % change of arm means (as reports, the calibration and
+    docs/validation.md) beside the mean of per-patient % changes, named apart (issue 20)."""
+    d = yaml.safe_load(builtin_designs()["rinaldi2022"].read_text())
+    d["sample_size"] = 16
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(d))
+    out = tmp_path / "out"
+    assert main(["trial", str(path), "--seed", "2", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "% change of arm mean" in text and "mean % change per patient" in text
+    res = json.loads((out / "results.json").read_text())
+    last = d["visits_weeks"][-1]
+    row = next(
+        e
+        for e in res["endpoints"]
+        if e["endpoint"] == "inflammatory" and e["visit_week"] == last and e["arm"] == "placebo"
+    )
+    placebo = next(ln for ln in text.splitlines() if "placebo" in ln)
+    assert format(row["pct_change_of_means"], "+.1f") in placebo
+    assert format(row["pct_change_mean"], "+.1f") in placebo
