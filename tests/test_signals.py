@@ -35,6 +35,13 @@ def _children(pid: int) -> list[int]:
     return [int(x) for x in out.split()]
 
 
+def _default_sigint() -> None:  # runs in the child before exec
+    # A shell starts background jobs with SIGINT ignored, and an ignored signal stays
+    # ignored across exec (Python then installs no KeyboardInterrupt handler). The command
+    # is meant to be interrupted here, as from a terminal, whatever started pytest.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _started(proc: subprocess.Popen, out: Path, command: str, t0: float) -> bool:
     """The command is at work: a store begun, workers up, or the simulation running."""
     if command == "run":
@@ -54,6 +61,7 @@ def test_interrupt_exits_with_the_signal_status_and_cleans_up(tmp_path, command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
+        preexec_fn=_default_sigint,
     )
     t0 = time.monotonic()
     deadline = t0 + 120
