@@ -89,3 +89,13 @@ def test_export_sbml_unknown_model(tmp_path, capsys):
     assert main(["export", "sbml", "--model", "nope", "--out", str(tmp_path / "m.xml")]) == 2
     assert "unknown model" in capsys.readouterr().err
     assert not (tmp_path / "m.xml").exists()
+
+
+def test_interventions_table_fits_the_terminal(capsys, monkeypatch):
+    """The table is laid out for the terminal's width (100 columns at least), with the dose
+    in one column, not a fixed 200-column table (issue 20)."""
+    monkeypatch.setenv("COLUMNS", "110")
+    assert main(["interventions"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 110
+    assert "isotretinoin" in out and "dose" in out

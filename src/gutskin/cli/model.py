@@ -13,7 +13,7 @@ from gutskin.cli.support import UserError
 __all__ = ["interventions", "params", "strains"]
 
 
-def _emit_table(df: Any, fmt: str, title: str) -> None:
+def _emit_table(df: Any, fmt: str, title: str, width: int | None = 200) -> None:
     if fmt == "csv":
         print(df.to_csv(index=False), end="")
     elif fmt == "json":
@@ -26,7 +26,7 @@ def _emit_table(df: Any, fmt: str, title: str) -> None:
             table.add_column(str(col), overflow="fold")
         for rec in df.itertuples(index=False):
             table.add_row(*["" if v is None else str(v) for v in rec])
-        Console(width=200).print(table)
+        Console(width=width).print(table)
     else:
         raise UserError(f"--format must be table, csv or json, got {fmt!r}")
 
@@ -46,7 +46,20 @@ def interventions(
     """List the intervention library (name, input, dose unit and range, mechanism, source)."""
     from gutskin.model.interventions import intervention_table
 
-    _emit_table(intervention_table(), fmt, "gutskin interventions")
+    df = intervention_table()
+    if fmt != "table":
+        _emit_table(df, fmt, "gutskin interventions")
+        return
+    # the terminal's width: the dose in one column, long text folded within its cell
+    dose = [
+        f"{d:g} {u} ({lo:g} to {hi:g})"
+        for d, u, lo, hi in zip(
+            df["default_dose"], df["dose_unit"], df["dose_min"], df["dose_max"], strict=True
+        )
+    ]
+    view = df[["name", "kind", "input"]].assign(dose=dose, mechanism=df["mechanism"])
+    view = view.assign(source=df["source"])
+    _emit_table(view, fmt, "gutskin interventions", width=max(Console().width, 100))
 
 
 def strains(
