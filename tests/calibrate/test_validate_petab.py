@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from gutskin.calibrate.checks import check_targets
@@ -51,3 +52,7 @@ def test_petab_export_lints(tmp_path):
               "parameters.tsv", "problem.yaml"):  # fmt: skip
         assert (tmp_path / f).exists(), f
     assert lint_petab(tmp_path)
+    # measurement rows in condition order (pyPESTO's RoadRunner backend relies on it)
+    meas = pd.read_csv(tmp_path / "measurements.tsv", sep="\t")
+    ids = meas["simulationConditionId"].tolist()
+    assert ids == sorted(ids) and len(set(ids)) > 1

@@ -142,7 +142,12 @@ def export_petab(
     cond_df = cond_df.loc[:, sorted(cond_df.columns)]
     cond_df.reset_index().to_csv(out / "conditions.tsv", sep="\t", index=False)
     pd.DataFrame(obs_rows).to_csv(out / "observables.tsv", sep="\t", index=False)
-    pd.DataFrame(meas_rows).to_csv(out / "measurements.tsv", sep="\t", index=False)
+    # rows sorted by condition (stable): PEtab does not care, but pyPESTO's RoadRunner
+    # backend pairs data in file order with condition mappings in sorted order (issue 22)
+    meas = pd.DataFrame(meas_rows)
+    if len(meas):
+        meas = meas.sort_values("simulationConditionId", kind="stable")
+    meas.to_csv(out / "measurements.tsv", sep="\t", index=False)
     from gutskin.calibrate.fit import parameter_bounds
 
     bounds, nominal, _ = parameter_bounds(ts.fit_parameters)
