@@ -56,3 +56,12 @@ def test_petab_export_lints(tmp_path):
     meas = pd.read_csv(tmp_path / "measurements.tsv", sep="\t")
     ids = meas["simulationConditionId"].tolist()
     assert ids == sorted(ids) and len(set(ids)) > 1
+    # only parameters the problem can move are estimated (issue 22): those named in the
+    # issue act outside the model's equations here, and the README lists them
+    par = pd.read_csv(tmp_path / "parameters.tsv", sep="\t").set_index("parameterId")
+    for name in ("activity_sd", "care_seeking", "iga_cut_2", "rho_diet_igf1_dysbiosis"):
+        if name in par.index:
+            assert par.loc[name, "estimate"] == 0, name
+            assert f"`{name}`" in (tmp_path / "README.md").read_text()
+    assert set(info["fixed"]) == set(par.index[par["estimate"] == 0])
+    assert (par["estimate"] == 1).sum() >= 5

@@ -20,7 +20,7 @@ from gutskin.sensitivity import (
     plan,
     strain_factors,
 )
-from gutskin.sensitivity.evaluator import influential_parameters
+from gutskin.engine.structure import influential_parameters
 from gutskin.sensitivity.factors import salib_problem, to_physical
 from gutskin.simulation import get_model
 from gutskin.trial.design import load_design

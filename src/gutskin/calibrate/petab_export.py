@@ -95,6 +95,7 @@ def export_petab(
     conds: dict[str, dict[str, float]] = {}
     obs_rows, meas_rows = [], []
     exported, skipped = [], {}
+    used_outputs: set[str] = set()
     for t in ts.targets:
         reason = _expressible(t, ts)
         if reason:
@@ -113,6 +114,7 @@ def export_petab(
             output = o["output"]
         cid = f"c_{t.id}"
         conds[cid] = _condition(spec, regs, days)
+        used_outputs.add(output)
         oid = f"obs_{t.id}"
         obs_rows.append(
             {
@@ -149,12 +151,25 @@ def export_petab(
         meas = meas.sort_values("simulationConditionId", kind="stable")
     meas.to_csv(out / "measurements.tsv", sep="\t", index=False)
     from gutskin.calibrate.fit import parameter_bounds
+    from gutskin.engine.structure import influential_parameters
 
+    # only what the exported problem can move is estimated: parameters of the trial layer
+    # (screening, grading, noise) and of inputs that stay at their default in every
+    # condition do not reach the model's equations or observables here
+    defaults = {u.name: float(u.default) for u in spec.inputs}
+    active = sorted(
+        {k for row in conds.values() for k, v in row.items() if k in defaults and v != defaults[k]}
+    )
+    outputs = sorted(used_outputs)
+    movable = influential_parameters(spec, active, outputs)
     bounds, nominal, _ = parameter_bounds(ts.fit_parameters)
     prows = []
+    fixed: list[str] = []
     for n in ts.fit_parameters:
         lo, hi = bounds[n]
         v = float((values or {}).get(n, nominal[n]))
+        if n not in movable:
+            fixed.append(n)
         prows.append(
             {
                 "parameterId": n,
@@ -163,7 +178,7 @@ def export_petab(
                 "lowerBound": lo,
                 "upperBound": hi,
                 "nominalValue": min(max(v, lo), hi),
-                "estimate": 1,
+                "estimate": int(n in movable),
             }
         )
     pd.DataFrame(prows).to_csv(out / "parameters.tsv", sep="\t", index=False)
@@ -193,9 +208,15 @@ def export_petab(
         "",
         *[f"- `{k}`: {v}" for k, v in skipped.items()],
         "",
+        "Fitted by `gutskin calibrate` but fixed here (`estimate = 0`), because they act "
+        "outside this problem (trial layer: screening, IGA grading, disease-activity noise) "
+        "or only through inputs that are at their default in every condition:",
+        "",
+        *[f"- `{n}`" for n in fixed],
+        "",
     ]
     (out / "README.md").write_text("\n".join(readme))
-    return {"exported": exported, "skipped": skipped}
+    return {"exported": exported, "skipped": skipped, "fixed": fixed}
 
 
 def _expressible(t: Target, ts: TargetSet) -> str:
