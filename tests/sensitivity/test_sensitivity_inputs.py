@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from gutskin.engine.structure import influential_parameters
 from gutskin.population.sampling import sample_parameters, truncated_lognormal
 from gutskin.sensitivity import (
     FactorError,
@@ -20,7 +21,6 @@ from gutskin.sensitivity import (
     plan,
     strain_factors,
 )
-from gutskin.engine.structure import influential_parameters
 from gutskin.sensitivity.factors import salib_problem, to_physical
 from gutskin.simulation import get_model
 from gutskin.trial.design import load_design
