@@ -57,8 +57,9 @@ def interventions(
             df["default_dose"], df["dose_unit"], df["dose_min"], df["dose_max"], strict=True
         )
     ]
-    view = df[["name", "kind", "input"]].assign(dose=dose, mechanism=df["mechanism"])
-    view = view.assign(source=df["source"])
+    view = df[["name", "kind", "input"]].assign(
+        dose=dose, mechanism=df["mechanism"], source=df["source"]
+    )
     _emit_table(view, fmt, "gutskin interventions", width=max(Console().width, 100))
 
 

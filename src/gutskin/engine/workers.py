@@ -15,12 +15,14 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
+from typing import Any
 
 __all__ = [
     "DASK_CONNECT_TIMEOUT",
     "SCHEDULERS",
     "THREAD_ENV",
     "check_dask_address",
+    "dask_client",
     "init_worker",
     "replicate_executor",
     "replicate_pool",
@@ -143,13 +145,28 @@ def replicate_executor(
         with replicate_pool(n_workers) as pool:
             yield pool
         return
+    if address:
+        check_dask_address(address)
+    with dask_client(n_workers, address) as client:
+        client.run(init_worker)
+        with client.get_executor(pure=False) as ex:
+            yield ex
+
+
+@contextmanager
+def dask_client(n_workers: int | None, address: str | None) -> Iterator[Any]:
+    """A ``distributed.Client``: of the cluster at ``address``, or of a local one.
+
+    The local cluster has ``n_workers`` (at least 1) single-threaded worker processes,
+    spawned with :func:`single_thread_env` in force.  Client and local cluster are closed
+    on exit.  Raises ``ValueError`` (one line) when the scheduler cannot be reached.
+    """
     try:
         from distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - dask is a pinned dependency
         raise ValueError("scheduler 'dask' needs the packages dask and distributed") from None
     cluster = None
     if address:
-        check_dask_address(address)
         try:
             client = Client(address, timeout=DASK_CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
@@ -160,16 +177,14 @@ def replicate_executor(
     else:
         with single_thread_env():
             cluster = LocalCluster(
-                n_workers=max(1, n_workers),
+                n_workers=max(1, n_workers or 1),
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
             )
         client = Client(cluster)
     try:
-        client.run(init_worker)
-        with client.get_executor(pure=False) as ex:
-            yield ex
+        yield client
     finally:
         client.close()
         if cluster is not None:

@@ -36,7 +36,6 @@ from gutskin.engine.integrate import METHODS, BatchResult, Method
 from gutskin.engine.options import SolverOptions
 from gutskin.engine.schedule import ScheduleError
 from gutskin.engine.spec import ModelSpec
-from gutskin.engine.workers import DASK_CONNECT_TIMEOUT
 from gutskin.scale.integrity import (
     _check,
     _hashes,
@@ -277,27 +276,20 @@ def _dask_chunks(
     address: str | None,
     on_done: Callable[[dict], None],
 ) -> None:
-    try:
-        from distributed import Client, LocalCluster, as_completed
-    except ImportError:  # pragma: no cover - dask is a pinned dependency
-        raise ScaleError("scheduler 'dask' needs the packages dask and distributed") from None
-    if address:
+    from contextlib import ExitStack
+
+    from distributed import as_completed
+
+    from gutskin.engine.workers import dask_client
+
+    # each task of an existing cluster uses all cores of its worker (start workers with
+    # --nthreads 1); a local cluster's workers are single-threaded
+    n_threads = None if address else 1
+    with ExitStack() as stack:
         try:
-            client = Client(address, timeout=DASK_CONNECT_TIMEOUT)
-        except (OSError, TimeoutError) as exc:
-            raise ScaleError(
-                f"cannot reach the Dask scheduler at {address} ({type(exc).__name__}); "
-                "check --address, or run without it for a local cluster"
-            ) from None
-        cluster = None
-        n_threads = None  # each task uses all cores of its worker (start workers with --nthreads 1)
-    else:
-        cluster = LocalCluster(
-            n_workers=workers or 1, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        client = Client(cluster)
-        n_threads = 1
-    try:
+            client = stack.enter_context(dask_client(workers, address))
+        except ValueError as exc:  # the scheduler cannot be reached
+            raise ScaleError(str(exc)) from None
         futures = [
             client.submit(
                 run_chunk,
@@ -312,10 +304,6 @@ def _dask_chunks(
         ]
         for fut in as_completed(futures):
             on_done(fut.result())
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def run(
