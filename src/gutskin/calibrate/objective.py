@@ -84,6 +84,37 @@ def _arm_change(ep: pd.DataFrame, arm: str, endpoint: str, week: float) -> float
     return 100.0 * (a - b) / b if b > 0 else float("nan")
 
 
+def _patient_changes(ep: pd.DataFrame, arm: str, endpoint: str, week: float) -> pd.DataFrame:
+    """Per patient observed at ``week``: baseline and value (columns ``base``, ``post``)."""
+    g = ep[ep["arm"] == arm]
+    post = g[(g["visit_week"] == week) & g["observed"]].set_index("patient")[endpoint]
+    base = g[g["visit_week"] == 0].set_index("patient")[endpoint]
+    return pd.DataFrame({"base": base.reindex(post.index), "post": post}).dropna()
+
+
+def _spread(ep: pd.DataFrame, arm: str, endpoint: str, week: float, stat: str) -> float:
+    """Per-patient change statistics of an arm: mean or SD of the absolute change, SD of
+    the % change (patients with a positive baseline), or the largest fold rise."""
+    d = _patient_changes(ep, arm, endpoint, week)
+    if len(d) < 2:
+        return float("nan")
+    change = d["post"] - d["base"]
+    if stat == "mean_change":
+        return float(change.mean())
+    if stat == "sd_change":
+        return float(change.std(ddof=1))
+    pos = d["base"] > 0
+    if pos.sum() < 2:
+        return float("nan")
+    if stat == "sd_pct_change":
+        return float((100.0 * change[pos] / d["base"][pos]).std(ddof=1))
+    return float((d["post"][pos] / d["base"][pos]).max())  # max_fold_change
+
+
+#: Trial statistics computed from per-patient changes (:func:`_spread`).
+SPREAD_STATISTICS = ("mean_change", "sd_change", "sd_pct_change", "max_fold_change")
+
+
 def trial_statistic(result: Any, target: Target) -> Any:
     """The simulated value of a trial target from one :class:`TrialResult`.
 
@@ -102,9 +133,11 @@ def trial_statistic(result: Any, target: Target) -> Any:
     if stat == "dropout":
         pts = result.patients[result.patients["arm"] == o["arm"]]
         return float((pts["dropout_week"] <= week).mean())
-    if stat == "baseline_mean":
-        g = ep[(ep["arm"] == o["arm"]) & (ep["visit_week"] == 0)]
-        return float(g[o["endpoint"]].mean())
+    if stat in ("baseline_mean", "baseline_sd"):
+        g = ep[(ep["arm"] == o["arm"]) & (ep["visit_week"] == 0)][o["endpoint"]].dropna()
+        return float(g.mean() if stat == "baseline_mean" else g.std(ddof=1))
+    if stat in SPREAD_STATISTICS:
+        return _spread(ep, o["arm"], o["endpoint"], week, stat)
     arms: list[str] = list(o.get("arms") or o.get("order") or [])
     return {a: _arm_change(ep, a, o["endpoint"], week) for a in arms}
 

@@ -252,10 +252,11 @@ def figures(checks: list[TargetCheck], folder: Path) -> list[str]:
             c.target.group == "probiotic_trial" and c.per_arm is None
         ),
         "validation_placebo.png": lambda c: (
-            c.target.group in ("placebo_response", "trial_baseline")
+            c.target.group
+            in ("placebo_response", "trial_baseline", "placebo_spread", "retinoid_trial")
         ),
         "validation_mechanistic.png": lambda c: (
-            c.target.group in ("mechanistic", "relation", "observational")
+            c.target.group in ("mechanistic", "relation", "observational", "sebaceous")
             and c.mean is not None
             and c.target.quantitative
         ),

@@ -152,7 +152,7 @@ class PlaceboResponse(_Strict):
 class Measurement(_Strict):
     """Observation model: lesion counting and rater variability."""
 
-    count_dispersion: float = Field(default=20.0, ge=0.01, le=10_000)
+    count_dispersion: float = Field(default=100.0, ge=0.01, le=10_000)
     rater_cv: float = Field(default=0.10, ge=0, le=1)
     iga_rater_sd: float = Field(default=0.25, ge=0, le=2)
     instrument_cv: float = Field(default=0.10, ge=0, le=1)

@@ -45,7 +45,7 @@ from gutskin.trial.run import (
     _adherence,
     _dropout_weeks,
     assemble_trial,
-    burn_in_candidates,
+    candidate_batches,
     expected_outputs,
     screening_observation,
     treat_arm,
@@ -310,26 +310,27 @@ def build_pool(
     parts: list[Candidates] = []
     n_eligible = 0
     drawn = 0
-    batch = 4096
-    while n_eligible < want:
-        if drawn >= limit:
-            raise DesignError(
-                f"population.inclusion: {drawn} candidates gave only {n_eligible} of the "
-                f"{want} eligible the virtual population needs; relax population.inclusion "
-                "or raise population.max_screened_per_randomized"
-            )
-        idx = np.arange(drawn, min(drawn + batch, limit), dtype=np.int64)
-        drawn += len(idx)
-        cand = burn_in_candidates(design, spec, idx, seed, opts, population)
+
+    def shortfall(drawn: int) -> str:
+        return (
+            f"population.inclusion: {drawn} candidates gave only {n_eligible} of the "
+            f"{want} eligible the virtual population needs; relax population.inclusion "
+            "or raise population.max_screened_per_randomized"
+        )
+
+    for cand, drawn in candidate_batches(  # noqa: B007 (read after the loop)
+        design, spec, seed, opts, population, limit=limit, batch=4096, shortfall=shortfall
+    ):
         keep = np.flatnonzero(cand.ok)
-        if not len(keep):
-            continue
-        cand = cand.take(keep)
-        _, ok = screening_observation(design, spec, cand.base_expected, cand.indices, seed)
-        n_eligible += int(ok.sum())
-        parts.append(cand)
-        if progress:
-            progress(min(n_eligible, want), want)
+        if len(keep):
+            cand = cand.take(keep)
+            _, ok = screening_observation(design, spec, cand.base_expected, cand.indices, seed)
+            n_eligible += int(ok.sum())
+            parts.append(cand)
+            if progress:
+                progress(min(n_eligible, want), want)
+        if n_eligible >= want:
+            break
     pooled = _concat(parts)
     return PatientPool(
         design=design,

@@ -12,7 +12,7 @@ trial and a patient's data do not depend on who else was screened.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -39,6 +39,7 @@ __all__ = [
     "TrialResult",
     "assemble_trial",
     "burn_in_candidates",
+    "candidate_batches",
     "expected_outputs",
     "run_trial",
     "screening_observation",
@@ -269,6 +270,34 @@ def burn_in_candidates(
     )
 
 
+def candidate_batches(
+    design: Design,
+    spec: ModelSpec,
+    seed: int,
+    solver: SolverOptions,
+    population: Personalisation | None,
+    *,
+    limit: int,
+    batch: int,
+    shortfall: Callable[[int], str],
+) -> Iterator[tuple[Candidates, int]]:
+    """Screen candidates ``0, 1, 2, ...`` in batches: burn each batch in and yield it.
+
+    Yields ``(candidates, drawn)``, ``drawn`` the candidates drawn so far; the caller
+    takes what it needs and stops iterating when it has enough. Drawing past ``limit``
+    candidates raises :class:`DesignError` with ``shortfall(drawn)`` as its message.
+    Batches keep memory flat (a candidate's burn-in noise schedule is about 25 kB); who
+    is taken does not depend on the batch size (per-patient streams, taken in order).
+    """
+    drawn = 0
+    while True:
+        if drawn >= limit:
+            raise DesignError(shortfall(drawn))
+        idx = np.arange(drawn, min(drawn + batch, limit), dtype=np.int64)
+        drawn += len(idx)
+        yield burn_in_candidates(design, spec, idx, seed, solver, population), drawn
+
+
 def visit_times(
     design: Design,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.intp]]:
@@ -372,37 +401,36 @@ def run_trial(
     n_enrolled = 0
     screened = 0  # candidates drawn (those who came forward: n_presented)
     n_presented = 0
-    # screened in batches of at most 4,096 candidates, so memory does not grow with the
-    # sample size (each candidate's burn-in noise schedule is about 25 kB); the patients
-    # taken do not depend on the batch size (per-patient streams, taken in order)
-    batch = min(max(32, 2 * n_target), 4096)
-    while n_enrolled < n_target:
-        if screened >= limit:
-            raise DesignError(
-                f"population.inclusion: screened {screened} candidates but only {n_enrolled} of "
-                f"{n_target} met the entry criteria; relax population.inclusion or raise "
-                "population.max_screened_per_randomized"
-            )
-        idx = np.arange(screened, min(screened + batch, limit), dtype=np.int64)
-        screened += len(idx)
-        cand = burn_in_candidates(design, spec, idx, seed, opts, population)
-        n_presented += len(cand.indices)
-        if not len(cand.indices):
-            continue
-        screen, eligible = screening_observation(
-            design, spec, cand.base_expected, cand.indices, seed
+
+    def shortfall(drawn: int) -> str:
+        return (
+            f"population.inclusion: screened {drawn} candidates but only {n_enrolled} of "
+            f"{n_target} met the entry criteria; relax population.inclusion or raise "
+            "population.max_screened_per_randomized"
         )
-        take = np.flatnonzero(eligible & cand.ok)[: n_target - n_enrolled]
-        if len(take):
-            part = screen.iloc[take].copy()
-            part["sex"] = cand.sex[take]
-            part["age"] = cand.age[take]
-            enrolled.append(part)
-            y_base.append(cand.y0[take])
-            p_base.append(cand.params[take])
-            n_enrolled += len(take)
-        if progress:
-            progress("screening", n_enrolled, n_target)
+
+    batch = min(max(32, 2 * n_target), 4096)
+    for cand, screened in candidate_batches(  # noqa: B007 (read after the loop)
+        design, spec, seed, opts, population, limit=limit, batch=batch, shortfall=shortfall
+    ):
+        n_presented += len(cand.indices)
+        if len(cand.indices):
+            screen, eligible = screening_observation(
+                design, spec, cand.base_expected, cand.indices, seed
+            )
+            take = np.flatnonzero(eligible & cand.ok)[: n_target - n_enrolled]
+            if len(take):
+                part = screen.iloc[take].copy()
+                part["sex"] = cand.sex[take]
+                part["age"] = cand.age[take]
+                enrolled.append(part)
+                y_base.append(cand.y0[take])
+                p_base.append(cand.params[take])
+                n_enrolled += len(take)
+            if progress:
+                progress("screening", n_enrolled, n_target)
+        if n_enrolled >= n_target:
+            break
 
     base = pd.concat(enrolled, ignore_index=True)
     idx = base["patient"].to_numpy(dtype=np.int64)
