@@ -372,6 +372,14 @@ CASES: list[tuple[str, list[str], str]] = [
     ("calibrate-rtol-0", ["calibrate", "--rtol", "0", *OUT], "rtol"),
     ("calibrate-method", ["calibrate", "--method", "euler", *OUT], "--method"),
     ("calibrate-budget-0", ["calibrate", "--budget", "0", *OUT], "--budget"),
+    ("calibrate-replicates-neg", ["calibrate", "--replicates", "-1", *OUT], "--replicates"),
+    ("calibrate-pool-small", ["calibrate", "--replicates", "2", "--pool", "5", *OUT], "--pool"),
+    ("calibrate-groups-alone", ["calibrate", "--groups", "sebaceous", *OUT], "--replicates"),
+    (
+        "calibrate-groups-unknown",
+        ["calibrate", "--replicates", "2", "--groups", "nope", *OUT],
+        "--groups",
+    ),
     ("sens-atol-nan", ["sensitivity", "--outcome", "papules@28", "--atol", "nan", *OUT], "atol"),
     ("sens-cohort-1", ["sensitivity", "--outcome", "papules@28", "--cohort", "1", *OUT], "cohort"),
     (

@@ -135,3 +135,35 @@ def test_solver_options_reach_every_simulation(tiny_targets, monkeypatch):
     evaluate(load_targets(tiny_targets), None, seed=2, solver=opts)
     kinds = {k for k, _ in seen}
     assert kinds == {"trial", "cohort"} and all(s is opts for _, s in seen)
+
+
+def test_replicate_objective_is_the_mean_of_replicate_trials(tiny_targets):
+    """J of the replicate objective is sum z^2 over the means of the replicate trials that
+    ``make validate`` draws (same seeds, same pools); deterministic; groups restrict it."""
+    import numpy as np
+
+    from gutskin.calibrate.replicates import ReplicateObjective, check_groups, run_validation
+
+    ts = load_targets(tiny_targets)
+    ro = ReplicateObjective(replicates=2, rinaldi_replicates=3, pool_size=120)
+    j = ro(ts, {"iso_ed50": 0.2}, seed=4)
+    assert j == ro(ts, {"iso_ed50": 0.2}, seed=4)
+    reps = run_validation(
+        ts, {"iso_ed50": 0.2}, replicates=2, rinaldi_replicates=3, seed=4, pool_size=120
+    )
+    trial, sebum = ts.by_id("tiny_trial"), ts.by_id("tiny_sebum")
+    assert len(reps["tiny_trial"]) == 3 and len(reps["tiny_sebum"]) == 2
+    want = (
+        trial.z(float(np.mean(reps["tiny_trial"]))) ** 2
+        + sebum.z(float(np.mean(reps["tiny_sebum"]))) ** 2
+    )
+    assert j == pytest.approx(want, rel=1e-12)
+    only = ReplicateObjective(
+        replicates=2, rinaldi_replicates=3, pool_size=120, groups=("relation",)
+    )
+    assert [t.id for t in only.targets(ts)] == ["tiny_sebum"]
+    assert only(ts, {"iso_ed50": 0.2}, seed=4) == pytest.approx(
+        sebum.z(float(np.mean(reps["tiny_sebum"]))) ** 2, rel=1e-12
+    )
+    with pytest.raises(ValueError, match="nope"):
+        check_groups(ts, ["nope"])

@@ -32,6 +32,7 @@ import pandas as pd
 from scipy.optimize import differential_evolution, minimize
 
 from gutskin.calibrate.objective import DEFAULT_SEED, objective
+from gutskin.calibrate.replicates import ReplicateObjective
 from gutskin.calibrate.targets import TargetSet
 from gutskin.engine.options import SolverOptions
 from gutskin.engine.random import run_rng
@@ -157,6 +158,7 @@ def fit(
     profile_points: int = 2,
     progress: Callable[[int, int], None] | None = None,
     solver: SolverOptions | None = None,
+    replicate_objective: ReplicateObjective | None = None,
 ) -> FitResult:
     """Fit ``names`` (default: the targets file's ``fit_parameters``) to the fitted targets.
 
@@ -177,7 +179,12 @@ def fit(
         ``progress(done, total)`` after each evaluation.
     solver : SolverOptions, optional
         Engine settings of every simulation (default: those of
-        :func:`~gutskin.calibrate.objective.evaluate`).
+        :func:`~gutskin.calibrate.objective.evaluate`); not used with
+        ``replicate_objective``, whose trials use the default settings.
+    replicate_objective : ReplicateObjective, optional
+        Fit the means of replicate trials drawn from one virtual population per design
+        (:class:`~gutskin.calibrate.replicates.ReplicateObjective`) instead of one large
+        cohort per design.
 
     Returns
     -------
@@ -203,7 +210,10 @@ def fit(
         if state.n >= budget and not force:
             raise _Budget
         vals = {n: float(10**v) for n, v in zip(names, x, strict=True)}
-        j = objective(ts, vals, seed=seed, solver=solver)
+        if replicate_objective is not None:
+            j = replicate_objective(ts, vals, seed=seed)
+        else:
+            j = objective(ts, vals, seed=seed, solver=solver)
         cache[key] = j
         state.n += 1
         history.append((state.n, j))

@@ -52,6 +52,30 @@ def calibrate(
         int, typer.Option("--profile-points", help="Slice points per side (uncertainty).")
     ] = 1,
     seed: Annotated[int, typer.Option("--seed", help="Common-random-numbers seed.")] = 2026,
+    replicates: Annotated[
+        int,
+        typer.Option(
+            "--replicates",
+            help="Fit the means of this many replicate trials per design, drawn from one "
+            "virtual population (0: one large cohort per design).",
+        ),
+    ] = 0,
+    rinaldi_replicates: Annotated[
+        int,
+        typer.Option(
+            "--rinaldi-replicates", help="Replicates of Rinaldi 2022 (with --replicates)."
+        ),
+    ] = 60,
+    pool: Annotated[
+        int,
+        typer.Option(
+            "--pool", help="Eligible patients per virtual population (with --replicates)."
+        ),
+    ] = 2000,
+    groups: Annotated[
+        str | None,
+        typer.Option("--groups", help="Fit only the targets of these groups, comma-separated."),
+    ] = None,
     method: MethodOption = "auto",
     rtol: RtolOption = 1e-6,
     atol: AtolOption = 1e-8,
@@ -66,6 +90,14 @@ def calibrate(
     if not 0 <= profile_points <= 10:
         raise UserError(f"--profile-points must be in 0..10, got {profile_points}")
     check_seed(seed)
+    if not 0 <= replicates <= 1000:
+        raise UserError(f"--replicates must be in 0..1000, got {replicates}")
+    if not 1 <= rinaldi_replicates <= 10_000:
+        raise UserError(f"--rinaldi-replicates must be in 1..10000, got {rinaldi_replicates}")
+    if not 100 <= pool <= 1_000_000:
+        raise UserError(f"--pool must be in 100..1000000, got {pool}")
+    if (groups is not None or rinaldi_replicates != 60 or pool != 2000) and replicates == 0:
+        raise UserError("--groups, --rinaldi-replicates and --pool need --replicates N (N >= 1)")
     # the defaults keep each simulation's own settings (trials dense, cohorts not)
     solver = None
     if (method, rtol, atol) != ("auto", 1e-6, 1e-8):
@@ -84,6 +116,21 @@ def calibrate(
         raise UserError("targets file has no target with fit: true")
     if not names:
         raise UserError("no parameters to fit: give --parameters or fit_parameters in the file")
+    rep_obj = None
+    if replicates > 0:
+        from gutskin.calibrate.replicates import ReplicateObjective, check_groups
+
+        group_list = tuple(g.strip() for g in (groups or "").split(",") if g.strip())
+        try:
+            check_groups(ts, group_list)
+        except ValueError as exc:
+            raise UserError(f"--groups: {exc}") from None
+        rep_obj = ReplicateObjective(
+            replicates=replicates,
+            rinaldi_replicates=max(replicates, rinaldi_replicates),
+            pool_size=pool,
+            groups=group_list,
+        )
     try:
         check_writable(out, overwrite=overwrite)
     except OutputDirError as exc:
@@ -105,13 +152,22 @@ def calibrate(
             profile_points=profile_points,
             progress=lambda d, t: bar(d),
             solver=solver,
+            replicate_objective=rep_obj,
         )
     except TargetError as exc:
         raise UserError(str(exc)) from None
     finally:
         bar.close()
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
-        write_outputs(result, ts, tmp, {"budget": budget, "parameters": names})
+        objective_info: dict[str, Any] = {"budget": budget, "parameters": names}
+        if rep_obj is not None:
+            objective_info["replicate_objective"] = {
+                "replicates": rep_obj.replicates,
+                "rinaldi_replicates": rep_obj.rinaldi_replicates,
+                "pool": rep_obj.pool_size,
+                "groups": list(rep_obj.groups),
+            }
+        write_outputs(result, ts, tmp, objective_info)
         shutil.copyfile(ts.path, tmp / "targets.yaml")
         write_provenance(
             tmp,
