@@ -76,6 +76,7 @@ RUN_STREAMS: dict[str, int] = {
     "explorer": 108,  # quick runs of the web explorer
     "pool": 110,  # seed of the virtual population of a replicate job (power, validation)
     "pool_order": 111,  # the order in which a replicate trial meets the pool's candidates
+    "calibration_ensemble": 120,  # history-matching candidates of the parameter ensemble
 }
 
 #: Largest accepted seed (seeds are 64-bit Philox keys).
