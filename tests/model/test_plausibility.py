@@ -160,7 +160,7 @@ def test_probiotic_washout_half_life(population):
     run = population.run([dict(intervention="LS03", start_day=0, stop_day=28)], days=56, step=1.0)
     load = run["pb_load_1"][0]
     on = load[28]
-    assert on > 0.4
+    assert on > 0.3  # near engraftment x D/(D + pb_ed50) at 1e9 CFU/day
     assert load[28 + 7] / on < 0.4  # more than half gone after a week
     assert load[28 + 14] / on < 0.15  # ~90% gone by two weeks
     assert load[56] / on < 0.02

@@ -29,6 +29,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -86,7 +87,7 @@ def history_match(
         values.update({str(k): float(v) for k, v in candidates.iloc[i].items()})
         means = objective.means(ts, values, seed=seed)
         z = {t.id: t.z(means[t.id]) if math.isfinite(means[t.id]) else math.inf for t in targets}
-        outside = [k for k, v in z.items() if v != 0.0]
+        outside = [t.id for t in targets if not _inside(t, means[t.id])]
         worst = max(z, key=lambda k: abs(z[k]))
         row = {**candidates.iloc[i].to_dict()}
         row.update(
@@ -99,6 +100,14 @@ def history_match(
         if progress:
             progress(i + 1, len(candidates))
     return pd.read_csv(checkpoint)
+
+
+def _inside(target: Any, value: float) -> bool:
+    """Whether ``value`` lies inside the target's acceptance band (NaN never does)."""
+    band = target.band()
+    if band is None:
+        return True
+    return bool(math.isfinite(value) and band[0] <= value <= band[1])
 
 
 def _fitted_values(path: Path) -> dict[str, float]:
