@@ -501,8 +501,20 @@ def _draw_chunk(job: _Job, items: list[tuple[int, dict[str, float]]]) -> list[di
 
     rows: list[dict[str, Any]] = []
     if job.pool is not None:
+        # the arms no draw of the chunk changes (e.g. placebo) are simulated once, here
         assert job.reps is not None
-        job.pool.simulate_arms(job.reps)  # the point strains; unchanged arms are reused
+        design, spec0 = job.pool.design, job.pool.spec
+        libs = [_variant(job.spec, job.strains, values)[1] for _, values in items]
+        stable = [
+            arm.name
+            for arm in design.arms
+            if all(
+                arm_treatment_of(design, spec0, arm.name, lib)
+                == arm_treatment_of(design, spec0, arm.name, job.strains)
+                for lib in libs
+            )
+        ]
+        job.pool.simulate_arms(job.reps, arms=stable)
     for d, values in items:
         spec, lib = _variant(job.spec, job.strains, values)
         if job.pool is not None:

@@ -25,7 +25,7 @@ infinite one, and that is why the pool is large:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -162,12 +162,19 @@ class PatientPool:
         return Draw(seed, positions, base, np.asarray(arms), walked)
 
     def simulate_arms(
-        self, draws: list[Draw], progress: Callable[[int, int], None] | None = None
+        self,
+        draws: list[Draw],
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        arms: Sequence[str] | None = None,
     ) -> None:
-        """Simulate every (patient, arm) pair the draws randomize and that is not done yet."""
+        """Simulate every (patient, arm) pair the draws randomize and that is not done yet
+        (of the arms named in ``arms``, default every arm)."""
         spec, cand = self.spec, self.candidates
         todo: dict[str, NDArray[np.intp]] = {}
         for arm in self.design.arms:
+            if arms is not None and arm.name not in arms:
+                continue
             done = self._done.setdefault(arm.name, np.zeros(self.size, dtype=bool))
             want = np.zeros(self.size, dtype=bool)
             for d in draws:
