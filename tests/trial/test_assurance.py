@@ -323,3 +323,33 @@ def test_assurance_cli_errors(tmp_path, capsys, extra, message):
     assert rc == 2 and message in err, err
     assert err.count("gutskin: error:") == 1 and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_new_strain_with_priors_from_a_user_file(tmp_path):
+    """A strain with no data, defined in the user's YAML with priors, in a design's arm."""
+    f = tmp_path / "strains.yaml"
+    f.write_text(
+        "strains:\n  MY01:\n    name: Lactobacillus sp. MY01\n    genus: Lactobacillus\n"
+        "    default_dose: 1.0e+9\n    properties:\n"
+        "      engraftment: {value: 0.8, prior: {distribution: loguniform, lower: 0.1,"
+        " upper: 2.0}}\n"
+        "      bacteriocin: {value: 0.5, prior: [0.0, 1.5]}\n"
+        "      anti_il8: 0.1\n      scfa: 0.05\n      igf1_lowering: 0.1\n"
+        "      barrier: 0.1\n      washout: 4.0\n"
+    )
+    lib = load_strains(f)
+    data = dict(
+        SMALL, arms=[SMALL["arms"][0], {"name": "my01", "regimens": [{"intervention": "MY01"}]}]
+    )
+    with pytest.raises(ValueError, match="MY01"):
+        parse_design(data)  # the packaged library does not know it
+    d = parse_design(data, strains=lib)
+    names = default_quantities(d, strains=lib)
+    assert names[-2:] == ["MY01.engraftment", "MY01.bacteriocin"]
+    source = prior_uncertainty(d, parameters=names[-2:], strains=lib)
+    res = assurance(
+        d, [20], uncertainty=source, draws=2, replicates=1, seed=0, pool=60, strains=lib, workers=1
+    )
+    t = res.draws
+    assert t["MY01.engraftment"].between(0.1, 2.0).all() and len(t) == 2
+    assert res.draws["true_effect"].nunique() == 2  # the draws act on the arm
