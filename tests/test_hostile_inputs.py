@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,19 @@ FILES: dict[str, str | bytes] = {
     "d_everyone_drops.yaml": _design("rate_per_week: 0.015", "rate_per_week: 1.0"),
     "d_only_baseline.yaml": _design("visits_weeks: [0, 2, 4, 8, 12]", "visits_weeks: [0]"),
     "d_iga_range.yaml": _design("iga: {min: 3, max: 4}", "iga: {min: 3, max: 40}"),
+    # issue 19: assurance inputs (ensemble CSVs, strain priors)
+    "ens_ok.csv": "LS03.engraftment,weight\n0.5,1\n1.5,1\n",
+    "ens_text.csv": "gut_skin_gain\nmany\n",
+    "ens_ragged.csv": "gut_skin_gain,weight\n1.5\n",
+    "ens_unknown.csv": "no_such_parameter\n1.0\n",
+    "ens_range.csv": "gut_skin_gain\n99\n",
+    "ens_weights0.csv": "gut_skin_gain,weight\n1.5,0\n",
+    "ens_header_only.csv": "gut_skin_gain\n",
+    "ens_no_columns.csv": "member,weight\na,1\n",
+    "strains_prior_wide.yaml": "strains:\n  LS03:\n    properties:\n"
+    "      engraftment: {value: 1, prior: [0, 9]}\n",
+    "strains_prior_shape.yaml": "strains:\n  LS03:\n    properties:\n"
+    "      engraftment: {value: 1, prior: {distribution: normal, lower: 0, upper: 2}}\n",
 }
 
 OUT = ["--out", "{d}/out"]
@@ -399,6 +413,71 @@ CASES: list[tuple[str, list[str], str]] = [
     ("calibrate-seed-huge", ["calibrate", "--seed", str(2**64), *OUT], "seed"),
     ("trial-seed-huge", ["trial", "rinaldi2022", "--seed", str(2**64), *OUT], "seed"),
 ]
+
+# --- issue 19: power --uncertainty (assurance)
+UNC = ["power", "probiotic12wk", "--uncertainty"]
+CASES += [
+    ("assure-unknown-param", [*UNC, "prior", "--parameters", "nope", *OUT], "unknown parameter"),
+    (
+        "assure-slot-param",
+        [*UNC, "prior", "--parameters", "pb1_engraftment", *OUT],
+        "LS03.engraftment",
+    ),
+    (
+        "assure-strain-not-in-design",
+        [*UNC, "prior", "--parameters", "BR03.engraftment", *OUT],
+        "in no arm of the design",
+    ),
+    ("assure-empty-params", [*UNC, "prior", "--parameters", ",", *OUT], "--parameters"),
+    ("assure-draws-0", [*UNC, "prior", "--draws", "0", *OUT], "--draws must be in"),
+    ("assure-draws-huge", [*UNC, "prior", "--draws", "10000000", *OUT], "--draws must be in"),
+    ("assure-draws-text", [*UNC, "prior", "--draws", "abc", *OUT], "--draws"),
+    ("assure-draws-alone", ["power", "probiotic12wk", "--draws", "5", *OUT], "needs --uncertainty"),
+    (
+        "assure-strains-alone",
+        ["power", "probiotic12wk", "--strains", "{d}/strains_dup.yaml", *OUT],
+        "needs --uncertainty",
+    ),
+    ("assure-missing-file", [*UNC, "{d}/missing.csv", *OUT], "is not a file"),
+    ("assure-file-text", [*UNC, "{d}/ens_text.csv", *OUT], "expected a finite number"),
+    ("assure-file-ragged", [*UNC, "{d}/ens_ragged.csv", *OUT], "fields, the header has"),
+    ("assure-file-unknown", [*UNC, "{d}/ens_unknown.csv", *OUT], "unknown parameter"),
+    ("assure-file-range", [*UNC, "{d}/ens_range.csv", *OUT], "outside the allowed range"),
+    ("assure-file-weights0", [*UNC, "{d}/ens_weights0.csv", *OUT], "weights sum to 0"),
+    ("assure-file-header-only", [*UNC, "{d}/ens_header_only.csv", *OUT], "no rows"),
+    ("assure-file-no-columns", [*UNC, "{d}/ens_no_columns.csv", *OUT], "no parameter columns"),
+    ("assure-file-empty", [*UNC, "{d}/empty.tsv", *OUT], "is empty"),
+    (
+        "assure-file-draws",
+        [*UNC, "{d}/ens_ok.csv", "--draws", "5", *OUT],
+        "--draws must be in 1..2",
+    ),
+    (
+        "assure-file-parameters",
+        [*UNC, "{d}/ens_ok.csv", "--parameters", "gut_skin_gain", *OUT],
+        "--parameters is for",
+    ),
+    ("assure-pool-fresh", [*UNC, "prior", "--pool", "fresh", *OUT], "--pool fresh"),
+    (
+        "assure-strains-wide-prior",
+        [*UNC, "prior", "--strains", "{d}/strains_prior_wide.yaml", *OUT],
+        "outside the allowed range",
+    ),
+    (
+        "assure-strains-prior-shape",
+        [*UNC, "prior", "--strains", "{d}/strains_prior_shape.yaml", *OUT],
+        "distribution must be one of",
+    ),
+    (
+        "assure-strains-malformed",
+        [*UNC, "prior", "--strains", "{d}/strains_bad.yaml", *OUT],
+        "--strains",
+    ),
+    ("assure-out-user", [*UNC, "prior", "--out", "{d}/user"], "not empty"),
+]
+if not (resources.files("gutskin.calibrate") / "data" / "ensemble.csv").is_file():
+    # until issue 30 packages the calibrated ensemble
+    CASES.append(("assure-calibrated-missing", [*UNC, "calibrated", *OUT], "not available yet"))
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:

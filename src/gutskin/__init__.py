@@ -10,6 +10,8 @@ The public API, importable from here. Each name is loaded on first use (PEP 562)
 - ``load_design``, ``Design``, ``run_trial``, ``TrialResult``, ``power_curve``,
   ``build_pool``: in-silico trials, power and the virtual population replicate trials
   draw from (:mod:`gutskin.trial`); ``Scenario`` (:mod:`gutskin.scenario`).
+- ``assurance``, ``prior_uncertainty``, ``read_ensemble``: power averaged over parameter
+  uncertainty (:mod:`gutskin.trial.assurance`, docs/assurance.md).
 - ``SolverOptions``: how the engine integrates (method, tolerances, dense output).
 - ``load_targets``, ``fit``: calibration to published targets (:mod:`gutskin.calibrate`).
 - ``run_sensitivity``, ``analyse_function``: global sensitivity analysis
@@ -41,6 +43,9 @@ _LAZY: dict[str, str] = {
     "load_design": "gutskin.trial.design",
     "run_trial": "gutskin.trial.run",
     "power_curve": "gutskin.trial.power",
+    "assurance": "gutskin.trial.assurance",
+    "prior_uncertainty": "gutskin.trial.assurance",
+    "read_ensemble": "gutskin.trial.assurance",
     "load_targets": "gutskin.calibrate.targets",
     "fit": "gutskin.calibrate.fit",
     "run_sensitivity": "gutskin.sensitivity.driver",
@@ -66,6 +71,7 @@ __all__ = [
     "TrialResult",
     "__version__",
     "analyse_function",
+    "assurance",
     "build_pool",
     "fit",
     "get_model",
@@ -76,7 +82,9 @@ __all__ = [
     "load_targets",
     "population_from_profile",
     "power_curve",
+    "prior_uncertainty",
     "profile_table",
+    "read_ensemble",
     "run_sensitivity",
     "run_trial",
     "simulate",
@@ -94,6 +102,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from gutskin.scenario import Scenario, get_scenario, load_scenario
     from gutskin.sensitivity.driver import analyse_function, run_sensitivity
     from gutskin.simulation import get_model, simulate
+    from gutskin.trial.assurance import assurance, prior_uncertainty, read_ensemble
     from gutskin.trial.design import Design, load_design
     from gutskin.trial.pool import build_pool
     from gutskin.trial.power import power_curve

@@ -114,7 +114,9 @@ def trial(
     console.print(f"report: {Path(out) / 'report.html'}")
 
 
-def _design_and_population(design: str, out: Path, overwrite: bool, seed: int) -> tuple[Any, Any]:
+def _design_and_population(
+    design: str, out: Path, overwrite: bool, seed: int, strains: Any = None
+) -> tuple[Any, Any]:
     """The design, checked output folder and microbiome population of a trial command.
 
     Parameters
@@ -127,6 +129,8 @@ def _design_and_population(design: str, out: Path, overwrite: bool, seed: int) -
         Whether an earlier gutskin output in ``out`` may be replaced.
     seed : int
         Run seed (the population of a design seeded from a microbiome table uses it).
+    strains : mapping, optional
+        Strain library the design's probiotics are checked against (default packaged).
 
     Returns
     -------
@@ -144,7 +148,7 @@ def _design_and_population(design: str, out: Path, overwrite: bool, seed: int) -
     from gutskin.trial.design import DesignError, load_design
 
     try:
-        d = load_design(design)
+        d = load_design(design, strains=strains)
         check_writable(out, overwrite=overwrite)
         population = population_for_design(d, seed)
     except (DesignError, OutputDirError, TableError) as exc:
@@ -237,12 +241,50 @@ def power(
         str | None,
         typer.Option("--address", help="Dask: scheduler address of an existing cluster."),
     ] = None,
+    uncertainty: Annotated[
+        str | None,
+        typer.Option(
+            "--uncertainty",
+            help="Assurance: 'prior' (parameter medians from their table ranges, strain "
+            "properties from their priors), 'calibrated' (the packaged calibrated ensemble) "
+            "or a CSV FILE of parameter sets (docs/assurance.md). Without it: power at the "
+            "point values.",
+        ),
+    ] = None,
+    draws: Annotated[
+        int | None,
+        typer.Option(
+            "--draws",
+            help="Assurance: parameter sets (default 100 for a prior; every row of an ensemble).",
+        ),
+    ] = None,
+    parameters: Annotated[
+        str | None,
+        typer.Option(
+            "--parameters",
+            help="Assurance with a prior: uncertain quantities, comma-separated: parameter "
+            "names and STRAIN.property (default: the assumed parameters that can act on the "
+            "trial, and strain properties with a prior).",
+        ),
+    ] = None,
+    strains_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--strains",
+            help="User strain YAML (new strains, or properties given as priors: "
+            "docs/assurance.md).",
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder (new or empty).")] = Path(
         "runs/power"
     ),
     overwrite: OverwriteOption = False,
 ) -> None:
-    """Power of the primary comparison over a grid of sample sizes, by replicate trials."""
+    """Power of the primary comparison over a grid of sample sizes, by replicate trials.
+
+    With --uncertainty: assurance, the probability of success averaged over what is
+    not known about the model, and the band of power across parameter draws.
+    """
     from concurrent.futures.process import BrokenProcessPool
 
     from gutskin.io.outdir import atomic_output_dir
@@ -289,12 +331,55 @@ def power(
             check_dask_address(address)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+    if uncertainty is None:
+        for option, given in (
+            ("--draws", draws is not None),
+            ("--parameters", parameters is not None),
+            ("--strains", strains_file is not None),
+        ):
+            if given:
+                raise UserError(f"{option} needs --uncertainty (prior, calibrated or a FILE)")
+    else:
+        if draws is not None:
+            check_int("--draws", draws, 1, 100_000)
+        if pool_arg == "fresh":
+            raise UserError("--pool fresh is not supported with --uncertainty; give a number")
+        if parameters is not None and uncertainty != "prior":
+            raise UserError(
+                "--parameters is for --uncertainty prior; an ensemble names its own columns"
+            )
     solver = solver_options(method, rtol, atol)
-    d, population = _design_and_population(design, out, overwrite, seed)
+    library = _strain_library(strains_file)
+    d, population = _design_and_population(design, out, overwrite, seed, library)
     from gutskin.trial.design import MAX_SAMPLE_SIZE
 
     for size in grid:
         check_int("--n", size, 2 * len(d.arms), MAX_SAMPLE_SIZE, why=" (2 per arm at least)")
+    if uncertainty is not None:
+        _assurance_command(
+            d,
+            design,
+            grid,
+            uncertainty=uncertainty,
+            draws=draws,
+            parameters=parameters,
+            strains=library,
+            strains_file=strains_file,
+            population=population,
+            replicates=replicates,
+            target=target,
+            seed=seed,
+            workers=workers,
+            solver=solver,
+            pool=pool_arg,  # type: ignore[arg-type]
+            analyses=analyses,
+            scheduler=scheduler,
+            address=address,
+            out=out,
+            overwrite=overwrite,
+            started=started,
+        )
+        return
     bar = LazyProgress(replicates, "replicate trials")
     try:
         pw, raw = power_curve(
@@ -347,3 +432,176 @@ def power(
         )
     Console().print(small.to_string(index=False))
     console.print(f"power results: {out}")
+
+
+def _strain_library(path: Path | None) -> Any:
+    """The strain library merged with a user strain YAML (None: the packaged one)."""
+    if path is None:
+        return None
+    from gutskin.model.strains import StrainError, load_strains
+
+    try:
+        return load_strains(path)
+    except StrainError as exc:
+        raise UserError(f"--strains: {exc}") from None
+
+
+def _uncertainty_source(
+    name: str, d: Any, parameters: str | None, strains: Any
+) -> tuple[Any, Path | None]:
+    """The uncertainty source of ``--uncertainty`` and the file it was read from."""
+    from importlib import resources
+
+    from gutskin.trial.assurance import AssuranceError, prior_uncertainty, read_ensemble
+
+    try:
+        if name == "prior":
+            names = None
+            if parameters is not None:
+                names = [x.strip() for x in parameters.split(",") if x.strip()]
+                if not names:
+                    raise UserError("--parameters: give at least one name, comma-separated")
+            return prior_uncertainty(d, parameters=names, strains=strains), None
+        if name == "calibrated":
+            packaged = resources.files("gutskin.calibrate") / "data" / "ensemble.csv"
+            if not packaged.is_file():
+                raise UserError(
+                    "--uncertainty calibrated: the packaged calibrated ensemble "
+                    "(gutskin/calibrate/data/ensemble.csv) is not available yet; use "
+                    "--uncertainty prior or a FILE of parameter sets"
+                )
+            path = Path(str(packaged))
+            return read_ensemble(path, label="calibrated"), path
+        path = Path(name)
+        if not path.is_file():
+            raise UserError(
+                f"--uncertainty must be prior, calibrated or an ensemble CSV file; "
+                f"{name!r} is not a file"
+            )
+        return read_ensemble(path), path
+    except AssuranceError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _assurance_command(
+    d: Any,
+    design: str,
+    grid: list[int],
+    *,
+    uncertainty: str,
+    draws: int | None,
+    parameters: str | None,
+    strains: Any,
+    strains_file: Path | None,
+    population: Any,
+    replicates: int,
+    target: float,
+    seed: int,
+    workers: int | None,
+    solver: Any,
+    pool: int | None,
+    analyses: str,
+    scheduler: str,
+    address: str | None,
+    out: Path,
+    overwrite: bool,
+    started: str,
+) -> None:
+    """``gutskin power --uncertainty``: run :func:`gutskin.trial.assurance.assurance`, write."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from gutskin.io.outdir import atomic_output_dir
+    from gutskin.io.provenance import provenance_record, write_provenance
+    from gutskin.report.power_figure import plot_assurance, plot_power
+    from gutskin.trial.assurance import (
+        DEFAULT_DRAWS,
+        EnsembleUncertainty,
+        PriorUncertainty,
+        assurance,
+    )
+    from gutskin.trial.design import DesignError, builtin_designs
+
+    source, source_file = _uncertainty_source(uncertainty, d, parameters, strains)
+    if draws is not None:
+        total = draws + 1
+    elif isinstance(source, EnsembleUncertainty):
+        total = len(source.values) + 1
+    else:
+        total = DEFAULT_DRAWS + 1
+    bar = LazyProgress(total, "parameter sets")
+    try:
+        res = assurance(
+            d,
+            grid,
+            uncertainty=source,
+            replicates=replicates,
+            draws=draws,
+            seed=seed,
+            workers=workers,
+            solver=solver,
+            population=population,
+            pool=pool,
+            analyses=analyses,
+            strains=strains,
+            progress=lambda done, _total: bar(done),
+            stage=lambda text: console.print(f"gutskin: {text}", highlight=False),
+            scheduler=scheduler,
+            address=address,
+        )
+    except (DesignError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    except BrokenProcessPool:
+        raise UserError(
+            "a worker process died (most often out of memory); lower --n or --workers"
+        ) from None
+    finally:
+        bar.close()
+    small = res.smallest_n(target)
+    inputs: dict[str, Any] = {}
+    if design not in builtin_designs():
+        inputs["design"] = Path(design)
+    if source_file is not None:
+        inputs["ensemble"] = source_file
+    if strains_file is not None:
+        inputs["strains"] = strains_file
+    priors = (
+        {q.name: q.prior.describe() for q in source.quantities}
+        if isinstance(source, PriorUncertainty)
+        else None
+    )
+    with atomic_output_dir(out, overwrite=overwrite) as tmp:
+        res.summary.to_csv(tmp / "assurance.csv", index=False)
+        res.draws.to_csv(tmp / "draws.csv", index=False)
+        res.point.to_csv(tmp / "power.csv", index=False)
+        res.power.to_csv(tmp / "power_by_draw.csv", index=False)
+        res.raw.to_csv(tmp / "replicates.csv", index=False)
+        small.to_csv(tmp / "smallest_n.csv", index=False)
+        plot_assurance(res.summary, tmp / "figures" / "assurance_curve.png", target=target)
+        plot_power(res.point, tmp / "figures" / "power_curve.png", target=target)
+        write_provenance(
+            tmp,
+            provenance_record(
+                seed=seed,
+                started=started,
+                inputs=inputs or None,
+                extra={
+                    "design_name": d.name,
+                    "n_grid": grid,
+                    "replicates": replicates,
+                    "uncertainty": res.source,
+                    "draws": int(res.draws["draw"].nunique()),
+                    "quantities": list(res.names),
+                    "priors": priors,
+                    "pool": pool,
+                    "analyses": analyses,
+                    "target_assurance": target,
+                    "solver": solver.kwargs(),
+                    "scheduler": scheduler,
+                },
+            ),
+        )
+    cols = ["endpoint", "method", "arm", "n", "point_power", "assurance", "power_q10", "power_q90"]
+    wide = Console(width=max(Console().width, 130))
+    wide.print(res.summary[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    wide.print(small.to_string(index=False))
+    console.print(f"assurance results: {out}")

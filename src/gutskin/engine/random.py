@@ -76,6 +76,8 @@ RUN_STREAMS: dict[str, int] = {
     "explorer": 108,  # quick runs of the web explorer
     "pool": 110,  # seed of the virtual population of a replicate job (power, validation)
     "pool_order": 111,  # the order in which a replicate trial meets the pool's candidates
+    "assurance_draw": 112,  # an assurance run's parameter draws (index = draw, sub = name key)
+    "assurance_rows": 113,  # which rows of an ensemble file an assurance run takes
     "calibration_ensemble": 120,  # history-matching candidates of the parameter ensemble
 }
 

@@ -8,6 +8,7 @@ to the slot parameter ``pb<k>_<property>`` of the model when the strain occupies
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Mapping
@@ -19,8 +20,16 @@ from typing import Any
 
 from gutskin.engine.yamlio import YamlInputError, load_yaml, read_yaml_file
 from gutskin.model.acne import CONFIDENCE_CODES, read_parameters
+from gutskin.model.priors import Prior, PriorError, parse_prior
 
-__all__ = ["STRAIN_PROPERTIES", "Strain", "StrainError", "StrainProperty", "load_strains"]
+__all__ = [
+    "STRAIN_PROPERTIES",
+    "Strain",
+    "StrainError",
+    "StrainProperty",
+    "load_strains",
+    "property_bounds",
+]
 
 #: Strain properties, in slot-parameter order (``pb1_<name>``).
 STRAIN_PROPERTIES = (
@@ -40,12 +49,18 @@ class StrainError(ValueError):
 
 @dataclass(frozen=True)
 class StrainProperty:
-    """One property value with its provenance."""
+    """One property value with its provenance.
+
+    ``prior`` is the property's uncertainty for an assurance run (a range or distribution
+    given in a strain YAML, :func:`gutskin.model.priors.parse_prior`); ``value`` stays the
+    point value every other command uses.
+    """
 
     value: float
     source: str
     confidence: str
     note: str = ""
+    prior: Prior | None = None
 
 
 @dataclass(frozen=True)
@@ -96,9 +111,34 @@ class Strain:
             raise StrainError(f"strain {self.id!r}: slot must be 1, 2 or 3, got {slot}")
         return {f"pb{slot}_{p}": float(self.properties[p].value) for p in STRAIN_PROPERTIES}
 
+    def with_values(self, **values: float) -> Strain:
+        """Copy of the strain with new property values (a draw of an assurance run).
+
+        Raises
+        ------
+        StrainError
+            An unknown property or a value outside its allowed range.
+        """
+        props = dict(self.properties)
+        for prop, v in values.items():
+            if prop not in STRAIN_PROPERTIES:
+                raise StrainError(
+                    f"strain {self.id!r}: unknown property {prop!r}; "
+                    f"allowed: {list(STRAIN_PROPERTIES)}"
+                )
+            lo, hi = property_bounds()[prop]
+            if not (math.isfinite(v) and lo <= v <= hi):
+                raise StrainError(
+                    f"strain {self.id!r}, property {prop!r}: value {v!r} is outside the "
+                    f"allowed range [{lo}, {hi}] (the pb1_{prop} range in parameters.csv)"
+                )
+            props[prop] = dataclasses.replace(props[prop], value=float(v))
+        return dataclasses.replace(self, properties=props)
+
 
 @lru_cache(maxsize=1)
-def _bounds() -> dict[str, tuple[float, float]]:
+def property_bounds() -> dict[str, tuple[float, float]]:
+    """Allowed range of each strain property: the ``pb1_<property>`` row of parameters.csv."""
     rows = {p.name: p for p in read_parameters()}
     out = {}
     for prop in STRAIN_PROPERTIES:
@@ -116,10 +156,10 @@ def _property(sid: str, prop: str, raw: Any, origin: str) -> StrainProperty:
         raw = {"value": raw, "source": f"user file {origin}", "confidence": "assumed"}
     if not isinstance(raw, Mapping):
         raise StrainError(f"{where}: expected a number or a mapping with 'value', got {raw!r}")
-    unknown = sorted(set(raw) - {"value", "source", "confidence", "note"})
+    unknown = sorted(set(raw) - {"value", "source", "confidence", "note", "prior"})
     if unknown:
         raise StrainError(
-            f"{where}: unknown key(s) {unknown}; allowed: value, source, confidence, note"
+            f"{where}: unknown key(s) {unknown}; allowed: value, source, confidence, note, prior"
         )
     if "value" not in raw:
         raise StrainError(f"{where}: 'value' is required")
@@ -127,7 +167,7 @@ def _property(sid: str, prop: str, raw: Any, origin: str) -> StrainProperty:
         value = float(raw["value"])
     except (TypeError, ValueError):
         raise StrainError(f"{where}: value must be a number, got {raw['value']!r}") from None
-    lo, hi = _bounds()[prop]
+    lo, hi = property_bounds()[prop]
     if not math.isfinite(value) or not lo <= value <= hi:
         raise StrainError(
             f"{where}: value {value!r} is outside the allowed range [{lo}, {hi}] "
@@ -141,8 +181,23 @@ def _property(sid: str, prop: str, raw: Any, origin: str) -> StrainProperty:
     source = str(raw.get("source", f"user file {origin}")).strip()
     if not source:
         raise StrainError(f"{where}: source must not be empty (use 'assumed')")
+    prior = None
+    if raw.get("prior") is not None:
+        try:
+            prior = parse_prior(raw["prior"], f"{where}, prior", (lo, hi))
+        except PriorError as exc:
+            raise StrainError(str(exc)) from None
+        if not prior.lower <= value <= prior.upper:
+            raise StrainError(
+                f"{where}: value {value:g} lies outside its prior "
+                f"[{prior.lower:g}, {prior.upper:g}]"
+            )
     return StrainProperty(
-        value=value, source=source, confidence=confidence, note=str(raw.get("note", ""))
+        value=value,
+        source=source,
+        confidence=confidence,
+        note=str(raw.get("note", "")),
+        prior=prior,
     )
 
 
@@ -220,7 +275,9 @@ def load_strains(user_file: str | Path | None = None) -> dict[str, Strain]:
         YAML with ``strains: {<id>: {name, genus, default_dose, properties}}``.  A new id
         must define all :data:`STRAIN_PROPERTIES`; an existing id may override any subset.
         A property is either a number (source ``user file``, confidence ``assumed``) or a
-        mapping ``{value, source, confidence, note}``.
+        mapping ``{value, source, confidence, note, prior}``; ``prior`` (``[lower, upper]``
+        or ``{distribution, lower, upper, mode}``, :func:`gutskin.model.priors.parse_prior`)
+        is the property's uncertainty, drawn by ``gutskin power --uncertainty prior``.
 
     Returns
     -------

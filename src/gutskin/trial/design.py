@@ -7,6 +7,7 @@ built-in designs live in ``gutskin/trial/designs/*.yaml`` and are listed by
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -329,19 +330,22 @@ def _format(exc: ValidationError, where: str) -> str:
     return f"{where}: field '{loc}': {msg}" if loc else f"{where}: {msg}"
 
 
-def parse_design(data: Any, where: str = "design") -> Design:
-    """Validate a design given as plain data."""
+def parse_design(
+    data: Any, where: str = "design", *, strains: Mapping[str, Any] | None = None
+) -> Design:
+    """Validate a design given as plain data (``strains``: a strain library to check
+    probiotic regimens against, default the packaged one)."""
     if not isinstance(data, dict):
         raise DesignError(f"{where}: expected a mapping of design fields at the top level")
     try:
         design = Design.model_validate(data)
     except ValidationError as exc:
         raise DesignError(_format(exc, where)) from None
-    _check_regimens(design, where)
+    _check_regimens(design, where, strains)
     return design
 
 
-def _check_regimens(design: Design, where: str) -> None:
+def _check_regimens(design: Design, where: str, strains: Mapping[str, Any] | None = None) -> None:
     """Resolve every arm's regimens now, so a bad dose is named before anything runs."""
     from gutskin.model.interventions import InterventionError, resolve
 
@@ -352,7 +356,7 @@ def _check_regimens(design: Design, where: str) -> None:
             for r in arm.regimens
         ]
         try:
-            resolve(regs, where=f"arms.{k}.regimens")
+            resolve(regs, where=f"arms.{k}.regimens", strains=strains)
         except InterventionError as exc:
             raise DesignError(f"{where}: {exc}") from None
 
@@ -363,8 +367,12 @@ def builtin_designs() -> dict[str, Path]:
     return {Path(str(p)).stem: Path(str(p)) for p in pkg.iterdir() if str(p).endswith(".yaml")}
 
 
-def load_design(name_or_path: str | Path) -> Design:
-    """Load a built-in design by name or a design YAML file by path."""
+def load_design(name_or_path: str | Path, *, strains: Mapping[str, Any] | None = None) -> Design:
+    """Load a built-in design by name or a design YAML file by path.
+
+    ``strains`` is the strain library its probiotic regimens are checked against
+    (:func:`gutskin.model.strains.load_strains` of a user file; default the packaged one).
+    """
     builtins = builtin_designs()
     if str(name_or_path) in builtins:
         path = builtins[str(name_or_path)]
@@ -381,7 +389,7 @@ def load_design(name_or_path: str | Path) -> Design:
         raise DesignError(str(exc)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DesignError(f"{path}: cannot read design file ({exc})") from None
-    design = parse_design(data, where=str(path))
+    design = parse_design(data, where=str(path), strains=strains)
     ft = design.population.from_table
     if ft is not None:
         upd = {

@@ -25,7 +25,7 @@ infinite one, and that is why the pool is large:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 from gutskin.engine import ModelSpec, SolverOptions
 from gutskin.engine.integrate import Status
 from gutskin.engine.random import derived_seed, run_rng
+from gutskin.model.strains import Strain
 from gutskin.population.pipeline import Personalisation
 from gutskin.simulation import get_model
 from gutskin.trial.design import Design, DesignError
@@ -44,6 +45,7 @@ from gutskin.trial.run import (
     Candidates,
     _adherence,
     _dropout_weeks,
+    arm_treatment_of,
     assemble_trial,
     candidate_batches,
     expected_outputs,
@@ -93,6 +95,10 @@ class PatientPool:
         Candidates drawn to fill the pool (presenting or not).
     n_eligible_reference : int
         Candidates meeting the entry criteria on the pool's reference screening draw.
+    model : ModelSpec, optional
+        The model (default: the design's named one).
+    strains : mapping, optional
+        The strain library the arms' probiotics come from (default: the packaged one).
     """
 
     design: Design
@@ -103,6 +109,7 @@ class PatientPool:
     n_eligible_reference: int
     solver: SolverOptions
     model: ModelSpec | None = None
+    strains: Mapping[str, Strain] | None = None
     #: per arm: expected value of each observed quantity at the visits (P, V), NaN
     #: where the pair is not simulated yet; solver status (P,); which rows are done
     _expected: dict[str, dict[str, NDArray[np.float64]]] = field(default_factory=dict, repr=False)
@@ -155,12 +162,19 @@ class PatientPool:
         return Draw(seed, positions, base, np.asarray(arms), walked)
 
     def simulate_arms(
-        self, draws: list[Draw], progress: Callable[[int, int], None] | None = None
+        self,
+        draws: list[Draw],
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        arms: Sequence[str] | None = None,
     ) -> None:
-        """Simulate every (patient, arm) pair the draws randomize and that is not done yet."""
+        """Simulate every (patient, arm) pair the draws randomize and that is not done yet
+        (of the arms named in ``arms``, default every arm)."""
         spec, cand = self.spec, self.candidates
         todo: dict[str, NDArray[np.intp]] = {}
         for arm in self.design.arms:
+            if arms is not None and arm.name not in arms:
+                continue
             done = self._done.setdefault(arm.name, np.zeros(self.size, dtype=bool))
             want = np.zeros(self.size, dtype=bool)
             for d in draws:
@@ -181,6 +195,7 @@ class PatientPool:
                 self.seed,
                 self.adherence[pos],
                 self.solver,
+                self.strains,
             )
             exp = expected_outputs(spec, res)
             store = self._expected.setdefault(
@@ -194,19 +209,43 @@ class PatientPool:
             if progress:
                 progress(finished, total)
 
-    def part(self, draws: list[Draw]) -> tuple[PatientPool, list[Draw]]:
+    def with_strains(self, strains: Mapping[str, Strain]) -> PatientPool:
+        """The same patients, their arms given by another strain library.
+
+        The candidates (parameters, burn-in, baselines) are shared: a strain acts only
+        through an arm's treatment. The trajectories of every arm whose treatment the new
+        library leaves unchanged are kept; the others are simulated anew by
+        :meth:`simulate_arms`.
+        """
+        keep = {
+            arm.name
+            for arm in self.design.arms
+            if arm_treatment_of(self.design, self.spec, arm.name, self.strains)
+            == arm_treatment_of(self.design, self.spec, arm.name, strains)
+        }
+        return replace(
+            self,
+            strains=strains,
+            _expected={a: v for a, v in self._expected.items() if a in keep},
+            _status={a: v for a, v in self._status.items() if a in keep},
+            _done={a: v for a, v in self._done.items() if a in keep},
+        )
+
+    def part(self, draws: list[Draw], *, states: bool = False) -> tuple[PatientPool, list[Draw]]:
         """The rows of the pool these draws use, and the draws renumbered to them.
 
         What a worker process needs to make the draws' trials (:meth:`trial`): smaller
-        to send than the whole pool, with the same numbers.
+        to send than the whole pool, with the same numbers. With ``states``, the
+        patients' parameters and day-0 states travel too, so that the part can still
+        simulate arms (:meth:`simulate_arms`).
         """
         rows = np.unique(np.concatenate([d.positions for d in draws]))
         new_pos = {int(p): i for i, p in enumerate(rows)}
         # what trial() reads; parameters, states and day-0 values stay behind
         c = replace(
             self.candidates,
-            params=np.empty((self.size, 0)),
-            y0=np.empty((self.size, 0)),
+            params=self.candidates.params if states else np.empty((self.size, 0)),
+            y0=self.candidates.y0 if states else np.empty((self.size, 0)),
             base_expected={},
         )
         small = PatientPool(
@@ -218,6 +257,7 @@ class PatientPool:
             n_eligible_reference=self.n_eligible_reference,
             solver=self.solver,
             model=self.model,
+            strains=self.strains,
             _expected={a: {k: v[rows] for k, v in e.items()} for a, e in self._expected.items()},
             _status={a: v[rows] for a, v in self._status.items()},
             _done={a: v[rows] for a, v in self._done.items()},
@@ -278,6 +318,7 @@ def build_pool(
     population: Personalisation | None = None,
     progress: Callable[[int, int], None] | None = None,
     model: ModelSpec | None = None,
+    strains: Mapping[str, Strain] | None = None,
 ) -> PatientPool:
     """Screen and burn in candidates until the pool holds enough eligible ones.
 
@@ -298,6 +339,8 @@ def build_pool(
         ``progress(eligible, wanted)`` after each batch.
     model : ModelSpec, optional
         The model instead of the design's named one (a parameter variant).
+    strains : mapping, optional
+        The strain library of the arms' probiotics (default: the packaged one).
     """
     spec = model if model is not None else get_model(design.model)
     opts = solver or SolverOptions()
@@ -341,6 +384,7 @@ def build_pool(
         n_eligible_reference=n_eligible,
         solver=opts,
         model=model,
+        strains=strains,
     )
 
 

@@ -12,7 +12,7 @@ trial and a patient's data do not depend on who else was screened.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from gutskin.engine import Exposure, ModelSpec, Schedule, SolverOptions
+from gutskin.engine import Exposure, ModelSpec, Schedule, SolverOptions, Treatment
 from gutskin.engine.integrate import BatchResult
 from gutskin.engine.random import uniforms
 from gutskin.model.interventions import arm_treatment
+from gutskin.model.strains import Strain
 from gutskin.population import pipeline
 from gutskin.population.pipeline import Personalisation
 from gutskin.simulation import get_model
@@ -37,6 +38,7 @@ __all__ = [
     "MODEL_OUTPUTS",
     "Candidates",
     "TrialResult",
+    "arm_treatment_of",
     "assemble_trial",
     "burn_in_candidates",
     "candidate_batches",
@@ -308,6 +310,21 @@ def visit_times(
     return weeks, t_eval, np.searchsorted(t_eval, weeks * 7.0)
 
 
+def arm_treatment_of(
+    design: Design,
+    spec: ModelSpec,
+    arm_name: str,
+    strains: Mapping[str, Strain] | None = None,
+) -> Treatment:
+    """The :class:`Treatment` of one arm: its regimens plus the shared placebo inputs."""
+    days = design.duration_weeks * 7.0
+    arm = next(a for a in design.arms if a.name == arm_name)
+    tr = arm_treatment(arm.regimens, days, strains=strains)
+    if design.placebo_response.skincare > 0 and "skincare" in spec.input_names:
+        tr = tr.with_exposures(Exposure("skincare", design.placebo_response.skincare, 0.0, days))
+    return tr
+
+
 def treat_arm(
     design: Design,
     spec: ModelSpec,
@@ -318,14 +335,12 @@ def treat_arm(
     seed: int,
     adherence: NDArray[np.float64],
     solver: SolverOptions,
+    strains: Mapping[str, Strain] | None = None,
 ) -> BatchResult:
     """Patients from their baseline under one arm (regimens and the shared placebo inputs),
-    at the visits only (:func:`visit_times`)."""
-    days = design.duration_weeks * 7.0
-    arm = next(a for a in design.arms if a.name == arm_name)
-    tr = arm_treatment(arm.regimens, days)
-    if design.placebo_response.skincare > 0 and "skincare" in spec.input_names:
-        tr = tr.with_exposures(Exposure("skincare", design.placebo_response.skincare, 0.0, days))
+    at the visits only (:func:`visit_times`); ``strains`` is the strain library (default
+    the packaged one)."""
+    tr = arm_treatment_of(design, spec, arm_name, strains)
     _, t_eval, visit_pos = visit_times(design)
     res = pipeline.treat(
         spec,
