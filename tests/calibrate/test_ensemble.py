@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gutskin.calibrate.ensemble import candidate_box, draw_candidates, history_match, main
+from gutskin.calibrate.ensemble import (
+    candidate_box,
+    draw_candidates,
+    history_match,
+    main,
+    members_of,
+)
 from gutskin.calibrate.replicates import ReplicateObjective
 from gutskin.calibrate.targets import load_targets
 
@@ -29,7 +35,7 @@ def test_box_and_latin_hypercube():
         candidate_box({"a": 1.0}, 1.0, {"a": (0.1, 2.0)})
 
 
-def test_history_match_keeps_only_candidates_inside_every_band(tiny_targets, tmp_path):
+def test_candidates_are_scored_and_members_selected(tiny_targets, tmp_path):
     ts = load_targets(tiny_targets)
     obj = ReplicateObjective(replicates=1, rinaldi_replicates=1, pool_size=None)
     cands = pd.DataFrame({"iso_ed50": [0.05, 0.2, 0.5]})
@@ -38,16 +44,20 @@ def test_history_match_keeps_only_candidates_inside_every_band(tiny_targets, tmp
     assert len(res) == 3
     for _, row in res.iterrows():
         means = obj.means(ts, {"iso_ed50": row["iso_ed50"]}, seed=2)
-        plausible = all(abs(t.z(means[t.id])) <= 3.0 for t in obj.targets(ts))
-        rinaldi_in = all(
-            t.band()[0] <= means[t.id] <= t.band()[1]
+        z = {t.id: t.z(means[t.id]) for t in obj.targets(ts)}
+        assert row["J"] == pytest.approx(sum(v * v for v in z.values()))
+        assert row["max_abs_z"] == pytest.approx(max(abs(v) for v in z.values()))
+        out = [
+            t.id
             for t in obj.targets(ts)
-            if t.group == "probiotic_trial"
-        )
-        assert bool(row["kept"]) == (plausible and rinaldi_in)
-        assert row["max_implausibility"] == pytest.approx(
-            max(abs(t.z(means[t.id])) for t in obj.targets(ts))
-        )
+            if t.group == "probiotic_trial" and not t.band()[0] <= means[t.id] <= t.band()[1]
+        ]
+        assert str(row["outside_band"]).split() == out
+    # members: J below the threshold and no Rinaldi arm outside its band
+    j_max = float(res["J"].median())
+    kept = members_of(res, j_max)
+    want = (res["J"] <= j_max) & (res["outside_band"].astype(str).str.strip() == "")
+    assert kept.tolist() == want.tolist()
     # resume: drop the last row, run again, same table
     pd.read_csv(ck).iloc[:2].to_csv(ck, index=False)
     again = history_match(ts, cands, {}, objective=obj, seed=2, checkpoint=ck)
@@ -66,8 +76,9 @@ def test_main_writes_the_ensemble_files(tiny_targets, tmp_path):
     meta = json.loads((out / "ensemble.json").read_text())
     cands = pd.read_csv(out / "candidates.csv")
     assert list(members.columns) == ["iso_ed50", "weight"]
-    assert len(members) == int(cands["kept"].sum()) == meta["members"]
-    assert meta["candidates"] == 3 and "history matching" in meta["method"]
+    assert len(members) == meta["members"] <= 3
+    assert meta["candidates"] == len(cands) == 3 and "likelihood-ratio" in meta["method"]
+    assert meta["J_max"] > meta["J_center"]
 
 
 @pytest.mark.slow
@@ -83,11 +94,11 @@ def test_packaged_ensemble_members_meet_the_rinaldi_bands():
     data = Path(cal.__file__).parent / "data"
     members = pd.read_csv(data / "ensemble.csv")
     meta = json.loads((data / "ensemble.json").read_text())
-    assert "history matching" in meta["method"] and meta["members"] == len(members) >= 5
+    assert "likelihood-ratio" in meta["method"] and meta["members"] == len(members) >= 5
     assert members["weight"].sum() == pytest.approx(1.0)
     ts = load_targets(None)
     arms = [t for t in ts.targets if t.group == "probiotic_trial" and t.fit]
-    fixed = {k: v for k, v in meta["center"].items() if k not in members.columns}
+    fixed = meta["fixed"]
     for i in (0, len(members) - 1):
         values = {**fixed, **members.drop(columns="weight").iloc[i].to_dict()}
         trials = pooled_trials(ts, values, {"rinaldi2022": 40}, seed=0, pool_size=2000)

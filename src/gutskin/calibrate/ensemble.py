@@ -1,26 +1,31 @@
-"""An ensemble of parameter sets consistent with the calibration targets (history matching).
+"""An ensemble of parameter sets consistent with the calibration targets.
 
 Method
 ------
-One wave of history matching (Craig et al. 1997; Vernon, Goldstein & Bower, Bayesian
-Analysis 2010;5:619) with the replicate-trial objective: candidates are drawn by a
-Latin hypercube in a box around the calibrated point (each fitted parameter within a
-factor ``spread`` of its value, in log space, clipped to its table bounds); each is
-simulated with :class:`~gutskin.calibrate.replicates.ReplicateObjective`, and a candidate
-is kept (*not implausible*) when every fitted target's implausibility (its replicate mean's
-distance from the observed value in units of the target's sd, or outside its range) is at
-most 3, and the Rinaldi 2022 arms lie inside their acceptance bands. Members carry equal
-weight: with a uniform prior on the box this is rejection sampling of the parameter sets
-the targets cannot rule out, not a posterior with a likelihood. The box truncates what lies
-beyond it; members near its edge say the box was too small for that parameter (reported).
+Latin-hypercube candidates in a box around the calibrated point (each varied parameter
+within a factor ``spread`` of its value, log-uniform, clipped to its table bounds) are
+simulated with :class:`~gutskin.calibrate.replicates.ReplicateObjective`, whose
+``J = sum z^2`` is ``-2 log L`` up to a constant for independent Gaussian target errors.
+The calibrated point is simulated too (``J_0``). A candidate is a member when
 
-Every candidate's result is appended to a checkpoint CSV as soon as it is simulated, so an
+* ``J <= J_0 + chi2_{d, 0.95}`` with ``d`` the number of varied parameters: it lies in the
+  approximate joint 95 % likelihood-ratio confidence region of those parameters (the
+  region whose one-dimensional sections are the profile-likelihood intervals of Raue et
+  al., Bioinformatics 2009;25:1923), and
+* every Rinaldi 2022 arm (group ``probiotic_trial``) lies inside its acceptance band, so
+  replicate trials on every member meet the bands the model was built around.
+
+Members carry equal weight: with a uniform prior on the box this is rejection sampling of
+that region, not a posterior. The box truncates what lies beyond it; the number of members
+near each edge is reported (many say the box was too small for that parameter). Every
+candidate's result is appended to a checkpoint CSV as soon as it is simulated, so an
 interrupted run resumes where it stopped (same seed, same candidates).
 
 Run: ``python -m gutskin.calibrate.ensemble --out DIR [--candidates 40] [--spread 1.3]``;
-``ensemble.csv`` (parameter columns and ``weight``) and ``ensemble.json`` (method, seed,
-box, counts) are written into ``DIR``; the package's copy lives in
-``src/gutskin/calibrate/data/`` for the assurance analysis.
+``ensemble.csv`` (parameter columns and ``weight``), ``ensemble.json`` (method, seed, box,
+``J_0``, threshold, counts) and ``candidates.csv`` are written into ``DIR``; the package's
+copy lives in ``src/gutskin/calibrate/data/`` for the assurance analysis
+(``gutskin power --uncertainty calibrated``).
 """
 
 from __future__ import annotations
@@ -74,19 +79,14 @@ def history_match(
     objective: ReplicateObjective,
     seed: int,
     checkpoint: Path,
-    cutoff: float = 3.0,
     must_meet: Sequence[str] = ("probiotic_trial",),
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Simulate every candidate (resuming from ``checkpoint``); one row per candidate.
 
-    A candidate is kept when the implausibility ``|z|`` of every fitted target (its
-    standardised residual, :meth:`~gutskin.calibrate.targets.Target.z`) is at most
-    ``cutoff`` (3: Pukelsheim's three-sigma rule, as in Vernon et al. 2010) and every
-    fitted target of the groups ``must_meet`` lies inside its acceptance band.
-
-    Columns: the parameters, ``J``, ``max_implausibility``, ``worst`` (its target),
-    ``rejected_by`` (the targets that rule the candidate out) and ``kept``.
+    Columns: the parameters, ``J``, ``max_abs_z`` and ``worst`` (the target furthest from
+    its observed value, in sd units) and ``outside_band`` (the fitted targets of the
+    groups ``must_meet`` outside their acceptance bands, space-separated).
     """
     done = pd.read_csv(checkpoint) if checkpoint.exists() else pd.DataFrame()
     targets = objective.targets(ts)
@@ -95,21 +95,26 @@ def history_match(
         values.update({str(k): float(v) for k, v in candidates.iloc[i].items()})
         means = objective.means(ts, values, seed=seed)
         z = {t.id: t.z(means[t.id]) if math.isfinite(means[t.id]) else math.inf for t in targets}
-        implausible = [k for k, v in z.items() if abs(v) > cutoff]
         outside = [t.id for t in targets if t.group in must_meet and not _inside(t, means[t.id])]
         worst = max(z, key=lambda k: abs(z[k]))
         row = {**candidates.iloc[i].to_dict()}
         row.update(
             J=float(sum(v * v for v in z.values())),
-            max_implausibility=float(abs(z[worst])),
+            max_abs_z=float(abs(z[worst])),
             worst=worst,
-            rejected_by=" ".join(implausible + [k for k in outside if k not in implausible]),
-            kept=not implausible and not outside,
+            outside_band=" ".join(outside),
         )
         pd.DataFrame([row]).to_csv(checkpoint, mode="a", header=i == 0, index=False)
         if progress:
             progress(i + 1, len(candidates))
-    return pd.read_csv(checkpoint)
+    return pd.read_csv(checkpoint, keep_default_na=False)
+
+
+def members_of(table: pd.DataFrame, j_max: float) -> pd.Series:
+    """Which rows of :func:`history_match`'s table are members: ``J <= j_max`` and no
+    ``must_meet`` target outside its band."""
+    outside = table["outside_band"].fillna("").astype(str).str.strip()
+    return (table["J"] <= j_max) & (outside == "")
 
 
 def _inside(target: Any, value: float) -> bool:
@@ -174,7 +179,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         checkpoint=a.out / "candidates.csv",
         progress=lambda i, n: print(f"candidate {i}/{n}", flush=True),
     )
-    kept = res[res["kept"].astype(bool)]
+    center = history_match(
+        ts,
+        pd.DataFrame([{n: center_all[n] for n in names}]),
+        fixed,
+        objective=objective,
+        seed=a.seed,
+        checkpoint=a.out / "center.csv",
+    )
+    from scipy.stats import chi2
+
+    j0 = float(center["J"].iloc[0])
+    j_max = j0 + float(chi2.ppf(0.95, len(names)))
+    kept = res[members_of(res, j_max)]
     members = kept[names].copy()
     members["weight"] = 1.0 / max(len(members), 1)
     members.to_csv(a.out / "ensemble.csv", index=False)
@@ -183,25 +200,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         for n in names
     }
     meta = {
-        "method": "history matching, one wave: Latin-hypercube candidates (log-uniform) in a "
-        "box around the calibrated point; kept when every fitted target's implausibility "
-        "(|replicate mean - observed| / sd, or distance outside its range / sd) is at most 3 "
-        "and the Rinaldi 2022 arms lie inside their acceptance bands; equal weights",
+        "method": "likelihood-ratio region: Latin-hypercube candidates (log-uniform) in a box "
+        "around the calibrated point, kept when J <= J_0 + chi2(d, 0.95) (J = sum z^2 on "
+        "replicate-trial means, J_0 at the calibrated point, d varied parameters) and every "
+        "Rinaldi 2022 arm lies inside its acceptance band; equal weights",
         "references": [
-            "Craig PS, Goldstein M, Seheult AH, Smith JA. Pressure matching for hydrocarbon "
-            "reservoirs. Case Studies in Bayesian Statistics 1997;3:37-93",
-            "Vernon I, Goldstein M, Bower RG. Galaxy formation: a Bayesian uncertainty "
-            "analysis. Bayesian Analysis 2010;5(4):619-670",
+            "Raue A, Kreutz C, Maiwald T, Bachmann J, Schilling M, Klingmueller U, Timmer J. "
+            "Structural and practical identifiability analysis of partially observed dynamical "
+            "models by exploiting the profile likelihood. Bioinformatics 2009;25(15):1923-1929",
         ],
         "seed": a.seed,
         "spread": a.spread,
         "box": {n: list(box[n]) for n in names},
         "center": {n: center_all[n] for n in names},
+        "fixed": fixed,
         "objective": {
             "replicates": a.replicates,
             "rinaldi_replicates": a.rinaldi_replicates,
             "pool": a.pool,
         },
+        "J_center": j0,
+        "center_outside_band": str(center["outside_band"].iloc[0]),
+        "J_max": j_max,
         "candidates": len(res),
         "members": len(members),
         "members_near_box_edge": edge,
