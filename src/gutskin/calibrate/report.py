@@ -54,7 +54,29 @@ KNOWN_LIMITS: dict[str, str] = {
         "fit phase 3 entry (IGA 3 at 20-50 inflammatory lesions) and control-arm success at "
         "once, which makes 'almost clear' generous (<= 17 weighted lesions)."
     ),
-    "sarecycline_sc1402_placebo_iga_success": "As SC1401.",
+    "sarecycline_sc1402_placebo_iga_success": (
+        "Oral placebo arms improve less in the model than topical vehicle arms (no skin-care "
+        "input: -16 % inflammatory lesions against the observed -35 %, inside that target's "
+        "wide band), so the one IGA cut point that keeps the vehicle arms' success inside "
+        "their bands (Lamel, Tanghetti) leaves the oral placebo's success at about 0.08: "
+        "inside SC1401's band, below SC1402's. Lowering activity_sd to 0.45 for the spread "
+        "bound (issue 30, session 8) cost this target (0.14 at 0.8); raising iga_cut_2 to 19 "
+        "would put Lamel's vehicle success above its band."
+    ),
+    "tanghetti2020_vehicle_noninflammatory_change": (
+        "Comedones improve less under vehicle than observed: the vehicle acts only through "
+        "skin care on occlusion clearance (skincare_occlusion, at its upper bound), a slow "
+        "route through microcomedones to comedones; the inflammatory change of the same arm "
+        "is met."
+    ),
+    "tanghetti2020_baseline_inflammatory": (
+        "Inside the same count windows, screened virtual patients have more lesions than the "
+        "trial's (and a wider spread): the model's severity distribution falls off more "
+        "slowly above 20 inflammatory lesions than this trial population's. Between-patient "
+        "CVs move it little (immune_reactivity CV 0.6 -> 0.35: mean 32.8 -> 32.9); the "
+        "design's count windows are assumed (the paper reports EGSS 3-4 at entry)."
+    ),
+    "tanghetti2020_baseline_noninflammatory": "As the inflammatory baseline.",
     "clascoterone_pooled_vehicle_iga_success": "As the sarecycline IGA success targets.",
     "lamel2015_vehicle_success": "As the sarecycline IGA success targets.",
     "yan2018_actinobacteria_ratio": (
@@ -215,6 +237,8 @@ def render_markdown(
                 flags.append("**at bound**")
             if not bool(r["identifiable"]):
                 flags.append("**not identifiable**")
+            if not np.isfinite(float(r["ci95_low"])):
+                flags.append("interval not recomputed since the refit")
             lines.append(
                 f"| `{r['name']}` | {r['value']:.4g} | {r['nominal']:.4g} | "
                 f"[{r['lower']:.4g}, {r['upper']:.4g}] | "
