@@ -108,3 +108,14 @@ def test_packaged_ensemble_members_meet_the_rinaldi_bands():
             mean = float(np.mean([trial_statistic(r, t) for r in trials["rinaldi2022"]]))
             lo, hi = t.band()
             assert lo <= mean <= hi, (i, t.id, mean)
+
+
+def test_checkpoint_of_other_candidates_is_refused(tiny_targets, tmp_path):
+    ts = load_targets(tiny_targets)
+    ck = tmp_path / "candidates.csv"
+    pd.DataFrame({"iso_ed50": [0.3], "J": [1.0]}).to_csv(ck, index=False)
+    obj = ReplicateObjective(replicates=1, rinaldi_replicates=1, pool_size=None)
+    with pytest.raises(ValueError, match="not these candidates"):
+        history_match(
+            ts, pd.DataFrame({"iso_ed50": [0.2, 0.4]}), {}, objective=obj, seed=1, checkpoint=ck
+        )

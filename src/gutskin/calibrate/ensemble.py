@@ -89,6 +89,12 @@ def history_match(
     groups ``must_meet`` outside their acceptance bands, space-separated).
     """
     done = pd.read_csv(checkpoint) if checkpoint.exists() else pd.DataFrame()
+    if len(done):
+        cols = list(candidates.columns)
+        if list(done.columns[: len(cols)]) != cols or not np.allclose(
+            done[cols].to_numpy(float), candidates.iloc[: len(done)].to_numpy(float), rtol=1e-12
+        ):
+            raise ValueError(f"{checkpoint}: its rows are not these candidates (other seed/box?)")
     targets = objective.targets(ts)
     for i in range(len(done), len(candidates)):
         values = dict(fixed)
@@ -141,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--fitted", type=Path, default=here / "fitted_parameters.csv")
     ap.add_argument("--parameters", default=None, help="comma list (default: fit_parameters)")
     ap.add_argument("--candidates", type=int, default=40)
+    ap.add_argument(
+        "--stop-after", type=int, default=None, help="simulate only the first K candidates"
+    )
     ap.add_argument("--spread", type=float, default=1.3)
     ap.add_argument("--replicates", type=int, default=4)
     ap.add_argument("--rinaldi-replicates", type=int, default=40)
@@ -169,6 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     a.out.mkdir(parents=True, exist_ok=True)
     cands = draw_candidates(box, a.candidates, a.seed)
+    if a.stop_after is not None:
+        if not 1 <= a.stop_after <= a.candidates:
+            ap.error("--stop-after must be in 1..--candidates")
+        cands = cands.iloc[: a.stop_after]
     fixed = {k: v for k, v in center_all.items() if k not in names}
     res = history_match(
         ts,
@@ -222,6 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "J_center": j0,
         "center_outside_band": str(center["outside_band"].iloc[0]),
         "J_max": j_max,
+        "candidates_drawn": a.candidates,
         "candidates": len(res),
         "members": len(members),
         "members_near_box_edge": edge,
