@@ -300,7 +300,6 @@ def test_assurance_cli_writes_its_tables(tmp_path, capsys):
         (["--uncertainty", "prior", "--parameters", "nope"], "unknown parameter 'nope'"),
         (["--uncertainty", "prior", "--draws", "0"], "--draws must be in 1..100000"),
         (["--draws", "5"], "--draws needs --uncertainty"),
-        (["--uncertainty", "calibrated"], "packaged calibrated ensemble"),
         (["--uncertainty", "{d}/bad.csv"], "line 2, column 'gut_skin_gain'"),
         (["--uncertainty", "{d}/missing.csv"], "is not a file"),
         (["--uncertainty", "{d}/bad.csv", "--parameters", "x"], "--parameters is for"),
@@ -308,13 +307,6 @@ def test_assurance_cli_writes_its_tables(tmp_path, capsys):
     ],
 )
 def test_assurance_cli_errors(tmp_path, capsys, extra, message):
-    from importlib import resources
-
-    if (
-        "calibrated" in extra
-        and (resources.files("gutskin.calibrate") / "data" / "ensemble.csv").is_file()
-    ):
-        pytest.skip("the packaged calibrated ensemble exists (issue 30)")
     (tmp_path / "bad.csv").write_text("gut_skin_gain\nmany\n")
     before = sorted(p.name for p in tmp_path.iterdir())
     args = [a.replace("{d}", str(tmp_path)) for a in extra]
@@ -353,3 +345,22 @@ def test_a_new_strain_with_priors_from_a_user_file(tmp_path):
     t = res.draws
     assert t["MY01.engraftment"].between(0.1, 2.0).all() and len(t) == 2
     assert res.draws["true_effect"].nunique() == 2  # the draws act on the arm
+
+
+def test_the_packaged_calibrated_ensemble_reads():
+    """``--uncertainty calibrated`` reads the ensemble that issue 30 packages: every column
+    a model parameter inside its table range, weights summing to one."""
+    from importlib import resources
+
+    from gutskin.simulation import get_model
+    from gutskin.trial.assurance import read_ensemble
+
+    path = resources.files("gutskin.calibrate") / "data" / "ensemble.csv"
+    ens = read_ensemble(str(path), label="calibrated")
+    params = {p.name: p for p in get_model("acne").parameters}
+    assert len(ens.values) >= 5
+    assert sum(ens.weights) == pytest.approx(1.0)
+    for row in ens.values:
+        for name, value in zip(ens.names, row, strict=True):
+            p = params[name]
+            assert p.lower <= value <= p.upper, (name, value)
