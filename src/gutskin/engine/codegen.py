@@ -39,13 +39,21 @@ from gutskin.engine.spec import ModelSpec
 
 __all__ = ["cache_dir", "generate_source", "load_kernel"]
 
-_TEMPLATES = ("vmath.py", "common.py", "dopri5.py", "rosenbrock.py", "lanes.py", "driver.py")
+_TEMPLATES = (
+    "vmath.py",
+    "common.py",
+    "dopri5.py",
+    "rosenbrock.py",
+    "lanes.py",
+    "rosenbrock_lanes.py",
+    "driver.py",
+)
 
 #: Patients integrated side by side in the SIMD-lane solver (8 float64 = one AVX-512
 #: register; two AVX2 registers).
 LANES = 8
 _STRIP = "# codegen: strip"
-CODEGEN_VERSION = "8"
+CODEGEN_VERSION = "9"
 
 
 class KernelCacheError(OSError):
@@ -283,27 +291,35 @@ def _emit_lanes(
     exprs: list[sp.Expr],
     prologue: Sequence[str] = (),
     slot0: int = 0,
+    name: str = "rhs_lanes",
+    out: str = "dy",
+    slots: Sequence[int] | None = None,
 ) -> str:
     """``rhs_lanes(n, t, y, q, w, dy)``: the right-hand side of ``n`` lanes at once.
 
     Arrays are lane-interleaved: entry ``i`` of lane ``ln`` is ``a[i*LANES + ln]``.
     The loop over lanes has a run-time trip count and constant row offsets, so
     LLVM vectorises it (one patient per SIMD lane); every lane runs the same
-    instructions, so a patient's result does not depend on its lane.
+    instructions, so a patient's result does not depend on its lane.  With ``name``,
+    ``out`` and ``slots`` (the entry of ``out`` of each expression) the same code
+    gives ``jac_lanes(n, t, y, q, w, J)``: entry ``(i*N_STATES + j)`` of ``J`` is
+    d rate_i / d y_j; entries outside the structural non-zeros are never written (the
+    caller passes zeros).
     """
     printer = _LanePrinter()
     # fastmath "contract" only: a*b + c may become one fused multiply-add (one rounding
     # instead of two); no reassociation, no approximate functions, NaN/inf kept.
     lines = [
         '@njit(cache=True, error_model="numpy", fastmath={"contract"})',
-        "def rhs_lanes(n, t, y, q, w, dy):",
+        f"def {name}(n, t, y, q, w, {out}):",
         *prologue,
     ]
     lines.append("    for ln in range(n):")
     for sym, e in temps:
         lines.append(f"        {sym} = {_lane_text(printer.doprint(e))}")
     for i, e in enumerate(exprs):
-        tgt = f"dy[{i * LANES} + ln]" if i else "dy[ln]"
+        k = i if slots is None else slots[i]
+        tgt = f"{out}[{k * LANES} + ln]" if k else f"{out}[ln]"
         lines.append(f"        {tgt} = {_lane_text(printer.doprint(e))}")
     if not exprs:
         lines.append("        pass")
@@ -429,12 +445,14 @@ def generate_model_source(spec: ModelSpec) -> str:
     ys = [amap[spec.symbols[s]] for s in spec.state_names]
     n = len(ys)
     jac_targets: list[str] = []
+    jac_slots: list[int] = []  # entry i*n + j of the lane Jacobian
     jac_exprs: list[sp.Expr] = []
     for i, r in enumerate(rates):
         for j, yj in enumerate(ys):
             d = sp.diff(r, yj)
             if d != 0:
                 jac_targets.append(f"J[{i}, {j}]")
+                jac_slots.append(i * n + j)
                 jac_exprs.append(d)
     obs = [
         spec.expanded_assignments[a].xreplace(smooth).xreplace(amap) for a in spec.assignment_names
@@ -492,6 +510,15 @@ def generate_model_source(spec: ModelSpec) -> str:
             temps=obs_temps,
         ),
         _emit_lanes(rhs_temps, rates_h, _smooth_lane_prologue(spec, slot0), slot0),
+        _emit_lanes(
+            jac_temps,
+            jac_h,
+            _smooth_lane_prologue(spec, slot0),
+            slot0,
+            name="jac_lanes",
+            out="J",
+            slots=jac_slots,
+        ),
         _WRAPPERS,
     ]
     return "\n".join(parts)

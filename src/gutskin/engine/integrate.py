@@ -162,7 +162,10 @@ def integrate(
     simd : bool, optional
         With ``dense``, integrate DOPRI5 patients side by side in SIMD lanes
         (8 per core; each keeps its own adaptive step, input segments and
-        outputs; lanes are refilled as patients finish).  Default: on whenever
+        outputs; lanes are refilled as patients finish); in auto mode the patients
+        found stiff are re-solved with the Rosenbrock method in SIMD lanes too, and
+        with ``method="rosenbrock"`` every patient is (its steps still land on the
+        output times).  Default: on whenever
         ``dense`` is and the method is not ``rosenbrock``.  Its right-hand side
         uses vectorisable exp/log/pow (<= 1 ulp from libm) and may fuse
         multiply-adds, so results differ

@@ -35,5 +35,9 @@ def jac_fast(t, y, q, w, J):  # pragma: no cover
     raise NotImplementedError
 
 
+def jac_lanes(n, t, y, q, w, J):  # pragma: no cover
+    raise NotImplementedError
+
+
 def observe_fast(t, y, q, w, out):  # pragma: no cover
     raise NotImplementedError

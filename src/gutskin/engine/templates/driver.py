@@ -21,6 +21,7 @@ from gutskin.engine.templates.common import (  # codegen: strip
 from gutskin.engine.templates.dopri5 import dopri5_solve  # codegen: strip
 from gutskin.engine.templates.lanes import dopri5_lanes  # codegen: strip
 from gutskin.engine.templates.rosenbrock import rosenbrock_solve  # codegen: strip
+from gutskin.engine.templates.rosenbrock_lanes import rosenbrock_lanes  # codegen: strip
 
 METHOD_DOPRI5 = 0
 METHOD_ROSENBROCK = 1
@@ -75,33 +76,47 @@ def solve_batch_lanes(
     method, lanes, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init, y_out, status,
     stats,
 ):  # fmt: skip
-    """As ``solve_batch`` with DOPRI5 and dense output, patients side by side in SIMD lanes.
+    """As ``solve_batch``, patients side by side in SIMD lanes.
 
-    Threads take groups of LANE_GROUP patients; within a group ``dopri5_lanes``
+    Threads take groups of LANE_GROUP patients; within a group ``dopri5_lanes`` (DOPRI5,
+    dense output) or ``rosenbrock_lanes`` (RODAS4, steps landing on the output times)
     keeps LANES patients in flight and refills a lane when its patient is done.
-    ``lanes`` must equal LANES (passed at run time, see ``dopri5_lanes``).  In
-    auto mode patients found stiff (or out of steps) are re-solved with the
-    Rosenbrock method.  Compiled only when used.
+    ``lanes`` must equal LANES (passed at run time, see ``dopri5_lanes``).  In auto mode
+    the patients of a group found stiff (or out of steps) by DOPRI5 are re-solved from
+    the start with ``rosenbrock_lanes``, again side by side.  Compiled only when used.
     """
     n_pat = y0.shape[0]
     n_groups = (n_pat + LANE_GROUP - 1) // LANE_GROUP
     for g in prange(n_groups):
         first = g * LANE_GROUP
         last = min(n_pat, first + LANE_GROUP)
-        dopri5_lanes(
-            lanes, first, last, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init,
-            method == METHOD_AUTO, y_out, status, stats,
-        )  # fmt: skip
+        if method == METHOD_ROSENBROCK:
+            rosenbrock_lanes(
+                lanes, np.arange(first, last), True, y0, P, seg_t, seg_u, t_eval, rtol, atol,
+                max_steps, h_init, y_out, status, stats,
+            )  # fmt: skip
+        else:
+            dopri5_lanes(
+                lanes, first, last, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init,
+                method == METHOD_AUTO, y_out, status, stats,
+            )  # fmt: skip
         if method == METHOD_AUTO:
-            q = np.empty(N_Q)
+            n_stiff = 0
             for i in range(first, last):
                 if status[i] == STATUS_STIFF or status[i] == STATUS_MAX_STEPS:
-                    y_out[i, :, :] = np.nan
-                    prepare_params(P[i], q)
-                    status[i] = rosenbrock_solve(
-                        y0[i], q, seg_t[i], seg_u[i], t_eval, rtol, atol, max_steps, h_init,
-                        y_out[i], stats[i],
-                    )  # fmt: skip
+                    n_stiff += 1
+            if n_stiff > 0:
+                stiff = np.empty(n_stiff, dtype=np.int64)
+                k = 0
+                for i in range(first, last):
+                    if status[i] == STATUS_STIFF or status[i] == STATUS_MAX_STEPS:
+                        stiff[k] = i
+                        k += 1
+                        y_out[i, :, :] = np.nan
+                rosenbrock_lanes(
+                    lanes, stiff, False, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_steps,
+                    h_init, y_out, status, stats,
+                )  # fmt: skip
 
 
 @njit(parallel=True, cache=True, nogil=True)
