@@ -423,6 +423,79 @@ def _smooth_lane_prologue(spec: ModelSpec, slot0: int) -> list[str]:
     return lines
 
 
+def block_structure(n: int, entries: Sequence[tuple[int, int]]) -> tuple[list[list[int]], dict]:
+    """Block lower-triangular form of an ``n``-state Jacobian pattern.
+
+    ``entries`` are the structural non-zeros ``(i, j)`` (d rate_i / d y_j).  Returns the
+    strongly connected components of the dependency graph (i depends on j) in an order
+    where every block depends only on itself and earlier blocks (Tarjan's order), and
+    for every state the earlier-block columns of its row.  A matrix ``c I - J`` is then
+    block lower triangular in that order: it is factored block by block and solved by
+    block forward substitution (``rosenbrock_lanes``), which for a model whose feedback
+    loops are small costs a fraction of a dense LU.
+    """
+    deps: list[list[int]] = [[] for _ in range(n)]
+    for i, j in entries:
+        if i != j:
+            deps[i].append(j)
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    stack: list[int] = []
+    on: set[int] = set()
+    blocks: list[list[int]] = []
+
+    def visit(v: int) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in deps[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            blocks.append(sorted(comp))
+
+    for v in range(n):
+        if v not in index:
+            visit(v)
+    block_of = {v: b for b, comp in enumerate(blocks) for v in comp}
+    off = {i: sorted({j for j in deps[i] if block_of[j] != block_of[i]}) for i in range(n)}
+    return blocks, off
+
+
+def _block_constants(n: int, entries: Sequence[tuple[int, int]]) -> list[str]:
+    """Generated constants of :func:`block_structure` for ``rosenbrock_lanes``."""
+    blocks, off = block_structure(n, entries)
+    perm = [v for comp in blocks for v in comp]
+    start = [0]
+    luoff = [0]
+    for comp in blocks:
+        start.append(start[-1] + len(comp))
+        luoff.append(luoff[-1] + len(comp) ** 2)
+    ptr, cols = [0], []
+    for v in perm:
+        cols.extend(off[v])
+        ptr.append(len(cols))
+    return [
+        f"BLK_N = {len(blocks)}",
+        f"BLK_PERM = np.array({perm!r}, dtype=np.int64)",
+        f"BLK_START = np.array({start!r}, dtype=np.int64)",
+        f"BLK_LUOFF = np.array({luoff!r}, dtype=np.int64)",
+        f"BLK_LUSIZE = {luoff[-1]}",
+        f"BLK_OFF_PTR = np.array({ptr!r}, dtype=np.int64)",
+        f"BLK_OFF_COL = np.array({cols!r}, dtype=np.int64)",
+    ]
+
+
 def generate_model_source(spec: ModelSpec) -> str:
     """Python source of the model functions for ``spec``.
 
@@ -475,6 +548,7 @@ def generate_model_source(spec: ModelSpec) -> str:
         f"N_W = {slot0 + len(spec.smooth_inputs)}",
         f"LANES = {LANES}",
         f"NONNEG_IDX = np.array({nonneg!r}, dtype=np.int64)",
+        *_block_constants(n, [divmod(k, n) for k in jac_slots]),
         "",
         _emit(
             "prepare_params",

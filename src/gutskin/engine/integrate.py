@@ -263,7 +263,14 @@ def integrate(
         inputs = (y0a[start:stop], pa[start:stop], seg_t, seg_u, te, *controls)
         outputs = (y_out[start:stop], status[start:stop], stats[start:stop])
         if simd:
-            kernel.solve_batch_lanes(METHODS[method], int(kernel.LANES), *inputs, *outputs)
+            # tasks (lane groups) go to threads one at a time: their costs differ widely
+            # (stiff patients), and a static split would leave one thread idle
+            old_chunk = numba.get_parallel_chunksize()
+            numba.set_parallel_chunksize(1)
+            try:
+                kernel.solve_batch_lanes(METHODS[method], int(kernel.LANES), *inputs, *outputs)
+            finally:
+                numba.set_parallel_chunksize(old_chunk)
         else:
             kernel.solve_batch(METHODS[method], *inputs, bool(dense), *outputs)
         if obs.shape[2]:

@@ -4,18 +4,22 @@
 # As in ``dopri5_lanes`` every lane keeps its own patient, time, step size, error test,
 # input segment and outputs; what the lanes share is the instruction stream.  Each pass
 # makes one trial step in every lane: f, f_t and the Jacobian (``rhs_lanes`` and the
-# generated ``jac_lanes``), the LU factorisation of (1/(h gamma) I - J) with partial
-# pivoting, the six stages and the error norm are loops over lanes that LLVM vectorises;
+# generated ``jac_lanes``), the factorisation of (1/(h gamma) I - J), the six stages and
+# the error norm are loops over lanes that LLVM vectorises;
 # a scalar pass over the lanes then accepts or rejects each step, writes outputs and
 # refills lanes from the list of patients.  Arrays are lane-interleaved (entry i of lane
 # ln at i*LANES + ln; matrix entry (r, c) at (r*N_STATES + c)*LANES + ln).
 #
 # Steps land on every output time and every input change, as in ``rosenbrock_solve``.
-# Per lane the arithmetic is that of ``rosenbrock_solve`` (same stage order, same LU
-# with the same pivots and the same order of operations, same norm and step control);
-# the right-hand side and Jacobian are the lane versions (vmath's exp/log/pow/cos, <= 1
-# ulp, fused multiply-adds), so results agree with the scalar method to round-off
-# amplified by the adaptive steps, i.e. to the order of the tolerances.  f and J are
+# Per lane the method is that of ``rosenbrock_solve`` (same stages, norm and step
+# control).  The linear systems are solved by block forward substitution: in the order
+# of the strongly connected components of the Jacobian's pattern (codegen's
+# ``block_structure``) the matrix is block lower triangular, so only its diagonal blocks
+# are factored (LU with partial pivoting within the block) -- for the acne model one
+# 6 x 6 block and 16 scalars instead of a dense 22 x 22 LU.  That, and the lane versions
+# of the right-hand side and Jacobian (vmath's exp/log/pow/cos, <= 1 ulp, fused
+# multiply-adds), change only round-off, so results agree with the scalar method to
+# round-off amplified by the adaptive steps, i.e. to the order of the tolerances.  f and J are
 # evaluated for every lane whenever one lane needs them: a lane whose last step was
 # rejected sits at the same (t, y) and gets bit-identical values, so nothing depends on
 # a patient's neighbours.
@@ -25,6 +29,13 @@ import numpy as np  # codegen: strip
 from numba import njit  # codegen: strip
 
 from gutskin.engine.templates._stub import (  # codegen: strip
+    BLK_LUOFF,  # codegen: strip
+    BLK_LUSIZE,  # codegen: strip
+    BLK_N,  # codegen: strip
+    BLK_OFF_COL,  # codegen: strip
+    BLK_OFF_PTR,  # codegen: strip
+    BLK_PERM,  # codegen: strip
+    BLK_START,  # codegen: strip
     LANES,  # codegen: strip
     N_Q,  # codegen: strip
     N_STATES,  # codegen: strip
@@ -167,78 +178,114 @@ def _rl_load(ln, p, reset, y0, P, seg_t, seg_u, t_eval, h_init, y, q, qrow, w, w
 
 
 @njit(cache=True, error_model="numpy")
-def _rl_lu(nl, a, piv, big, pv, inv, fk):
-    """LU with partial pivoting of every lane's matrix ``a`` (as ``lu_factor_inplace``).
+def _rl_factor(nl, jm, inv_hg, em, piv, big, pv, inv, fk):
+    """Factor E = 1/(h gamma) I - J of every lane, block by block.
 
-    ``piv[k*LANES + ln]`` is lane ln's pivot row of column k; ``big[ln]`` ends <= 0 (or
-    NaN) for a lane whose matrix is singular (its later columns are then garbage).
+    In the order of BLK_PERM, E is block lower triangular (BLK_* come from
+    ``codegen.block_structure``: the strongly connected components of the Jacobian's
+    pattern), so only its diagonal blocks are factored, each with partial pivoting as in
+    ``lu_factor_inplace``; block b's factors go to ``em`` at BLK_LUOFF[b] (row-major, lane
+    innermost) and its pivots to ``piv[(BLK_START[b] + k)*LANES + ln]`` (rows local to the
+    block).  ``big[ln]`` ends <= 0 (or NaN) for a lane whose matrix is singular.
     """
     S = N_STATES
     L = LANES
     for ln in range(nl):
         big[ln] = 1.0
-    for k in range(S):
-        dk = (k * S + k) * L
-        for ln in range(nl):
-            pv[ln] = k
-            fk[ln] = abs(a[dk + ln])
-        for i in range(k + 1, S):
-            o = (i * S + k) * L
-            for ln in range(nl):
-                v = abs(a[o + ln])
-                if v > fk[ln]:
-                    fk[ln] = v
-                    pv[ln] = i
-        for ln in range(nl):
-            m = pv[ln]
-            piv[k * L + ln] = m
-            if not fk[ln] > 0.0:
-                big[ln] = 0.0
-            if m != k:
-                for jj in range(S):
-                    o1 = (k * S + jj) * L + ln
-                    o2 = (m * S + jj) * L + ln
-                    tmp = a[o1]
-                    a[o1] = a[o2]
-                    a[o2] = tmp
-        for ln in range(nl):
-            inv[ln] = 1.0 / a[dk + ln]
-        for i in range(k + 1, S):
-            oi = (i * S + k) * L
-            for ln in range(nl):
-                a[oi + ln] = a[oi + ln] * inv[ln]
-            for jj in range(k + 1, S):
-                oij = (i * S + jj) * L
-                okj = (k * S + jj) * L
+    for b in range(BLK_N):
+        s0 = BLK_START[b]
+        nb = BLK_START[b + 1] - s0
+        o = BLK_LUOFF[b]
+        for r in range(nb):
+            ir = BLK_PERM[s0 + r]
+            for c in range(nb):
+                src = (ir * S + BLK_PERM[s0 + c]) * L
+                dst = (o + r * nb + c) * L
                 for ln in range(nl):
-                    a[oij + ln] = a[oij + ln] - a[oi + ln] * a[okj + ln]
+                    em[dst + ln] = -jm[src + ln]
+            d = (o + r * nb + r) * L
+            for ln in range(nl):
+                em[d + ln] += inv_hg[ln]
+        for k in range(nb):
+            dk = (o + k * nb + k) * L
+            for ln in range(nl):
+                pv[ln] = k
+                fk[ln] = abs(em[dk + ln])
+            for i in range(k + 1, nb):
+                oo = (o + i * nb + k) * L
+                for ln in range(nl):
+                    v = abs(em[oo + ln])
+                    if v > fk[ln]:
+                        fk[ln] = v
+                        pv[ln] = i
+            for ln in range(nl):
+                m = pv[ln]
+                piv[(s0 + k) * L + ln] = m
+                if not fk[ln] > 0.0:
+                    big[ln] = 0.0
+                if m != k:
+                    for jj in range(nb):
+                        o1 = (o + k * nb + jj) * L + ln
+                        o2 = (o + m * nb + jj) * L + ln
+                        tmp = em[o1]
+                        em[o1] = em[o2]
+                        em[o2] = tmp
+            for ln in range(nl):
+                inv[ln] = 1.0 / em[dk + ln]
+            for i in range(k + 1, nb):
+                oi = (o + i * nb + k) * L
+                for ln in range(nl):
+                    em[oi + ln] = em[oi + ln] * inv[ln]
+                for jj in range(k + 1, nb):
+                    oij = (o + i * nb + jj) * L
+                    okj = (o + k * nb + jj) * L
+                    for ln in range(nl):
+                        em[oij + ln] = em[oij + ln] - em[oi + ln] * em[okj + ln]
 
 
 @njit(cache=True, error_model="numpy")
-def _rl_solve(nl, a, piv, b):
-    """Overwrite every lane's ``b`` with the solution of A x = b (as ``lu_solve_inplace``)."""
+def _rl_solve(nl, jm, em, piv, x, tmp):
+    """Overwrite every lane's ``x`` with E^-1 x (block forward substitution on the factors
+    of ``_rl_factor``; off the diagonal blocks E is -J)."""
     S = N_STATES
     L = LANES
-    for k in range(S):
-        for ln in range(nl):
-            m = piv[k * L + ln]
-            if m != k:
-                tmp = b[k * L + ln]
-                b[k * L + ln] = b[m * L + ln]
-                b[m * L + ln] = tmp
-    for i in range(S):
-        for jj in range(i):
-            o = (i * S + jj) * L
+    for b in range(BLK_N):
+        s0 = BLK_START[b]
+        nb = BLK_START[b + 1] - s0
+        o = BLK_LUOFF[b]
+        for r in range(nb):
+            ir = BLK_PERM[s0 + r]
+            for kk in range(BLK_OFF_PTR[s0 + r], BLK_OFF_PTR[s0 + r + 1]):
+                jc = BLK_OFF_COL[kk]
+                src = (ir * S + jc) * L
+                for ln in range(nl):
+                    x[ir * L + ln] = x[ir * L + ln] + jm[src + ln] * x[jc * L + ln]
             for ln in range(nl):
-                b[i * L + ln] = b[i * L + ln] - a[o + ln] * b[jj * L + ln]
-    for i in range(S - 1, -1, -1):
-        for jj in range(i + 1, S):
-            o = (i * S + jj) * L
+                tmp[r * L + ln] = x[ir * L + ln]
+        for k in range(nb):
             for ln in range(nl):
-                b[i * L + ln] = b[i * L + ln] - a[o + ln] * b[jj * L + ln]
-        o = (i * S + i) * L
-        for ln in range(nl):
-            b[i * L + ln] = b[i * L + ln] / a[o + ln]
+                m = piv[(s0 + k) * L + ln]
+                if m != k:
+                    t = tmp[k * L + ln]
+                    tmp[k * L + ln] = tmp[m * L + ln]
+                    tmp[m * L + ln] = t
+        for i in range(nb):
+            for jj in range(i):
+                oo = (o + i * nb + jj) * L
+                for ln in range(nl):
+                    tmp[i * L + ln] = tmp[i * L + ln] - em[oo + ln] * tmp[jj * L + ln]
+        for i in range(nb - 1, -1, -1):
+            for jj in range(i + 1, nb):
+                oo = (o + i * nb + jj) * L
+                for ln in range(nl):
+                    tmp[i * L + ln] = tmp[i * L + ln] - em[oo + ln] * tmp[jj * L + ln]
+            oo = (o + i * nb + i) * L
+            for ln in range(nl):
+                tmp[i * L + ln] = tmp[i * L + ln] / em[oo + ln]
+        for r in range(nb):
+            ir = BLK_PERM[s0 + r]
+            for ln in range(nl):
+                x[ir * L + ln] = tmp[r * L + ln]
 
 
 @njit(cache=True, error_model="numpy")
@@ -270,7 +317,8 @@ def rosenbrock_lanes(nl, patients, reset, y0, P, seg_t, seg_u, t_eval, rtol, ato
     ys = np.zeros(SL)
     ynew = np.zeros(SL)
     jm = np.zeros(S * SL)  # zeros outside the Jacobian's structural non-zeros
-    em = np.zeros(S * SL)
+    em = np.zeros(BLK_LUSIZE * L)
+    stmp = np.zeros(SL)
     piv = np.zeros(SL, dtype=np.int64)
     q = np.zeros(N_Q * L)
     w = np.zeros(N_W * L)
@@ -386,20 +434,14 @@ def rosenbrock_lanes(nl, patients, reset, y0, P, seg_t, seg_u, t_eval, rtol, ato
             hd[1, ln] = h * RO_D2
             hd[2, ln] = h * RO_D3
             hd[3, ln] = h * RO_D4
-        # E = 1/(h gamma) I - J, factored in place
-        for j in range(S * S):
-            for ln in range(nl):
-                em[j * L + ln] = -jm[j * L + ln]
-        for r in range(S):
-            for ln in range(nl):
-                em[(r * S + r) * L + ln] += inv_hg[ln]
-        _rl_lu(nl, em, piv, big, pv, inv, fk)
+        # E = 1/(h gamma) I - J, factored block by block
+        _rl_factor(nl, jm, inv_hg, em, piv, big, pv, inv, fk)
         # stage 1
         for i in range(S):
             for ln in range(nl):
                 j = i * L + ln
                 k1[j] = f0[j] + hd[0, ln] * ft[j]
-        _rl_solve(nl, em, piv, k1)
+        _rl_solve(nl, jm, em, piv, k1, stmp)
         # stage 2
         for i in range(S):
             for ln in range(nl):
@@ -412,7 +454,7 @@ def rosenbrock_lanes(nl, patients, reset, y0, P, seg_t, seg_u, t_eval, rtol, ato
             for ln in range(nl):
                 j = i * L + ln
                 k2[j] = fs[j] + hd[1, ln] * ft[j] + hc[0, ln] * k1[j]
-        _rl_solve(nl, em, piv, k2)
+        _rl_solve(nl, jm, em, piv, k2, stmp)
         # stage 3
         for i in range(S):
             for ln in range(nl):
@@ -425,7 +467,7 @@ def rosenbrock_lanes(nl, patients, reset, y0, P, seg_t, seg_u, t_eval, rtol, ato
             for ln in range(nl):
                 j = i * L + ln
                 k3[j] = fs[j] + hd[2, ln] * ft[j] + (hc[1, ln] * k1[j] + hc[2, ln] * k2[j])
-        _rl_solve(nl, em, piv, k3)
+        _rl_solve(nl, jm, em, piv, k3, stmp)
         # stage 4
         for i in range(S):
             for ln in range(nl):
@@ -440,7 +482,7 @@ def rosenbrock_lanes(nl, patients, reset, y0, P, seg_t, seg_u, t_eval, rtol, ato
                 k4[j] = fs[j] + hd[3, ln] * ft[j] + (
                     hc[3, ln] * k1[j] + hc[4, ln] * k2[j] + hc[5, ln] * k3[j]
                 )  # fmt: skip
-        _rl_solve(nl, em, piv, k4)
+        _rl_solve(nl, jm, em, piv, k4, stmp)
         # stage 5
         for i in range(S):
             for ln in range(nl):
@@ -455,7 +497,7 @@ def rosenbrock_lanes(nl, patients, reset, y0, P, seg_t, seg_u, t_eval, rtol, ato
                 k5[j] = fs[j] + (
                     hc[6, ln] * k1[j] + hc[7, ln] * k2[j] + hc[8, ln] * k3[j] + hc[9, ln] * k4[j]
                 )  # fmt: skip
-        _rl_solve(nl, em, piv, k5)
+        _rl_solve(nl, jm, em, piv, k5, stmp)
         # stage 6: ys becomes the embedded order-3 solution
         for j in range(SL):
             ys[j] += k5[j]
@@ -467,7 +509,7 @@ def rosenbrock_lanes(nl, patients, reset, y0, P, seg_t, seg_u, t_eval, rtol, ato
                     hc[10, ln] * k1[j] + hc[11, ln] * k2[j] + hc[12, ln] * k3[j]
                     + hc[13, ln] * k4[j] + hc[14, ln] * k5[j]
                 )  # fmt: skip
-        _rl_solve(nl, em, piv, k6)
+        _rl_solve(nl, jm, em, piv, k6, stmp)
         for j in range(SL):
             ynew[j] = ys[j] + k6[j]
         # error norms (Hairer's scaled RMS norm of k6, as rms_norm)
