@@ -136,7 +136,7 @@ def cascade_spec():
                                                                      ("z", 0.5))],
         parameters=[Parameter("k", 1e4, "1/day", "relaxation rate"),
                     Parameter("c", 1.0, "1/day", "coupling")],
-        rates={"x": "-k*(x - cos(t))", "y": "x - c*y*z", "z": "c*y*z - z + 0.1*x"},
+        rates={"x": "-k*(x - exp(-0.1*t))", "y": "x - c*y*z", "z": "c*y*z - z + 0.1*x"},
     )  # fmt: skip
 
 
