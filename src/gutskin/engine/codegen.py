@@ -332,6 +332,44 @@ def _emit_lanes(
     return "\n".join(lines) + "\n"
 
 
+_JAC_LANES_SCALAR = '''
+@njit(cache=True, error_model="numpy")
+def jac_lanes(n, t, y, q, w, J):
+    """Jacobian of ``n`` lanes, lane by lane with ``jac_fast`` (this model's Jacobian uses
+    a function with no vectorisable form)."""
+    yy = np.empty(N_STATES)
+    qq = np.empty(N_Q)
+    ww = np.empty(N_W)
+    jj = np.empty((N_STATES, N_STATES))
+    for ln in range(n):
+        for i in range(N_STATES):
+            yy[i] = y[i * LANES + ln]
+        for i in range(N_Q):
+            qq[i] = q[i * LANES + ln]
+        for i in range(N_W):
+            ww[i] = w[i * LANES + ln]
+        jac_fast(t[ln], yy, qq, ww, jj)
+        for i in range(N_STATES):
+            for j in range(N_STATES):
+                J[(i * N_STATES + j) * LANES + ln] = jj[i, j]
+'''
+
+
+def _jac_lanes_source(
+    temps: list[tuple[sp.Symbol, sp.Expr]],
+    exprs: list[sp.Expr],
+    prologue: Sequence[str],
+    slot0: int,
+    slots: Sequence[int],
+) -> str:
+    """``jac_lanes``: vectorised like ``rhs_lanes`` where every function of the Jacobian
+    has a lane form (e.g. not ``sign``, the derivative of ``abs``), else lane by lane."""
+    try:
+        return _emit_lanes(temps, exprs, prologue, slot0, name="jac_lanes", out="J", slots=slots)
+    except ValueError:
+        return _JAC_LANES_SCALAR
+
+
 _WRAPPERS = '''
 @njit(cache=True)
 def _prepared(p, u):
@@ -584,15 +622,7 @@ def generate_model_source(spec: ModelSpec) -> str:
             temps=obs_temps,
         ),
         _emit_lanes(rhs_temps, rates_h, _smooth_lane_prologue(spec, slot0), slot0),
-        _emit_lanes(
-            jac_temps,
-            jac_h,
-            _smooth_lane_prologue(spec, slot0),
-            slot0,
-            name="jac_lanes",
-            out="J",
-            slots=jac_slots,
-        ),
+        _jac_lanes_source(jac_temps, jac_h, _smooth_lane_prologue(spec, slot0), slot0, jac_slots),
         _WRAPPERS,
     ]
     return "\n".join(parts)
