@@ -120,3 +120,11 @@ def test_generated_rhs_and_jacobian_are_exact():
             e[j] = h
             fd[:, j] = (f(y + e) - f(y - e)) / (2 * h)
         np.testing.assert_allclose(jac, fd, rtol=1e-6, atol=1e-6)
+        # the lane Jacobian (here lane by lane: d|x|/dx = sign(x) has no lane form)
+        n_l, lanes = kern.LANES, np.zeros(3 * kern.LANES)
+        lanes[0::n_l] = y
+        jl = np.zeros(9 * n_l)
+        qrow, wrow = kern._prepared(p, u)  # parameter-only constants (e.g. log(2))
+        q, w = np.repeat(qrow, n_l), np.repeat(wrow, n_l)  # lane-interleaved
+        kern.jac_lanes(1, np.zeros(n_l), lanes, q, w, jl)
+        np.testing.assert_allclose(jl[0::n_l].reshape(3, 3), jac, rtol=1e-14, atol=1e-14)

@@ -153,3 +153,32 @@ def test_cohort_takes_the_trials_baseline_without_a_second_burn_in():
     np.testing.assert_allclose(again.y[:, -1, :], cohort.baseline, rtol=1e-12, atol=1e-12)
     with pytest.raises(KeyError, match="no baseline"):
         trial.baseline.rows([10**9])
+
+
+def test_samples_share_burn_ins_and_arm_runs_without_changing_results():
+    """Morris points that differ only in factors a burn-in or an arm cannot feel reuse its
+    solve: values equal those of a run without reuse (up to round-off) and do not depend
+    on the chunking."""
+    design = load_design("probiotic12wk")
+    cohort = build_cohort(design, 4, seed=1)
+    spec = cohort.spec
+    out = parse_outcome("pct_diff:inflammatory@w12", spec, duration_days=84)
+    # k_pus_res acts on the untreated model (burn-in), LS03.engraftment on the ls03 arm
+    # only, pb3_bacteriocin (an empty strain slot) on nothing
+    factors = [make_factor(n, spec) for n in ("k_pus_res", "LS03.engraftment", "pb3_bacteriocin")]
+    p = plan(
+        method="morris", factors=factors, outcome="pct_diff:inflammatory@w12",
+        design="probiotic12wk:ls03", samples=4, cohort=4, seed=1,
+    )  # fmt: skip
+    from gutskin.sensitivity.factors import salib_problem, to_physical
+
+    x = to_physical(factors, p.method.sample(salib_problem(factors), 4, 7))
+    kw = {"arm": "ls03", "outcome": out, "factors": factors, "reference": "placebo"}
+    shared = ModelEvaluator(cohort, **kw, chunk_rows=8)  # 2 samples per call
+    alone = ModelEvaluator(cohort, **kw, reuse=False)
+    y_shared, y_alone = shared(x), alone(x)
+    assert shared.n_reused > 0 and alone.n_reused == 0
+    assert shared.n_solves < alone.n_solves
+    np.testing.assert_allclose(y_shared, y_alone, rtol=1e-6, atol=1e-9)
+    big = ModelEvaluator(cohort, **kw, chunk_rows=4 * x.shape[0])
+    np.testing.assert_array_equal(big(x), y_shared)

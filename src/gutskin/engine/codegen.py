@@ -39,13 +39,21 @@ from gutskin.engine.spec import ModelSpec
 
 __all__ = ["cache_dir", "generate_source", "load_kernel"]
 
-_TEMPLATES = ("vmath.py", "common.py", "dopri5.py", "rosenbrock.py", "lanes.py", "driver.py")
+_TEMPLATES = (
+    "vmath.py",
+    "common.py",
+    "dopri5.py",
+    "rosenbrock.py",
+    "lanes.py",
+    "rosenbrock_lanes.py",
+    "driver.py",
+)
 
 #: Patients integrated side by side in the SIMD-lane solver (8 float64 = one AVX-512
 #: register; two AVX2 registers).
 LANES = 8
 _STRIP = "# codegen: strip"
-CODEGEN_VERSION = "8"
+CODEGEN_VERSION = "9"
 
 
 class KernelCacheError(OSError):
@@ -283,27 +291,35 @@ def _emit_lanes(
     exprs: list[sp.Expr],
     prologue: Sequence[str] = (),
     slot0: int = 0,
+    name: str = "rhs_lanes",
+    out: str = "dy",
+    slots: Sequence[int] | None = None,
 ) -> str:
     """``rhs_lanes(n, t, y, q, w, dy)``: the right-hand side of ``n`` lanes at once.
 
     Arrays are lane-interleaved: entry ``i`` of lane ``ln`` is ``a[i*LANES + ln]``.
     The loop over lanes has a run-time trip count and constant row offsets, so
     LLVM vectorises it (one patient per SIMD lane); every lane runs the same
-    instructions, so a patient's result does not depend on its lane.
+    instructions, so a patient's result does not depend on its lane.  With ``name``,
+    ``out`` and ``slots`` (the entry of ``out`` of each expression) the same code
+    gives ``jac_lanes(n, t, y, q, w, J)``: entry ``(i*N_STATES + j)`` of ``J`` is
+    d rate_i / d y_j; entries outside the structural non-zeros are never written (the
+    caller passes zeros).
     """
     printer = _LanePrinter()
     # fastmath "contract" only: a*b + c may become one fused multiply-add (one rounding
     # instead of two); no reassociation, no approximate functions, NaN/inf kept.
     lines = [
         '@njit(cache=True, error_model="numpy", fastmath={"contract"})',
-        "def rhs_lanes(n, t, y, q, w, dy):",
+        f"def {name}(n, t, y, q, w, {out}):",
         *prologue,
     ]
     lines.append("    for ln in range(n):")
     for sym, e in temps:
         lines.append(f"        {sym} = {_lane_text(printer.doprint(e))}")
     for i, e in enumerate(exprs):
-        tgt = f"dy[{i * LANES} + ln]" if i else "dy[ln]"
+        k = i if slots is None else slots[i]
+        tgt = f"{out}[{k * LANES} + ln]" if k else f"{out}[ln]"
         lines.append(f"        {tgt} = {_lane_text(printer.doprint(e))}")
     if not exprs:
         lines.append("        pass")
@@ -314,6 +330,44 @@ def _emit_lanes(
     if unsupported:  # pragma: no cover - ALLOWED_FUNCTIONS are all covered
         raise ValueError(f"no vectorisable form for {unsupported[0].strip()!r}")
     return "\n".join(lines) + "\n"
+
+
+_JAC_LANES_SCALAR = '''
+@njit(cache=True, error_model="numpy")
+def jac_lanes(n, t, y, q, w, J):
+    """Jacobian of ``n`` lanes, lane by lane with ``jac_fast`` (this model's Jacobian uses
+    a function with no vectorisable form)."""
+    yy = np.empty(N_STATES)
+    qq = np.empty(N_Q)
+    ww = np.empty(N_W)
+    jj = np.empty((N_STATES, N_STATES))
+    for ln in range(n):
+        for i in range(N_STATES):
+            yy[i] = y[i * LANES + ln]
+        for i in range(N_Q):
+            qq[i] = q[i * LANES + ln]
+        for i in range(N_W):
+            ww[i] = w[i * LANES + ln]
+        jac_fast(t[ln], yy, qq, ww, jj)
+        for i in range(N_STATES):
+            for j in range(N_STATES):
+                J[(i * N_STATES + j) * LANES + ln] = jj[i, j]
+'''
+
+
+def _jac_lanes_source(
+    temps: list[tuple[sp.Symbol, sp.Expr]],
+    exprs: list[sp.Expr],
+    prologue: Sequence[str],
+    slot0: int,
+    slots: Sequence[int],
+) -> str:
+    """``jac_lanes``: vectorised like ``rhs_lanes`` where every function of the Jacobian
+    has a lane form (e.g. not ``sign``, the derivative of ``abs``), else lane by lane."""
+    try:
+        return _emit_lanes(temps, exprs, prologue, slot0, name="jac_lanes", out="J", slots=slots)
+    except ValueError:
+        return _JAC_LANES_SCALAR
 
 
 _WRAPPERS = '''
@@ -407,6 +461,79 @@ def _smooth_lane_prologue(spec: ModelSpec, slot0: int) -> list[str]:
     return lines
 
 
+def block_structure(n: int, entries: Sequence[tuple[int, int]]) -> tuple[list[list[int]], dict]:
+    """Block lower-triangular form of an ``n``-state Jacobian pattern.
+
+    ``entries`` are the structural non-zeros ``(i, j)`` (d rate_i / d y_j).  Returns the
+    strongly connected components of the dependency graph (i depends on j) in an order
+    where every block depends only on itself and earlier blocks (Tarjan's order), and
+    for every state the earlier-block columns of its row.  A matrix ``c I - J`` is then
+    block lower triangular in that order: it is factored block by block and solved by
+    block forward substitution (``rosenbrock_lanes``), which for a model whose feedback
+    loops are small costs a fraction of a dense LU.
+    """
+    deps: list[list[int]] = [[] for _ in range(n)]
+    for i, j in entries:
+        if i != j:
+            deps[i].append(j)
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    stack: list[int] = []
+    on: set[int] = set()
+    blocks: list[list[int]] = []
+
+    def visit(v: int) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in deps[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            blocks.append(sorted(comp))
+
+    for v in range(n):
+        if v not in index:
+            visit(v)
+    block_of = {v: b for b, comp in enumerate(blocks) for v in comp}
+    off = {i: sorted({j for j in deps[i] if block_of[j] != block_of[i]}) for i in range(n)}
+    return blocks, off
+
+
+def _block_constants(n: int, entries: Sequence[tuple[int, int]]) -> list[str]:
+    """Generated constants of :func:`block_structure` for ``rosenbrock_lanes``."""
+    blocks, off = block_structure(n, entries)
+    perm = [v for comp in blocks for v in comp]
+    start = [0]
+    luoff = [0]
+    for comp in blocks:
+        start.append(start[-1] + len(comp))
+        luoff.append(luoff[-1] + len(comp) ** 2)
+    ptr, cols = [0], []
+    for v in perm:
+        cols.extend(off[v])
+        ptr.append(len(cols))
+    return [
+        f"BLK_N = {len(blocks)}",
+        f"BLK_PERM = np.array({perm!r}, dtype=np.int64)",
+        f"BLK_START = np.array({start!r}, dtype=np.int64)",
+        f"BLK_LUOFF = np.array({luoff!r}, dtype=np.int64)",
+        f"BLK_LUSIZE = {luoff[-1]}",
+        f"BLK_OFF_PTR = np.array({ptr!r}, dtype=np.int64)",
+        f"BLK_OFF_COL = np.array({cols!r}, dtype=np.int64)",
+    ]
+
+
 def generate_model_source(spec: ModelSpec) -> str:
     """Python source of the model functions for ``spec``.
 
@@ -429,12 +556,14 @@ def generate_model_source(spec: ModelSpec) -> str:
     ys = [amap[spec.symbols[s]] for s in spec.state_names]
     n = len(ys)
     jac_targets: list[str] = []
+    jac_slots: list[int] = []  # entry i*n + j of the lane Jacobian
     jac_exprs: list[sp.Expr] = []
     for i, r in enumerate(rates):
         for j, yj in enumerate(ys):
             d = sp.diff(r, yj)
             if d != 0:
                 jac_targets.append(f"J[{i}, {j}]")
+                jac_slots.append(i * n + j)
                 jac_exprs.append(d)
     obs = [
         spec.expanded_assignments[a].xreplace(smooth).xreplace(amap) for a in spec.assignment_names
@@ -457,6 +586,7 @@ def generate_model_source(spec: ModelSpec) -> str:
         f"N_W = {slot0 + len(spec.smooth_inputs)}",
         f"LANES = {LANES}",
         f"NONNEG_IDX = np.array({nonneg!r}, dtype=np.int64)",
+        *_block_constants(n, [divmod(k, n) for k in jac_slots]),
         "",
         _emit(
             "prepare_params",
@@ -492,6 +622,7 @@ def generate_model_source(spec: ModelSpec) -> str:
             temps=obs_temps,
         ),
         _emit_lanes(rhs_temps, rates_h, _smooth_lane_prologue(spec, slot0), slot0),
+        _jac_lanes_source(jac_temps, jac_h, _smooth_lane_prologue(spec, slot0), slot0, jac_slots),
         _WRAPPERS,
     ]
     return "\n".join(parts)

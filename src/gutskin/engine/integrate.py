@@ -162,7 +162,10 @@ def integrate(
     simd : bool, optional
         With ``dense``, integrate DOPRI5 patients side by side in SIMD lanes
         (8 per core; each keeps its own adaptive step, input segments and
-        outputs; lanes are refilled as patients finish).  Default: on whenever
+        outputs; lanes are refilled as patients finish); in auto mode the patients
+        found stiff are re-solved with the Rosenbrock method in SIMD lanes too, and
+        with ``method="rosenbrock"`` every patient is (its steps still land on the
+        output times).  Default: on whenever
         ``dense`` is and the method is not ``rosenbrock``.  Its right-hand side
         uses vectorisable exp/log/pow (<= 1 ulp from libm) and may fuse
         multiply-adds, so results differ
@@ -260,7 +263,14 @@ def integrate(
         inputs = (y0a[start:stop], pa[start:stop], seg_t, seg_u, te, *controls)
         outputs = (y_out[start:stop], status[start:stop], stats[start:stop])
         if simd:
-            kernel.solve_batch_lanes(METHODS[method], int(kernel.LANES), *inputs, *outputs)
+            # tasks (lane groups) go to threads one at a time: their costs differ widely
+            # (stiff patients), and a static split would leave one thread idle
+            old_chunk = numba.get_parallel_chunksize()
+            numba.set_parallel_chunksize(1)
+            try:
+                kernel.solve_batch_lanes(METHODS[method], int(kernel.LANES), *inputs, *outputs)
+            finally:
+                numba.set_parallel_chunksize(old_chunk)
         else:
             kernel.solve_batch(METHODS[method], *inputs, bool(dense), *outputs)
         if obs.shape[2]:

@@ -443,6 +443,7 @@ def execute(
             "per_sample_burn_in": ev.burn_varies,
             "arms_per_sample": ev.arms_per_sample,
             "patient_solves": ev.n_solves,
+            "patient_solves_reused": ev.n_reused,
             "solver_failures": dict(ev.failures),
             "total_s": round(time.monotonic() - t0, 3),
         }

@@ -26,12 +26,20 @@ baseline burn-in per sample is run only when some factor can change the untreate
 dynamics, and an arm is simulated once (not per sample) when no factor can act on it;
 both are decided from the model equations (a parameter absent from the right-hand side
 once the arm's unused inputs are zero, and the states they keep at zero, cannot act).
+The same analysis tells which factors a burn-in or an arm's run depends on, so samples
+that agree on those factors share one solve (:class:`_Reuse`): consecutive points of a
+Morris trajectory differ in one factor, so a factor that cannot act on the untreated
+dynamics reuses the previous point's burn-in, and one that cannot act on an arm reuses
+that arm's run.  Every patient's solve is independent of the rest of its batch, so a
+reused value is the value a new solve would give: results do not depend on reuse,
+chunking or order.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -72,6 +80,63 @@ __all__ = [
 NOISE_PARAMETERS = ("flare_sd", "flare_tau", "activity_sd", "activity_tau")
 #: Rows (samples × patients) per engine call.
 DEFAULT_CHUNK_ROWS = 2048
+#: Patient rows (samples × patients) kept for reuse per burn-in and per arm (a burn-in
+#: row is the states, about 0.2 kB; an arm row 8 B per output time).
+REUSE_ROWS = 1 << 16
+
+
+class _Reuse:
+    """Per-sample results keyed by the factor values they depend on (least recently used
+    entries dropped beyond ``max_rows`` patient rows).
+
+    An entry is one sample's value for every cohort patient, with the solver failures of
+    that solve, so that reporting counts them once per sample as without reuse.
+    """
+
+    def __init__(self, cols: Sequence[int], max_rows: int = REUSE_ROWS, enabled: bool = True):
+        self.cols = np.asarray(list(cols), dtype=np.int64)
+        self.max_entries = max(1, max_rows)
+        self.enabled = enabled
+        self._serial = 0  # disabled: every sample gets a key of its own
+        self._data: OrderedDict[bytes, tuple[NDArray[np.float64], dict[str, int]]] = OrderedDict()
+
+    def keys(self, x: NDArray[np.float64]) -> list[bytes]:
+        """Key of every sample (row of ``x``): its values of the factors in ``cols``."""
+        if not self.enabled:
+            self._serial += x.shape[0]
+            return [i.to_bytes(8, "little") for i in range(self._serial - x.shape[0], self._serial)]
+        sub = np.ascontiguousarray(x[:, self.cols], dtype=np.float64)
+        return [sub[i].tobytes() for i in range(sub.shape[0])]
+
+    def missing(self, keys: Sequence[bytes]) -> list[int]:
+        """Rows whose key has no entry, first occurrence of each key only."""
+        seen: set[bytes] = set()
+        out = []
+        for i, k in enumerate(keys):
+            if k not in self._data and k not in seen:
+                seen.add(k)
+                out.append(i)
+        return out
+
+    def put(self, key: bytes, value: NDArray[np.float64], failures: dict[str, int]) -> None:
+        self._data[key] = (value, failures)
+        self._data.move_to_end(key)
+
+    def get(self, key: bytes) -> tuple[NDArray[np.float64], dict[str, int]]:
+        self._data.move_to_end(key)
+        return self._data[key]
+
+    def trim(self, rows_per_entry: int) -> None:
+        """Drop least recently used entries beyond the row budget."""
+        keep = max(1, self.max_entries // max(1, rows_per_entry))
+        while len(self._data) > keep:
+            self._data.popitem(last=False)
+
+
+def _failures(status: NDArray[np.int64]) -> dict[str, int]:
+    """Count of patients per non-OK solver status name."""
+    codes, counts = np.unique(np.asarray(status), return_counts=True)
+    return {Status(int(k)).name: int(n) for k, n in zip(codes, counts, strict=True) if k != 0}
 
 
 # --------------------------------------------------------------------------- evaluator
@@ -88,6 +153,7 @@ class _Arm:
     nominal: NDArray[np.float64] | None = None  # (1, C, T) when not factor-dependent
     features: NDArray[np.float64] | None = None  # (C, F) smooth-noise features
     smooth: tuple[tuple[int, int, int], ...] = ()
+    relevant: tuple[int, ...] = ()  # factor columns the arm's run can depend on
 
 
 class ModelEvaluator:
@@ -111,6 +177,13 @@ class ModelEvaluator:
         Solver tolerances.
     chunk_rows : int
         Samples × patients per engine call.
+    reuse : bool
+        Share the burn-in and the arms' runs between samples that agree on every factor
+        that can act on them (default; see :class:`_Reuse`).  Results are the same
+        either way up to round-off: a factor that structurally cannot act (e.g. a
+        strain property whose strain load is exactly zero) still moves the solver's
+        round-off (here the load is 1e-16 rather than 0), which the adaptive steps
+        amplify to at most the order of the solver tolerance.
     """
 
     def __init__(
@@ -124,8 +197,10 @@ class ModelEvaluator:
         strains: Mapping[str, Strain] | None = None,
         solver: SolverOptions | None = None,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        reuse: bool = True,
     ) -> None:
         self.cohort, self.outcome, self.factors = cohort, outcome, list(factors)
+        self.reuse = reuse
         self.spec = spec = cohort.spec
         self.design = design = cohort.design
         self.library = dict(strains) if strains is not None else load_strains()
@@ -163,19 +238,29 @@ class ModelEvaluator:
         noise_factor = any(f.kind == "parameter" and f.target in NOISE_PARAMETERS for f in factors)
         self.noise_varies = noise_factor
         untreated = influential_parameters(spec, [NOISE_INPUT])
-        self.burn_varies = any(
-            f.kind == "parameter" and (f.target in untreated or f.target in NOISE_PARAMETERS)
-            for f in factors
+        self._burn_cols = tuple(
+            j
+            for j, f in enumerate(self.factors)
+            if f.kind == "parameter" and (f.target in untreated or f.target in NOISE_PARAMETERS)
         )
+        self.burn_varies = bool(self._burn_cols)
+        self._burn_reuse = _Reuse(self._burn_cols, enabled=reuse)
+        self.n_reused = 0
         self._arms = {
             name: self._setup_arm(arms[name])
             for name in [arm] + ([self.reference] if self.reference else [])
+        }
+        self._arm_reuse = {
+            name: _Reuse(a.relevant, enabled=reuse) for name, a in self._arms.items()
         }
         if outcome.observed:
             self._obs_uniforms = self._observation_uniforms()
         for a in self._arms.values():
             if not a.depends:
-                a.nominal = self._simulate(a, np.empty((1, len(self.factors))), nominal=True)
+                a.nominal, status = self._simulate(
+                    a, np.empty((1, len(self.factors))), nominal=True
+                )
+                self._add_failures(_failures(status))
 
     # -- set-up -------------------------------------------------------------------
     def _setup_arm(self, arm: Any) -> _Arm:
@@ -231,7 +316,8 @@ class ModelEvaluator:
         influential = influential_parameters(spec, sorted(active), self._outputs)
         targets: dict[str, str] = {}
         depends = self.burn_varies or bool(parts)
-        for f in self.factors:
+        relevant = set(self._burn_cols) | set(parts)
+        for j, f in enumerate(self.factors):
             if f.kind == "parameter":
                 pname = f.target
             elif f.kind == "strain" and f.target in slots:
@@ -246,6 +332,7 @@ class ModelEvaluator:
             targets[pname] = f.name
             if pname in influential or pname in NOISE_PARAMETERS:
                 depends = True
+                relevant.add(j)
         return _Arm(
             name=arm.name,
             slots=slots,
@@ -257,6 +344,7 @@ class ModelEvaluator:
             depends=depends,
             features=base.features,
             smooth=base.smooth,
+            relevant=tuple(sorted(relevant)),
         )
 
     def _observation_uniforms(self) -> NDArray[np.float64]:
@@ -350,9 +438,30 @@ class ModelEvaluator:
         return replace(sched, values=values)
 
     def _baseline(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
-        n_s = x.shape[0]
+        """Baseline states of every sample × patient row (burn-ins shared, see :class:`_Reuse`)."""
+        n_s, c = x.shape[0], self.cohort.size
         if not self.burn_varies:
             return np.tile(self.cohort.baseline, (n_s, 1))
+        reuse = self._burn_reuse
+        keys = reuse.keys(x)
+        new = reuse.missing(keys)
+        if new:
+            states, status = self._burn(x[new])
+            for k, i in enumerate(new):
+                rows = slice(k * c, (k + 1) * c)
+                reuse.put(keys[i], states[rows], _failures(status[rows]))
+        self.n_reused += (n_s - len(new)) * c
+        parts = []
+        for key in keys:
+            value, fails = reuse.get(key)
+            parts.append(value)
+            self._add_failures(fails)
+        reuse.trim(c)
+        return np.ascontiguousarray(np.concatenate(parts))
+
+    def _burn(self, x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """Burn-in of every sample × patient row: states at day 0 and solver status."""
+        n_s = x.shape[0]
         c, spec = self.cohort, self.spec
         params = self._rows_params(x, None)
         idx = np.tile(c.indices, n_s)
@@ -382,11 +491,10 @@ class ModelEvaluator:
             chunk_size=max(1, sched.n_patients),
         )
         self.n_solves += sched.n_patients
-        self._count(res)
-        return np.ascontiguousarray(res.y[:, -1, :])
+        return np.ascontiguousarray(res.y[:, -1, :]), res.status
 
-    def _count(self, res: BatchResult) -> None:
-        for k, v in res.failures().items():
+    def _add_failures(self, fails: Mapping[str, int]) -> None:
+        for k, v in fails.items():
             self.failures[k] = self.failures.get(k, 0) + v
 
     def _values(self, res: BatchResult) -> NDArray[np.float64]:
@@ -427,7 +535,8 @@ class ModelEvaluator:
         y0: NDArray[np.float64] | None = None,
         *,
         nominal: bool = False,
-    ) -> NDArray[np.float64]:
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """Values (n, C, T) of the outcome variable in ``arm`` and the solver status (n*C,)."""
         c = self.cohort.size
         if nominal:
             n_s = 1
@@ -455,10 +564,32 @@ class ModelEvaluator:
             chunk_size=max(1, values.shape[0]),
         )
         self.n_solves += values.shape[0]
-        self._count(res)
         vals = self._values(res)
         vals = np.where((res.status == Status.OK)[:, None], vals, np.nan)
-        return vals.reshape(n_s, c, -1)
+        return vals.reshape(n_s, c, -1), res.status
+
+    def _run_arm(
+        self, arm: _Arm, x: NDArray[np.float64], y0: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """:meth:`_simulate` of the samples not yet run with the same relevant factor
+        values; the others reuse their values (see :class:`_Reuse`)."""
+        c = self.cohort.size
+        reuse = self._arm_reuse[arm.name]
+        keys = reuse.keys(x)
+        new = reuse.missing(keys)
+        if new:
+            rows = (np.asarray(new)[:, None] * c + np.arange(c)[None, :]).reshape(-1)
+            vals, status = self._simulate(arm, x[new], np.ascontiguousarray(y0[rows]))
+            for k, i in enumerate(new):
+                reuse.put(keys[i], vals[k], _failures(status[k * c : (k + 1) * c]))
+        self.n_reused += (x.shape[0] - len(new)) * c
+        parts = []
+        for key in keys:
+            value, fails = reuse.get(key)
+            parts.append(value)
+            self._add_failures(fails)
+        reuse.trim(c)
+        return np.stack(parts)
 
     @property
     def arms_per_sample(self) -> list[str]:
@@ -483,7 +614,7 @@ class ModelEvaluator:
         out: dict[str, NDArray[np.float64]] = {}
         for name, a in self._arms.items():
             if a.depends:
-                out[name] = self._simulate(a, xa, y0)
+                out[name] = self._run_arm(a, xa, y0)
             else:
                 assert a.nominal is not None
                 out[name] = np.broadcast_to(a.nominal, (xa.shape[0], *a.nominal.shape[1:]))

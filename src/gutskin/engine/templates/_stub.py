@@ -13,6 +13,13 @@ N_Q = 0
 N_W = 0
 LANES = 8
 NONNEG_IDX = np.zeros(0, dtype=np.int64)
+BLK_N = 1
+BLK_PERM = np.zeros(1, dtype=np.int64)
+BLK_START = np.array([0, 1], dtype=np.int64)
+BLK_LUOFF = np.array([0, 1], dtype=np.int64)
+BLK_LUSIZE = 1
+BLK_OFF_PTR = np.zeros(2, dtype=np.int64)
+BLK_OFF_COL = np.zeros(0, dtype=np.int64)
 
 
 def prepare_params(p, q):  # pragma: no cover
@@ -32,6 +39,10 @@ def rhs_lanes(n, t, y, q, w, dy):  # pragma: no cover
 
 
 def jac_fast(t, y, q, w, J):  # pragma: no cover
+    raise NotImplementedError
+
+
+def jac_lanes(n, t, y, q, w, J):  # pragma: no cover
     raise NotImplementedError
 
 

@@ -21,6 +21,7 @@ from gutskin.engine.templates.common import (  # codegen: strip
 from gutskin.engine.templates.dopri5 import dopri5_solve  # codegen: strip
 from gutskin.engine.templates.lanes import dopri5_lanes  # codegen: strip
 from gutskin.engine.templates.rosenbrock import rosenbrock_solve  # codegen: strip
+from gutskin.engine.templates.rosenbrock_lanes import rosenbrock_lanes  # codegen: strip
 
 METHOD_DOPRI5 = 0
 METHOD_ROSENBROCK = 1
@@ -28,6 +29,9 @@ METHOD_AUTO = 2
 
 #: Patients per task of the SIMD-lane solver (lanes are refilled within a group).
 LANE_GROUP = 32 * LANES
+#: Patients per task of the SIMD-lane Rosenbrock solver: stiff patients are fewer and
+#: dearer, so smaller tasks keep the threads evenly loaded.
+ROSENBROCK_GROUP = 4 * LANES
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -75,15 +79,24 @@ def solve_batch_lanes(
     method, lanes, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init, y_out, status,
     stats,
 ):  # fmt: skip
-    """As ``solve_batch`` with DOPRI5 and dense output, patients side by side in SIMD lanes.
+    """As ``solve_batch``, patients side by side in SIMD lanes.
 
-    Threads take groups of LANE_GROUP patients; within a group ``dopri5_lanes``
+    Threads take groups of LANE_GROUP patients; within a group ``dopri5_lanes`` (DOPRI5,
+    dense output) or ``rosenbrock_lanes`` (RODAS4, steps landing on the output times)
     keeps LANES patients in flight and refills a lane when its patient is done.
-    ``lanes`` must equal LANES (passed at run time, see ``dopri5_lanes``).  In
-    auto mode patients found stiff (or out of steps) are re-solved with the
-    Rosenbrock method.  Compiled only when used.
+    ``lanes`` must equal LANES (passed at run time, see ``dopri5_lanes``).  In auto mode
+    the patients found stiff (or out of steps) by DOPRI5 are then re-solved from the
+    start with ``rosenbrock_lanes``, again side by side, in tasks of ROSENBROCK_GROUP
+    (``integrate`` hands tasks to threads one at a time, so dear tasks do not pile up on
+    one thread).  Compiled only when used.
     """
     n_pat = y0.shape[0]
+    if method == METHOD_ROSENBROCK:
+        _rosenbrock_groups(
+            lanes, np.arange(n_pat), True, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_steps,
+            h_init, y_out, status, stats,
+        )  # fmt: skip
+        return
     n_groups = (n_pat + LANE_GROUP - 1) // LANE_GROUP
     for g in prange(n_groups):
         first = g * LANE_GROUP
@@ -92,16 +105,40 @@ def solve_batch_lanes(
             lanes, first, last, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_steps, h_init,
             method == METHOD_AUTO, y_out, status, stats,
         )  # fmt: skip
-        if method == METHOD_AUTO:
-            q = np.empty(N_Q)
-            for i in range(first, last):
+    if method == METHOD_AUTO:
+        n_stiff = 0
+        for i in range(n_pat):
+            if status[i] == STATUS_STIFF or status[i] == STATUS_MAX_STEPS:
+                n_stiff += 1
+        if n_stiff > 0:
+            stiff = np.empty(n_stiff, dtype=np.int64)
+            k = 0
+            for i in range(n_pat):
                 if status[i] == STATUS_STIFF or status[i] == STATUS_MAX_STEPS:
-                    y_out[i, :, :] = np.nan
-                    prepare_params(P[i], q)
-                    status[i] = rosenbrock_solve(
-                        y0[i], q, seg_t[i], seg_u[i], t_eval, rtol, atol, max_steps, h_init,
-                        y_out[i], stats[i],
-                    )  # fmt: skip
+                    stiff[k] = i
+                    k += 1
+            _rosenbrock_groups(
+                lanes, stiff, False, y0, P, seg_t, seg_u, t_eval, rtol, atol, max_steps,
+                h_init, y_out, status, stats,
+            )  # fmt: skip
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _rosenbrock_groups(lanes, patients, reset, y0, P, seg_t, seg_u, t_eval, rtol, atol,
+                       max_steps, h_init, y_out, status, stats):  # fmt: skip
+    """``rosenbrock_lanes`` on the listed patients, in tasks of ROSENBROCK_GROUP across
+    threads (the rows of a re-solved patient are cleared to NaN first)."""
+    n = patients.shape[0]
+    n_groups = (n + ROSENBROCK_GROUP - 1) // ROSENBROCK_GROUP
+    for g in prange(n_groups):
+        first = g * ROSENBROCK_GROUP
+        last = min(n, first + ROSENBROCK_GROUP)
+        for i in range(first, last):
+            y_out[patients[i], :, :] = np.nan
+        rosenbrock_lanes(
+            lanes, patients[first:last], reset, y0, P, seg_t, seg_u, t_eval, rtol, atol,
+            max_steps, h_init, y_out, status, stats,
+        )  # fmt: skip
 
 
 @njit(parallel=True, cache=True, nogil=True)
