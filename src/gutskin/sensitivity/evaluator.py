@@ -17,29 +17,22 @@ How a factor sample is evaluated (the **fixed-cohort, common-random-numbers** de
    :mod:`gutskin.sensitivity.outcomes`) of that sample.
 
 Common random numbers make the outcome a smooth, deterministic function of the factors
-(no Monte-Carlo noise from re-drawing patients), so the indices describe how the
-*expected* trial result for this population responds to the factors; the cohort size
-sets how well the cohort stands for the population, not the noise of the indices.
+(no Monte-Carlo noise from re-drawing patients): the indices describe how the expected
+trial result of this population responds to the factors.
 
-Cost: all samples × patients of a chunk are integrated in one batched engine call.  A
-baseline burn-in per sample is run only when some factor can change the untreated
-dynamics, and an arm is simulated once (not per sample) when no factor can act on it;
-both are decided from the model equations (a parameter absent from the right-hand side
-once the arm's unused inputs are zero, and the states they keep at zero, cannot act).
-The same analysis tells which factors a burn-in or an arm's run depends on, so samples
-that agree on those factors share one solve (:class:`_Reuse`): consecutive points of a
-Morris trajectory differ in one factor, so a factor that cannot act on the untreated
-dynamics reuses the previous point's burn-in, and one that cannot act on an arm reuses
-that arm's run.  Every patient's solve is independent of the rest of its batch, so a
-reused value is the value a new solve would give: results do not depend on reuse,
-chunking or order.
+Cost: all samples × patients of a chunk are integrated in one batched engine call. A
+sample gets its own burn-in only when some factor can change the untreated dynamics, and
+an arm is simulated once when no factor can act on it; both are read from the model
+equations (:func:`gutskin.engine.structure.influential_parameters`), which also tell which
+factors a burn-in or an arm depends on, so samples that agree on those share one solve
+(:class:`SolveReuse`; consecutive Morris points differ in one factor). Every patient's
+solve is independent of its batch, so results do not depend on reuse, chunking or order.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -65,6 +58,7 @@ from gutskin.sensitivity.cohort import Cohort, SensitivityError
 from gutskin.sensitivity.factor_sets import arm_strains
 from gutskin.sensitivity.factors import Factor, FactorError
 from gutskin.sensitivity.outcomes import Outcome, reduce_outcome
+from gutskin.sensitivity.reuse import SolveReuse, failure_counts
 from gutskin.trial.endpoints import REGISTRY as ENDPOINT_REGISTRY
 from gutskin.trial.observation import N_UNIFORMS, observation_uniforms, observe_visits
 from gutskin.trial.run import MODEL_OUTPUTS, iga_cuts
@@ -80,63 +74,6 @@ __all__ = [
 NOISE_PARAMETERS = ("flare_sd", "flare_tau", "activity_sd", "activity_tau")
 #: Rows (samples × patients) per engine call.
 DEFAULT_CHUNK_ROWS = 2048
-#: Patient rows (samples × patients) kept for reuse per burn-in and per arm (a burn-in
-#: row is the states, about 0.2 kB; an arm row 8 B per output time).
-REUSE_ROWS = 1 << 16
-
-
-class _Reuse:
-    """Per-sample results keyed by the factor values they depend on (least recently used
-    entries dropped beyond ``max_rows`` patient rows).
-
-    An entry is one sample's value for every cohort patient, with the solver failures of
-    that solve, so that reporting counts them once per sample as without reuse.
-    """
-
-    def __init__(self, cols: Sequence[int], max_rows: int = REUSE_ROWS, enabled: bool = True):
-        self.cols = np.asarray(list(cols), dtype=np.int64)
-        self.max_entries = max(1, max_rows)
-        self.enabled = enabled
-        self._serial = 0  # disabled: every sample gets a key of its own
-        self._data: OrderedDict[bytes, tuple[NDArray[np.float64], dict[str, int]]] = OrderedDict()
-
-    def keys(self, x: NDArray[np.float64]) -> list[bytes]:
-        """Key of every sample (row of ``x``): its values of the factors in ``cols``."""
-        if not self.enabled:
-            self._serial += x.shape[0]
-            return [i.to_bytes(8, "little") for i in range(self._serial - x.shape[0], self._serial)]
-        sub = np.ascontiguousarray(x[:, self.cols], dtype=np.float64)
-        return [sub[i].tobytes() for i in range(sub.shape[0])]
-
-    def missing(self, keys: Sequence[bytes]) -> list[int]:
-        """Rows whose key has no entry, first occurrence of each key only."""
-        seen: set[bytes] = set()
-        out = []
-        for i, k in enumerate(keys):
-            if k not in self._data and k not in seen:
-                seen.add(k)
-                out.append(i)
-        return out
-
-    def put(self, key: bytes, value: NDArray[np.float64], failures: dict[str, int]) -> None:
-        self._data[key] = (value, failures)
-        self._data.move_to_end(key)
-
-    def get(self, key: bytes) -> tuple[NDArray[np.float64], dict[str, int]]:
-        self._data.move_to_end(key)
-        return self._data[key]
-
-    def trim(self, rows_per_entry: int) -> None:
-        """Drop least recently used entries beyond the row budget."""
-        keep = max(1, self.max_entries // max(1, rows_per_entry))
-        while len(self._data) > keep:
-            self._data.popitem(last=False)
-
-
-def _failures(status: NDArray[np.int64]) -> dict[str, int]:
-    """Count of patients per non-OK solver status name."""
-    codes, counts = np.unique(np.asarray(status), return_counts=True)
-    return {Status(int(k)).name: int(n) for k, n in zip(codes, counts, strict=True) if k != 0}
 
 
 # --------------------------------------------------------------------------- evaluator
@@ -179,7 +116,7 @@ class ModelEvaluator:
         Samples × patients per engine call.
     reuse : bool
         Share the burn-in and the arms' runs between samples that agree on every factor
-        that can act on them (default; see :class:`_Reuse`).  Results are the same
+        that can act on them (default; see :class:`SolveReuse`).  Results are the same
         either way up to round-off: a factor that structurally cannot act (e.g. a
         strain property whose strain load is exactly zero) still moves the solver's
         round-off (here the load is 1e-16 rather than 0), which the adaptive steps
@@ -244,14 +181,14 @@ class ModelEvaluator:
             if f.kind == "parameter" and (f.target in untreated or f.target in NOISE_PARAMETERS)
         )
         self.burn_varies = bool(self._burn_cols)
-        self._burn_reuse = _Reuse(self._burn_cols, enabled=reuse)
+        self._burn_reuse = SolveReuse(self._burn_cols, enabled=reuse)
         self.n_reused = 0
         self._arms = {
             name: self._setup_arm(arms[name])
             for name in [arm] + ([self.reference] if self.reference else [])
         }
         self._arm_reuse = {
-            name: _Reuse(a.relevant, enabled=reuse) for name, a in self._arms.items()
+            name: SolveReuse(a.relevant, enabled=reuse) for name, a in self._arms.items()
         }
         if outcome.observed:
             self._obs_uniforms = self._observation_uniforms()
@@ -260,7 +197,7 @@ class ModelEvaluator:
                 a.nominal, status = self._simulate(
                     a, np.empty((1, len(self.factors))), nominal=True
                 )
-                self._add_failures(_failures(status))
+                self._add_failures(failure_counts(status))
 
     # -- set-up -------------------------------------------------------------------
     def _setup_arm(self, arm: Any) -> _Arm:
@@ -438,7 +375,7 @@ class ModelEvaluator:
         return replace(sched, values=values)
 
     def _baseline(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Baseline states of every sample × patient row (burn-ins shared, see :class:`_Reuse`)."""
+        """Baseline states of every sample × patient row (shared burn-ins: SolveReuse)."""
         n_s, c = x.shape[0], self.cohort.size
         if not self.burn_varies:
             return np.tile(self.cohort.baseline, (n_s, 1))
@@ -449,7 +386,7 @@ class ModelEvaluator:
             states, status = self._burn(x[new])
             for k, i in enumerate(new):
                 rows = slice(k * c, (k + 1) * c)
-                reuse.put(keys[i], states[rows], _failures(status[rows]))
+                reuse.put(keys[i], states[rows], failure_counts(status[rows]))
         self.n_reused += (n_s - len(new)) * c
         parts = []
         for key in keys:
@@ -572,7 +509,7 @@ class ModelEvaluator:
         self, arm: _Arm, x: NDArray[np.float64], y0: NDArray[np.float64]
     ) -> NDArray[np.float64]:
         """:meth:`_simulate` of the samples not yet run with the same relevant factor
-        values; the others reuse their values (see :class:`_Reuse`)."""
+        values; the others reuse their values (see :class:`SolveReuse`)."""
         c = self.cohort.size
         reuse = self._arm_reuse[arm.name]
         keys = reuse.keys(x)
@@ -581,7 +518,7 @@ class ModelEvaluator:
             rows = (np.asarray(new)[:, None] * c + np.arange(c)[None, :]).reshape(-1)
             vals, status = self._simulate(arm, x[new], np.ascontiguousarray(y0[rows]))
             for k, i in enumerate(new):
-                reuse.put(keys[i], vals[k], _failures(status[k * c : (k + 1) * c]))
+                reuse.put(keys[i], vals[k], failure_counts(status[k * c : (k + 1) * c]))
         self.n_reused += (x.shape[0] - len(new)) * c
         parts = []
         for key in keys:

@@ -1,28 +1,20 @@
 # RODAS4 (the method and step control of ``rosenbrock_solve``) on LANES patients side by
-# side, one per SIMD lane, for the stiff patients of the lane solver.
-#
-# As in ``dopri5_lanes`` every lane keeps its own patient, time, step size, error test,
-# input segment and outputs; what the lanes share is the instruction stream.  Each pass
-# makes one trial step in every lane: f, f_t and the Jacobian (``rhs_lanes`` and the
-# generated ``jac_lanes``), the factorisation of (1/(h gamma) I - J), the six stages and
-# the error norm are loops over lanes that LLVM vectorises;
-# a scalar pass over the lanes then accepts or rejects each step, writes outputs and
-# refills lanes from the list of patients.  Arrays are lane-interleaved (entry i of lane
-# ln at i*LANES + ln; matrix entry (r, c) at (r*N_STATES + c)*LANES + ln).
-#
-# Steps land on every output time and every input change, as in ``rosenbrock_solve``.
-# Per lane the method is that of ``rosenbrock_solve`` (same stages, norm and step
-# control).  The linear systems are solved by block forward substitution: in the order
-# of the strongly connected components of the Jacobian's pattern (codegen's
-# ``block_structure``) the matrix is block lower triangular, so only its diagonal blocks
-# are factored (LU with partial pivoting within the block) -- for the acne model one
-# 6 x 6 block and 16 scalars instead of a dense 22 x 22 LU.  That, and the lane versions
-# of the right-hand side and Jacobian (vmath's exp/log/pow/cos, <= 1 ulp, fused
-# multiply-adds), change only round-off, so results agree with the scalar method to
-# round-off amplified by the adaptive steps, i.e. to the order of the tolerances.  f and J are
-# evaluated for every lane whenever one lane needs them: a lane whose last step was
-# rejected sits at the same (t, y) and gets bit-identical values, so nothing depends on
-# a patient's neighbours.
+# side, one per SIMD lane, for the stiff patients of the lane solver. As in
+# ``dopri5_lanes`` every lane keeps its own patient, time, step, error test, input segment
+# and outputs; the lanes share the instruction stream. Each pass makes one trial step in
+# every lane (f, f_t, the generated ``jac_lanes``, the factorisation of
+# (1/(h gamma) I - J), six stages, the error norm: loops over lanes that LLVM vectorises);
+# a scalar pass then accepts or rejects each step, writes outputs and refills lanes.
+# Arrays are lane-interleaved (entry i of lane ln at i*LANES + ln; matrix entry (r, c) at
+# (r*N_STATES + c)*LANES + ln). Steps land on every output time and input change. The
+# linear systems are solved by block forward substitution in the order of the strongly
+# connected components of the Jacobian's pattern (codegen's ``block_structure``): only
+# the diagonal blocks are factored (LU with partial pivoting) -- for the acne model one
+# 6 x 6 block and 16 scalars instead of a dense 22 x 22 LU. That and the lane math (vmath,
+# <= 1 ulp, fused multiply-adds) change only round-off, so results agree with the scalar
+# method to the order of the tolerances. f and J are evaluated for every lane whenever
+# one lane needs them: a lane whose last step was rejected sits at the same (t, y) and
+# gets bit-identical values, so nothing depends on a patient's neighbours.
 import math  # codegen: strip
 
 import numpy as np  # codegen: strip
