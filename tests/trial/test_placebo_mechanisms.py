@@ -7,7 +7,8 @@ from gutskin.model import acne_model
 from gutskin.population.sampling import flare_noise_schedule, sample_parameters
 from gutskin.trial.design import load_design
 from gutskin.trial.observation import IGA_CUTS, N_UNIFORMS, observe_visits
-from gutskin.trial.run import _presents, iga_cuts, run_trial
+from gutskin.trial.run import run_trial
+from gutskin.trial.screening import _presents, iga_cuts
 
 
 def _spec(**values):

@@ -61,7 +61,7 @@ from gutskin.sensitivity.outcomes import Outcome, reduce_outcome
 from gutskin.sensitivity.reuse import SolveReuse, failure_counts
 from gutskin.trial.endpoints import REGISTRY as ENDPOINT_REGISTRY
 from gutskin.trial.observation import N_UNIFORMS, observation_uniforms, observe_visits
-from gutskin.trial.run import MODEL_OUTPUTS, iga_cuts
+from gutskin.trial.screening import MODEL_OUTPUTS, iga_cuts
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
