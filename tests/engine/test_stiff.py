@@ -114,7 +114,7 @@ def test_van_der_pol_in_simd_lanes_matches_radau(vdp_spec, vdp_ref, method):
 
 
 def test_block_structure_orders_strongly_connected_components():
-    from gutskin.engine.codegen import block_structure
+    from gutskin.engine.kernel_parts import block_structure
 
     # 0 <-> 1 coupled; 2 reads 0; 3 reads 2 and itself; 4 alone
     blocks, off = block_structure(5, [(0, 1), (1, 0), (2, 0), (3, 2), (3, 3), (4, 4)])

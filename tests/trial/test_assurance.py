@@ -13,6 +13,7 @@ import yaml
 from gutskin.cli import main
 from gutskin.model.priors import Prior, PriorError, parse_prior
 from gutskin.model.strains import StrainError, load_strains
+from gutskin.simulation import get_model
 from gutskin.trial.assurance import (
     AssuranceError,
     EnsembleUncertainty,
@@ -45,7 +46,9 @@ SMALL = {
         "comparisons": [{"endpoint": "inflammatory", "method": "ancova", "visit_week": 12}],
     },
 }
-GAIN = 1.8  # gut_skin_gain's point value in parameters.csv
+GAIN = next(  # gut_skin_gain's point value in parameters.csv
+    p.value for p in get_model("acne").parameters if p.name == "gut_skin_gain"
+)
 
 
 def _small():
