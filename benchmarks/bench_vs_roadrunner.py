@@ -76,11 +76,12 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from gutskin.engine import Exposure, Schedule, build_schedule, integrate
+from gutskin.engine import Exposure, Schedule, SolverOptions, build_schedule, integrate
 from gutskin.engine.codegen import load_kernel
 from gutskin.engine.spec import ModelSpec
 from gutskin.model import acne_model, resolve
-from gutskin.population.sampling import burn_in, sample_parameters
+from gutskin.population.pipeline import burn_in
+from gutskin.population.sampling import sample_parameters
 
 DAYS = 84.0
 RTOL, ATOL = 1e-6, 1e-8
@@ -101,7 +102,9 @@ def workload(
     exposures, overrides = resolve([{**regimen, "adherence": adherence}])
     for name, value in overrides.items():
         params[:, spec.parameter_names.index(name)] = value
-    y0 = burn_in(spec, params, 240.0, seed=seed, noise=False, rtol=REF_RTOL, atol=REF_ATOL)
+    ref = SolverOptions(rtol=REF_RTOL, atol=REF_ATOL)
+    res, _ = burn_in(spec, params, idx, seed, 240.0, noise=False, solver=ref)
+    y0 = np.ascontiguousarray(res.y[:, -1, :])
     exps = [Exposure(e.input, e.level, e.start, e.stop, e.pattern, e.adherence) for e in exposures]
     defaults = [u.default for u in spec.inputs]
     sched = build_schedule(
@@ -421,6 +424,12 @@ class _FlopCounter:
                 total += self.expr(st.value)
             elif isinstance(st, ast.For):  # the lane loop of rhs_lanes: one lane counted
                 total += self.body(st.body)
+            elif isinstance(st, ast.AugAssign):
+                total += 1 + self.expr(st.value)
+            elif isinstance(st, ast.If) and ast.unparse(st.test) == "_live":
+                # a smooth input's random Fourier features, skipped when their amplitude
+                # is zero in every lane, as in this noise-free workload: not executed
+                pass
             elif isinstance(st, ast.Expr | ast.Pass):
                 total += self.expr(st.value) if isinstance(st, ast.Expr) else 0
             else:
