@@ -47,7 +47,7 @@ from gutskin.model.strains import Strain, StrainError, load_strains
 from gutskin.population.pipeline import Personalisation
 from gutskin.simulation import get_model
 from gutskin.trial.design import Comparison, Design
-from gutskin.trial.power import ANALYSES, _rows, _workers, replicate_seed
+from gutskin.trial.power import _rows, _workers, check_grid, replicate_seed
 from gutskin.trial.run import arm_treatment_of
 from gutskin.trial.uncertainty import (
     DEFAULT_DRAWS,
@@ -315,16 +315,7 @@ def assurance(
     """
     from gutskin.trial.pool import build_pool, pool_seed
 
-    grid = sorted({int(n) for n in n_grid})
-    if not grid or grid[0] < 2 * len(design.arms):
-        raise AssuranceError(
-            f"--n: every sample size must be >= {2 * len(design.arms)} "
-            f"(2 per arm), got {list(n_grid)}"
-        )
-    if replicates < 1:
-        raise AssuranceError(f"--replicates must be >= 1, got {replicates}")
-    if analyses not in ANALYSES:
-        raise AssuranceError(f"--analyses must be one of {', '.join(ANALYSES)}, got {analyses!r}")
+    grid = check_grid(design, n_grid, replicates, analyses, error=AssuranceError)
     if pool is not None and not (isinstance(pool, int) and pool >= 1):
         raise AssuranceError(
             f"--pool must be a positive integer with --uncertainty ('fresh' is not supported), "

@@ -37,7 +37,7 @@ from gutskin.trial.design import Comparison, Design, DesignError
 from gutskin.trial.result import TrialResult
 from gutskin.trial.run import run_trial
 
-__all__ = ["ANALYSES", "power_curve", "replicate_seed", "smallest_n"]
+__all__ = ["ANALYSES", "check_grid", "power_curve", "replicate_seed", "smallest_n"]
 
 #: What a power run analyses: the primary comparison or every planned one.
 ANALYSES: tuple[str, ...] = ("primary", "all")
@@ -114,6 +114,29 @@ def _pool_chunk(
     return rows
 
 
+def check_grid(
+    design: Design,
+    n_grid: Sequence[int],
+    replicates: int,
+    analyses: str,
+    *,
+    error: type[DesignError] = DesignError,
+) -> list[int]:
+    """The sorted sample sizes of ``n_grid``, after checking the grid, the replicate count
+    and ``analyses``; a bad value raises ``error`` naming the option and what is allowed."""
+    grid = sorted({int(n) for n in n_grid})
+    if not grid or grid[0] < 2 * len(design.arms):
+        raise error(
+            f"--n: every sample size must be >= {2 * len(design.arms)} "
+            f"(2 per arm), got {list(n_grid)}"
+        )
+    if replicates < 1:
+        raise error(f"--replicates must be >= 1, got {replicates}")
+    if analyses not in ANALYSES:
+        raise error(f"--analyses must be one of {', '.join(ANALYSES)}, got {analyses!r}")
+    return grid
+
+
 def power_curve(
     design: Design,
     n_grid: Sequence[int],
@@ -180,16 +203,7 @@ def power_curve(
     """
     from gutskin.trial.summaries import power_from_pvalues
 
-    grid = sorted({int(n) for n in n_grid})
-    if not grid or grid[0] < 2 * len(design.arms):
-        raise DesignError(
-            f"--n: every sample size must be >= {2 * len(design.arms)} "
-            f"(2 per arm), got {list(n_grid)}"
-        )
-    if replicates < 1:
-        raise DesignError(f"--replicates must be >= 1, got {replicates}")
-    if analyses not in ANALYSES:
-        raise DesignError(f"--analyses must be one of {', '.join(ANALYSES)}, got {analyses!r}")
+    grid = check_grid(design, n_grid, replicates, analyses)
     if not (pool is None or pool == "fresh" or (isinstance(pool, int) and pool >= 1)):
         raise DesignError(f"--pool must be a positive integer or 'fresh', got {pool!r}")
     if scheduler not in ("inprocess", "dask"):
