@@ -11,6 +11,7 @@ from gutskin.cli.support import (
     LazyProgress,
     UserError,
     console,
+    replicate_job_errors,
 )
 
 __all__: list[str] = []
@@ -90,7 +91,6 @@ def _assurance_command(
     started: str,
 ) -> None:
     """``gutskin power --uncertainty``: run :func:`gutskin.trial.assurance.assurance`, write."""
-    from concurrent.futures.process import BrokenProcessPool
 
     from gutskin.io.outdir import atomic_output_dir
     from gutskin.io.provenance import provenance_record, write_provenance
@@ -101,7 +101,7 @@ def _assurance_command(
         PriorUncertainty,
         assurance,
     )
-    from gutskin.trial.design import DesignError, builtin_designs
+    from gutskin.trial.design import builtin_designs
 
     source, source_file = _uncertainty_source(uncertainty, d, parameters, strains)
     if draws is not None:
@@ -111,7 +111,7 @@ def _assurance_command(
     else:
         total = DEFAULT_DRAWS + 1
     bar = LazyProgress(total, "parameter sets")
-    try:
+    with replicate_job_errors(bar):
         res = assurance(
             d,
             grid,
@@ -130,14 +130,6 @@ def _assurance_command(
             scheduler=scheduler,
             address=address,
         )
-    except (DesignError, ValueError) as exc:
-        raise UserError(str(exc)) from None
-    except BrokenProcessPool:
-        raise UserError(
-            "a worker process died (most often out of memory); lower --n or --workers"
-        ) from None
-    finally:
-        bar.close()
     small = res.smallest_n(target)
     inputs: dict[str, Any] = {}
     if design not in builtin_designs():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -137,3 +139,24 @@ def solver_options(method: str, rtol: float, atol: float, dense: bool = True) ->
         )
     except EngineError as exc:
         raise UserError(f"--{exc}") from None
+
+
+@contextmanager
+def replicate_job_errors(bar: Any) -> Iterator[None]:
+    """Run a replicate job (power, assurance): a design or value error becomes a
+    :class:`UserError`, a dead worker process one that says what to lower, and the
+    progress ``bar`` is closed whatever happens."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from gutskin.trial.design import DesignError
+
+    try:
+        yield
+    except (DesignError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    except BrokenProcessPool:
+        raise UserError(
+            "a worker process died (most often out of memory); lower --n or --workers"
+        ) from None
+    finally:
+        bar.close()

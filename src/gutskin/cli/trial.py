@@ -20,6 +20,7 @@ from gutskin.cli.support import (
     check_number,
     check_seed,
     console,
+    replicate_job_errors,
     solver_options,
 )
 
@@ -285,12 +286,11 @@ def power(
     With --uncertainty: assurance, the probability of success averaged over what is
     not known about the model, and the band of power across parameter draws.
     """
-    from concurrent.futures.process import BrokenProcessPool
 
     from gutskin.io.outdir import atomic_output_dir
     from gutskin.io.provenance import now_iso, provenance_record, write_provenance
     from gutskin.report.power_figure import plot_power
-    from gutskin.trial.design import DesignError, builtin_designs
+    from gutskin.trial.design import builtin_designs
     from gutskin.trial.power import power_curve, smallest_n
 
     started = now_iso()
@@ -383,7 +383,7 @@ def power(
         )
         return
     bar = LazyProgress(replicates, "replicate trials")
-    try:
+    with replicate_job_errors(bar):
         pw, raw = power_curve(
             d,
             grid,
@@ -399,14 +399,6 @@ def power(
             scheduler=scheduler,
             address=address,
         )
-    except (DesignError, ValueError) as exc:
-        raise UserError(str(exc)) from None
-    except BrokenProcessPool:
-        raise UserError(
-            "a worker process died (most often out of memory); lower --n or --workers"
-        ) from None
-    finally:
-        bar.close()
     small = smallest_n(pw, target)
     design_file = None if design in builtin_designs() else Path(design)
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
