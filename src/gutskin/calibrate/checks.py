@@ -93,7 +93,7 @@ def check_targets(ts: TargetSet, reps: Mapping[str, list[Any]]) -> list[TargetCh
             continue
         m, lo, hi = _summ(vals)
         band = t.band()
-        ok = band is not None and np.isfinite(m) and band[0] <= m <= band[1]
+        ok = t.met(m)
         detail = f"acceptance band [{band[0]:.4g}, {band[1]:.4g}]" if band else ""
         out.append(TargetCheck(t, m, lo, hi, None, "met" if ok else "not met", detail, n))
     return out

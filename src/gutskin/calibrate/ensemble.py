@@ -35,7 +35,6 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -101,7 +100,7 @@ def history_match(
         values.update({str(k): float(v) for k, v in candidates.iloc[i].items()})
         means = objective.means(ts, values, seed=seed)
         z = {t.id: t.z(means[t.id]) if math.isfinite(means[t.id]) else math.inf for t in targets}
-        outside = [t.id for t in targets if t.group in must_meet and not _inside(t, means[t.id])]
+        outside = [t.id for t in targets if t.group in must_meet and not t.met(means[t.id])]
         worst = max(z, key=lambda k: abs(z[k]))
         row = {**candidates.iloc[i].to_dict()}
         row.update(
@@ -123,22 +122,10 @@ def members_of(table: pd.DataFrame, j_max: float) -> pd.Series:
     return (table["J"] <= j_max) & (outside == "")
 
 
-def _inside(target: Any, value: float) -> bool:
-    """Whether ``value`` lies inside the target's acceptance band (NaN never does)."""
-    band = target.band()
-    if band is None:
-        return True
-    return bool(math.isfinite(value) and band[0] <= value <= band[1])
-
-
-def _fitted_values(path: Path) -> dict[str, float]:
-    tab = pd.read_csv(path)
-    return {str(r["name"]): float(r["value"]) for _, r in tab.iterrows()}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: build the ensemble around the packaged calibrated point."""
     from gutskin.calibrate.fit import parameter_bounds
+    from gutskin.calibrate.validate import load_fitted
 
     here = Path(__file__).parent / "data"
     ap = argparse.ArgumentParser(prog="python -m gutskin.calibrate.ensemble")
@@ -159,7 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 1 <= a.candidates <= 10_000:
         ap.error("--candidates must be in 1..10000")
     ts = load_targets(a.targets)
-    center_all = _fitted_values(a.fitted)
+    try:
+        center_all, _ = load_fitted(a.fitted)
+    except ValueError as exc:
+        ap.error(f"--fitted: {exc}")
+    if center_all is None:
+        ap.error(f"--fitted: {a.fitted} is not a file")
     names = (
         [x.strip() for x in a.parameters.split(",") if x.strip()]
         if a.parameters

@@ -213,6 +213,12 @@ class Target:
             return (self.observed - self.tolerance, self.observed + self.tolerance)
         return None
 
+    def met(self, simulated: float) -> bool:
+        """Whether ``simulated`` lies inside the acceptance band (never for NaN or for a
+        target without a band)."""
+        band = self.band()
+        return band is not None and math.isfinite(simulated) and band[0] <= simulated <= band[1]
+
     def z(self, simulated: float) -> float:
         """Standardised residual: ``(sim - obs)/sd``, or distance outside ``range`` over sd."""
         sd = self.sd if self.sd else 1.0
